@@ -1,0 +1,100 @@
+// Deterministic CBOR (RFC 8949 §4.2.1) on top of cbor-x.
+// cbor-x's defaults are not valid COSE: they add tag 259 for Maps, tag 64 for Uint8Array, records
+// extensions and fixed 16-bit map headers. This configuration turns all of that off.
+// Canonical form is enforced on decode by re-encoding the decoded value with sorted keys and
+// comparing bytes: one rule that catches non-shortest heads, indefinite lengths, unsorted and
+// duplicate keys, stray tags and trailing bytes alike.
+import { Decoder, Encoder, Tag } from 'cbor-x';
+import { WfError } from './errors.js';
+
+export { Tag };
+
+export type CborValue =
+  | number
+  | string
+  | boolean
+  | null
+  | Uint8Array
+  | CborValue[]
+  | Map<number | string, CborValue>
+  | Tag;
+
+export type CborMap = Map<number | string, CborValue>;
+
+const encoder = new Encoder({
+  useRecords: false,
+  mapsAsObjects: false,
+  useTag259ForMaps: false,
+  tagUint8Array: false,
+  variableMapSize: true,
+  // Never let cbor-x shrink a float64 behind our back; telemetry values are float64 on every host.
+  useFloat32: 0,
+} as ConstructorParameters<typeof Encoder>[0]);
+
+const decoder = new Decoder({
+  useRecords: false,
+  mapsAsObjects: false,
+} as ConstructorParameters<typeof Decoder>[0]);
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** Rebuild Maps with keys sorted by their encoded bytes (RFC 8949 §4.2.1), recursively. */
+function canonicalize(value: unknown): unknown {
+  if (value instanceof Map) {
+    const entries = [...value.entries()].map(([k, v]) => ({ k, v: canonicalize(v), kb: encoder.encode(k) }));
+    entries.sort((x, y) => compareBytes(x.kb, y.kb));
+    return new Map(entries.map((e) => [e.k, e.v]));
+  }
+  if (Array.isArray(value)) return value.map(canonicalize);
+  if (value instanceof Tag) return new Tag(canonicalize(value.value), value.tag);
+  // cbor-x writes integers beyond 32 bits as float64; as BigInt they get the 64-bit integer head.
+  if (typeof value === 'number' && Number.isInteger(value) && (value > 0xffffffff || value < -0x100000000)) {
+    return BigInt(value);
+  }
+  return value;
+}
+
+/** Encode a value in deterministic CBOR. Maps must have number or string keys. */
+export function encodeCbor(value: unknown): Uint8Array {
+  const out = encoder.encode(canonicalize(value));
+  // cbor-x returns a Buffer that may share a pooled ArrayBuffer; copy so callers own the bytes.
+  return new Uint8Array(out);
+}
+
+export interface DecodeOptions {
+  /** Name used in error messages, e.g. "directive bundle". */
+  what: string;
+  /** Reject input larger than this many bytes before parsing anything. */
+  maxBytes: number;
+  /** Require deterministic encoding (default true). Telemetry turns it off for float64 values. */
+  canonical?: boolean;
+}
+
+/** Strictly decode one CBOR data item; every failure is a typed WfError naming `what`. */
+export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions): CborValue {
+  if (!(bytes instanceof Uint8Array)) throw new WfError('CBOR_MALFORMED', `${opts.what}: not a byte string`);
+  if (bytes.length > opts.maxBytes) {
+    throw new WfError('CBOR_TOO_LARGE', `${opts.what}: ${bytes.length} bytes, limit ${opts.maxBytes}`);
+  }
+  if (bytes.length === 0) throw new WfError('CBOR_MALFORMED', `${opts.what}: empty`);
+  let value: unknown;
+  try {
+    value = decoder.decode(bytes);
+  } catch (err) {
+    throw new WfError('CBOR_MALFORMED', `${opts.what}: ${(err as Error).message}`);
+  }
+  if (opts.canonical !== false) {
+    let again: Uint8Array;
+    try {
+      again = encoder.encode(canonicalize(value));
+    } catch (err) {
+      throw new WfError('CBOR_MALFORMED', `${opts.what}: ${(err as Error).message}`);
+    }
+    if (compareBytes(again, bytes) !== 0) throw new WfError('CBOR_NON_CANONICAL', opts.what);
+  }
+  return value as CborValue;
+}

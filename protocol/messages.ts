@@ -1,0 +1,253 @@
+// The unsigned MQTT messages of protocol.md §5: encoders and strict decoders.
+// Each decoder bounds the size first and names the field that failed.
+import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { WfError } from './errors.js';
+import { checkArray, checkBytes, MapReader, PATTERNS } from './fields.js';
+import { isDeviceState, type DeviceState } from './states.js';
+import { DIRECTIVE_MAX_BYTES, DIRECTIVE_MAX_COMPONENTS } from './payloads/directive.js';
+import { KEYDOC_MAX_BYTES } from './payloads/key-document.js';
+import { MANIFEST_MAX_BYTES } from './payloads/release-manifest.js';
+import { isErrorCode, type ErrorCode } from './errors.js';
+
+export const MESSAGE_LIMITS = {
+  hello: 4096,
+  bundle: 32 * 1024,
+  chunkRequest: 128,
+  chunkOverhead: 128,
+  report: 4096,
+  telemetry: 1024,
+  online: 8,
+} as const;
+
+export const CHUNK_SIZE_MIN = 256;
+export const CHUNK_SIZE_MAX = 65536;
+
+// ---- running module summary, shared by hello and report ----
+export interface RunningComponent {
+  component: string;
+  version: string;
+  manifestDigest: Uint8Array;
+}
+
+function runningToCbor(r: RunningComponent[]): CborValue[] {
+  return r.map((c) => new Map<number, CborValue>([[1, c.component], [2, c.version], [3, c.manifestDigest]]));
+}
+
+function readRunning(values: CborValue[], what: string): RunningComponent[] {
+  return values.map((v, i) => {
+    const f = MapReader.of(v, `${what}[${i}]`);
+    const c = {
+      component: f.text(1, 'component', { max: 64, pattern: PATTERNS.component }),
+      version: f.text(2, 'version', { max: 32, pattern: PATTERNS.semver }),
+      manifestDigest: f.bytes(3, 'manifest', { exact: 32 }),
+    };
+    f.done();
+    return c;
+  });
+}
+
+// ---- hello ----
+export interface Hello {
+  host: 'v8' | 'wasm3' | 'wamr';
+  abi: number;
+  capabilities: string[];
+  maxChunk: number;
+  memory: number;
+  agent: string;
+  running?: RunningComponent[];
+}
+
+export function encodeHello(h: Hello): Uint8Array {
+  const m = new Map<number, CborValue>([
+    [1, h.host],
+    [2, h.abi],
+    [3, [...h.capabilities].sort()],
+    [4, h.maxChunk],
+    [5, h.memory],
+    [6, h.agent],
+  ]);
+  if (h.running) m.set(7, runningToCbor(h.running));
+  return encodeCbor(m);
+}
+
+export function decodeHello(bytes: Uint8Array): Hello {
+  const f = MapReader.of(decodeCbor(bytes, { what: 'hello', maxBytes: MESSAGE_LIMITS.hello }), 'hello');
+  const host = f.text(1, 'host', { max: 8, pattern: /^(v8|wasm3|wamr)$/ }) as Hello['host'];
+  const h: Hello = {
+    host,
+    abi: f.uint(2, 'abi', { min: 1, max: 255 }),
+    capabilities: f.array(3, 'capabilities', { max: 32 }).map((c, i) => {
+      if (typeof c !== 'string' || c.length === 0 || c.length > 32) throw new WfError('CBOR_FIELD_INVALID', `hello.capabilities[${i}]`);
+      return c;
+    }),
+    maxChunk: f.uint(4, 'max_chunk', { min: CHUNK_SIZE_MIN, max: CHUNK_SIZE_MAX }),
+    memory: f.uint(5, 'memory'),
+    agent: f.text(6, 'agent', { max: 64 }),
+  };
+  const running = f.optArray(7, 'running', { max: DIRECTIVE_MAX_COMPONENTS });
+  if (running) h.running = readRunning(running, 'hello.running');
+  f.done();
+  return h;
+}
+
+// ---- directive bundle ----
+export interface DirectiveBundle {
+  keyDocument: Uint8Array;
+  directive: Uint8Array;
+  manifests: Uint8Array[];
+}
+
+export function encodeBundle(b: DirectiveBundle): Uint8Array {
+  return encodeCbor(new Map<number, CborValue>([[1, b.keyDocument], [2, b.directive], [3, b.manifests]]));
+}
+
+export function decodeBundle(bytes: Uint8Array): DirectiveBundle {
+  const f = MapReader.of(decodeCbor(bytes, { what: 'directive bundle', maxBytes: MESSAGE_LIMITS.bundle }), 'directive bundle');
+  const b: DirectiveBundle = {
+    keyDocument: f.bytes(1, 'key_document', { max: KEYDOC_MAX_BYTES }),
+    directive: f.bytes(2, 'directive', { max: DIRECTIVE_MAX_BYTES }),
+    manifests: f
+      .array(3, 'manifests', { min: 1, max: DIRECTIVE_MAX_COMPONENTS })
+      .map((m, i) => checkBytes(m, `directive bundle.manifests[${i}]`, { max: MANIFEST_MAX_BYTES })),
+  };
+  f.done();
+  return b;
+}
+
+// ---- chunks ----
+export interface ChunkRequest {
+  sha256: Uint8Array;
+  index: number;
+  chunkSize: number;
+}
+
+export function encodeChunkRequest(r: ChunkRequest): Uint8Array {
+  return encodeCbor(new Map<number, CborValue>([[1, r.sha256], [2, r.index], [3, r.chunkSize]]));
+}
+
+export function decodeChunkRequest(bytes: Uint8Array): ChunkRequest {
+  const f = MapReader.of(decodeCbor(bytes, { what: 'chunk request', maxBytes: MESSAGE_LIMITS.chunkRequest }), 'chunk request');
+  const r = {
+    sha256: f.bytes(1, 'sha256', { exact: 32 }),
+    index: f.uint(2, 'index', { max: 0xffffff }),
+    chunkSize: f.uint(3, 'chunk_size', { min: CHUNK_SIZE_MIN, max: CHUNK_SIZE_MAX }),
+  };
+  f.done();
+  return r;
+}
+
+export interface ChunkResponse {
+  sha256: Uint8Array;
+  index: number;
+  data?: Uint8Array;
+  error?: ErrorCode;
+}
+
+export function encodeChunkResponse(r: ChunkResponse): Uint8Array {
+  const m = new Map<number, CborValue>([[1, r.sha256], [2, r.index]]);
+  if (r.data) m.set(3, r.data);
+  if (r.error) m.set(4, r.error);
+  return encodeCbor(m);
+}
+
+export function decodeChunkResponse(bytes: Uint8Array, maxChunk: number = CHUNK_SIZE_MAX): ChunkResponse {
+  const f = MapReader.of(
+    decodeCbor(bytes, { what: 'chunk response', maxBytes: maxChunk + MESSAGE_LIMITS.chunkOverhead }),
+    'chunk response',
+  );
+  const r: ChunkResponse = { sha256: f.bytes(1, 'sha256', { exact: 32 }), index: f.uint(2, 'index', { max: 0xffffff }) };
+  const data = f.optBytes(3, 'data', { max: maxChunk });
+  const error = f.optText(4, 'error', { max: 64 });
+  f.done();
+  if ((data === undefined) === (error === undefined)) {
+    throw new WfError('CBOR_FIELD_INVALID', 'chunk response: exactly one of data (3) and error (4) is required');
+  }
+  if (data) r.data = data;
+  if (error !== undefined) r.error = isErrorCode(error) ? error : 'INTERNAL';
+  return r;
+}
+
+// ---- report ----
+export interface Report {
+  state: DeviceState;
+  reason?: string;
+  sequence: number;
+  running: RunningComponent[];
+  targetSequence?: number;
+  progress?: { bytes: number; total: number };
+  detail?: string;
+  time: number;
+}
+
+export function encodeReport(r: Report): Uint8Array {
+  const m = new Map<number, CborValue>([[1, r.state]]);
+  if (r.reason) m.set(2, r.reason);
+  m.set(3, r.sequence);
+  m.set(4, runningToCbor(r.running));
+  if (r.targetSequence !== undefined) m.set(5, r.targetSequence);
+  if (r.progress) m.set(6, new Map<number, CborValue>([[1, r.progress.bytes], [2, r.progress.total]]));
+  if (r.detail) m.set(7, Buffer.byteLength(r.detail) > 256 ? Buffer.from(r.detail).subarray(0, 253).toString('utf8') + '...' : r.detail);
+  m.set(8, r.time);
+  return encodeCbor(m);
+}
+
+export function decodeReport(bytes: Uint8Array): Report {
+  const f = MapReader.of(decodeCbor(bytes, { what: 'report', maxBytes: MESSAGE_LIMITS.report }), 'report');
+  const state = f.text(1, 'state', { max: 16 });
+  if (!isDeviceState(state)) throw new WfError('CBOR_FIELD_INVALID', `report.state: "${state}"`);
+  const r: Report = {
+    state,
+    sequence: 0,
+    running: [],
+    time: 0,
+  };
+  const reason = f.optText(2, 'reason', { max: 64, pattern: /^[A-Z0-9_]+$/ });
+  if (reason) r.reason = reason;
+  r.sequence = f.uint(3, 'sequence');
+  r.running = readRunning(checkArray(f.raw(4, 'running'), 'report.running', { max: DIRECTIVE_MAX_COMPONENTS }), 'report.running');
+  const target = f.optUint(5, 'target_sequence');
+  if (target !== undefined) r.targetSequence = target;
+  const p = f.optMap(6, 'progress');
+  if (p) {
+    r.progress = { bytes: p.uint(1, 'bytes'), total: p.uint(2, 'total') };
+    p.done();
+  }
+  const detail = f.optText(7, 'detail', { max: 256 });
+  if (detail) r.detail = detail;
+  r.time = f.uint(8, 'time');
+  f.done();
+  return r;
+}
+
+// ---- telemetry ----
+export interface Telemetry {
+  name: string;
+  value: number;
+  time: number;
+}
+
+export function encodeTelemetry(t: Telemetry): Uint8Array {
+  return encodeCbor(new Map<number, CborValue>([[1, t.name], [2, t.value], [3, t.time]]));
+}
+
+export function decodeTelemetry(bytes: Uint8Array): Telemetry {
+  // Not canonical-checked: an integral float64 from a C host re-encodes as an integer in JS.
+  const f = MapReader.of(decodeCbor(bytes, { what: 'telemetry', maxBytes: MESSAGE_LIMITS.telemetry, canonical: false }), 'telemetry');
+  const name = f.text(1, 'name', { min: 1, max: 64 });
+  const value = f.raw(2, 'value');
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new WfError('CBOR_FIELD_INVALID', 'telemetry.value: expected a finite number');
+  const t = { name, value, time: f.uint(3, 'time') };
+  f.done();
+  return t;
+}
+
+// ---- online ----
+export function encodeOnline(online: boolean): Uint8Array {
+  return encodeCbor(online);
+}
+
+export function decodeOnline(bytes: Uint8Array): boolean {
+  const v = decodeCbor(bytes, { what: 'online', maxBytes: MESSAGE_LIMITS.online });
+  if (typeof v !== 'boolean') throw new WfError('CBOR_FIELD_INVALID', 'online: expected true or false');
+  return v;
+}
