@@ -9,6 +9,7 @@ export const ALG_ED25519 = -19; // RFC 9864 fully specified Ed25519
 const HEADER_ALG = 1;
 const HEADER_KID = 4;
 export const KID_LENGTH = 8;
+const TAG18_HEAD = 0xd2;
 
 export interface Signer {
   seed: Uint8Array;
@@ -42,11 +43,14 @@ export function signSign1(payload: Uint8Array, signer: Signer, alg: number = ALG
 
 /** Strictly parse a COSE_Sign1; does not verify. `what` names the message in errors. */
 export function parseSign1(bytes: Uint8Array, what: string, maxBytes: number): Sign1 {
-  const value = decodeCbor(bytes, { what, maxBytes });
-  if (!(value instanceof Tag) || value.tag !== COSE_SIGN1_TAG) {
+  if (bytes.length > maxBytes) throw new WfError('CBOR_TOO_LARGE', `${what}: ${bytes.length} bytes, limit ${maxBytes}`);
+  // Tag 18 is the single head byte 0xd2. Reading it here rather than through cbor-x's tag
+  // registry keeps us independent of extensions other libraries register for tag 18.
+  if (bytes.length === 0 || bytes[0] !== TAG18_HEAD) {
+    if (bytes.length > 0) decodeCbor(bytes, { what, maxBytes }); // report malformed CBOR as such
     throw new WfError('COSE_MALFORMED', `${what}: expected CBOR tag 18 (COSE_Sign1)`);
   }
-  const parts = value.value as unknown;
+  const parts = decodeCbor(bytes.subarray(1), { what, maxBytes }) as unknown;
   if (!Array.isArray(parts) || parts.length !== 4) throw new WfError('COSE_MALFORMED', `${what}: expected a 4-element array`);
   const [protectedBytes, unprotected, payload, signature] = parts as CborValue[];
   if (!(protectedBytes instanceof Uint8Array)) throw new WfError('COSE_MALFORMED', `${what}: protected header must be a byte string`);
