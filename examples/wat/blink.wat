@@ -1,0 +1,20 @@
+;; Toggles GPIO pin 13 every tick; healthy while the pin reads back what was written.
+;; Capabilities: gpio, log.
+(module
+  (import "wf" "gpio_write" (func $gpio_write (param i32 i32) (result i32)))
+  (import "wf" "gpio_read" (func $gpio_read (param i32) (result i32)))
+  (import "wf" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 0) "blink ready")
+  (global $on (mut i32) (i32.const 0))
+  (func (export "wf_init") (result i32)
+    (call $log (i32.const 0) (i32.const 11))
+    (i32.const 0))
+  (func (export "wf_tick") (result i32)
+    (global.set $on (i32.xor (global.get $on) (i32.const 1)))
+    (drop (call $gpio_write (i32.const 13) (global.get $on)))
+    (i32.const 0))
+  (func (export "wf_health") (result i32)
+    (if (result i32) (i32.eq (call $gpio_read (i32.const 13)) (global.get $on))
+      (then (i32.const 0))
+      (else (i32.const 1)))))

@@ -1,0 +1,20 @@
+;; Counts ticks in the kv store (so the count survives updates and restarts) and publishes it.
+;; Capabilities: kv, telemetry. Runs on every host with the base capabilities.
+(module
+  (import "wf" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
+  (import "wf" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+  (import "wf" "telemetry" (func $telemetry (param i32 i32 f64) (result i32)))
+  (memory (export "memory") 1 1)
+  (data (i32.const 0) "count")
+  (global $count (mut i32) (i32.const 0))
+  (func (export "wf_init") (result i32)
+    (if (i32.eq (call $kv_get (i32.const 0) (i32.const 5) (i32.const 64) (i32.const 4)) (i32.const 4))
+      (then (global.set $count (i32.load (i32.const 64)))))
+    (i32.const 0))
+  (func (export "wf_tick") (result i32)
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (i32.store (i32.const 64) (global.get $count))
+    (drop (call $kv_set (i32.const 0) (i32.const 5) (i32.const 64) (i32.const 4)))
+    (drop (call $telemetry (i32.const 0) (i32.const 5) (f64.convert_i32_u (global.get $count))))
+    (i32.const 0))
+  (func (export "wf_health") (result i32) (i32.const 0)))
