@@ -20,5 +20,11 @@ export async function compileWat(text: string, what = 'module'): Promise<Uint8Ar
 /** Read a .wasm or .wat file and return Wasm bytes. */
 export async function loadModuleFile(path: string): Promise<Uint8Array> {
   const bytes = new Uint8Array(readFileSync(path));
-  return isWat(bytes) ? compileWat(Buffer.from(bytes).toString('utf8'), path) : bytes;
+  if (!isWat(bytes)) return bytes;
+  const text = Buffer.from(bytes).toString('utf8');
+  // WAT starts with "(" after blanks and ";;" comments; anything else is not a module at all.
+  if (!/^(\s|;;[^\n]*\n)*\(/.test(text)) {
+    throw new WfError('MODULE_INVALID', `${path}: neither a Wasm binary (no \\0asm magic) nor WAT text`);
+  }
+  return compileWat(text, path);
 }

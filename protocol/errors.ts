@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   DEPLOY_NO_TARGETS: { status: 400, message: 'the selection matches no device' },
   DEPLOY_NO_PREVIOUS: { status: 409, message: 'device has no previous version to roll back to' },
   REQUEST_INVALID: { status: 400, message: 'invalid request' },
+  REQUEST_TOO_LARGE: { status: 413, message: 'request body exceeds the limit' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'no such API route' },
   AUTH_REQUIRED: { status: 401, message: 'missing or wrong operator token' },
   SERVER_UNAVAILABLE: { status: 503, message: 'server is not reachable' },
   INTERNAL: { status: 500, message: 'internal error' },

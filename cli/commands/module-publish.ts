@@ -1,0 +1,56 @@
+// wasmfleet module publish <file> --name --version: validate the module, sign its release
+// manifest with the operator's release key (never sent to the server), upload both.
+import { loadModuleFile } from '../../examples/compile.js';
+import { ABI_VERSION } from '../../protocol/abi.js';
+import { sha256 } from '../../protocol/crypto.js';
+import { WfError } from '../../protocol/errors.js';
+import { PATTERNS } from '../../protocol/fields.js';
+import { readKeyPair } from '../../protocol/keyfiles.js';
+import { signReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
+import { checkAbi, inspectWasm } from '../../protocol/wasm-inspect.js';
+import type { ApiClient } from '../client.js';
+
+export interface PublishOptions {
+  name: string;
+  version: string;
+  tickMs: number;
+  stack: number;
+  keysDir: string;
+}
+
+export interface PublishedModule {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  manifestDigest: string;
+  capabilities: string[];
+  created: boolean;
+}
+
+/** Build and sign the release manifest for a module (operator side). */
+export function buildReleaseManifest(wasm: Uint8Array, o: Omit<PublishOptions, 'keysDir'>, now = Math.floor(Date.now() / 1000)): ReleaseManifest {
+  if (!PATTERNS.component.test(o.name)) throw new WfError('REQUEST_INVALID', `--name "${o.name}": use 1-64 of [A-Za-z0-9._-]`);
+  if (!PATTERNS.semver.test(o.version)) throw new WfError('REQUEST_INVALID', `--version "${o.version}": expected MAJOR.MINOR.PATCH[-PRERELEASE]`);
+  const abi = checkAbi(inspectWasm(wasm));
+  return {
+    component: o.name,
+    version: o.version,
+    image: { sha256: sha256(wasm), size: wasm.length, format: 'wasm' },
+    abi: ABI_VERSION,
+    capabilities: abi.capabilities,
+    memory: { maxPages: abi.maxPages, stack: o.stack },
+    tickMs: o.tickMs,
+    exports: abi.entryExports,
+    createdAt: now,
+  };
+}
+
+export async function publishModuleFile(api: ApiClient, file: string, o: PublishOptions): Promise<PublishedModule> {
+  const wasm = await loadModuleFile(file);
+  const manifest = signReleaseManifest(buildReleaseManifest(wasm, o), readKeyPair(o.keysDir, 'release'));
+  return api.post<PublishedModule>('/v1/modules', {
+    manifest: Buffer.from(manifest).toString('base64'),
+    module: Buffer.from(wasm).toString('base64'),
+  });
+}

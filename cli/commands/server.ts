@@ -1,0 +1,34 @@
+// wasmfleet server: the fleet server on the embedded defaults (aedes + SQLite + blobs in ./data),
+// or with --broker, on an external MQTT broker. SIGINT/SIGTERM shut down gracefully; SIGHUP
+// reloads the key document and director key after "keys rotate".
+import { startServer, type ServerOptions } from '../../server/index.js';
+
+export async function runServer(opts: ServerOptions): Promise<void> {
+  const server = await startServer(opts);
+  process.stderr.write(
+    `wasmfleet server\n  api   ${server.httpUrl}\n  mqtt  ${server.mqttUrl}\n` +
+      (server.wsUrl ? `  ws    ${server.wsUrl}\n` : '') +
+      `  token ${opts.operatorToken ? '(given)' : `${opts.dataDir}/operator-token`}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal}: shutting down\n`);
+      server.close().then(resolve, (err: unknown) => {
+        process.stderr.write(`shutdown error: ${String(err)}\n`);
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => {
+      try {
+        server.reloadTrust();
+      } catch (err) {
+        process.stderr.write(`SIGHUP: keys not reloaded: ${(err as Error).message}\n`);
+      }
+    });
+  });
+}

@@ -1,0 +1,17 @@
+// What every topic handler may use. Handlers are plain functions, one file per topic kind
+// (aedes' lib/handlers habit), called by the link with the device id already parsed.
+import type { Logger } from 'pino';
+import type { BlobStore } from '../store/blobs.js';
+import type { DeviceRepo } from '../store/devices.js';
+import type { DirectiveRepo } from '../store/directives.js';
+
+export interface HandlerContext {
+  devices: DeviceRepo;
+  directives: DirectiveRepo;
+  blobs: BlobStore;
+  log: Logger;
+  /** Publish to the broker as the server. */
+  publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): void;
+}
+
+export type TopicHandler = (ctx: HandlerContext, deviceId: string, payload: Uint8Array) => void;

@@ -1,0 +1,7 @@
+import { decodeOnline } from '../../protocol/messages.js';
+import type { TopicHandler } from './context.js';
+
+/** online: true on connect, false from the device's will message when it drops. */
+export const onOnline: TopicHandler = (ctx, deviceId, payload) => {
+  ctx.devices.recordOnline(deviceId, decodeOnline(payload));
+};

@@ -1,0 +1,38 @@
+// One place that turns anything thrown in a route into the API's error shape:
+// { "error": { "code": "<STABLE_CODE>", "message": "..." } } with the code's HTTP status.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { WfError } from '../../protocol/errors.js';
+
+export function errorBody(err: WfError) {
+  return { error: { code: err.code, message: err.message } };
+}
+
+function fromFastify(err: FastifyError): WfError {
+  if (err.validation) {
+    const v = err.validation[0];
+    const where = `${err.validationContext ?? 'request'}${v?.instancePath ?? ''}`;
+    return new WfError('REQUEST_INVALID', `${where} ${v?.message ?? err.message}`);
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new WfError('REQUEST_TOO_LARGE', err.message);
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new WfError('REQUEST_INVALID', err.message);
+  return new WfError('INTERNAL', err.message);
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | WfError, request, reply) => {
+    const wf = err instanceof WfError ? err : fromFastify(err);
+    if (wf.status >= 500) request.log.error({ err }, 'request failed');
+    void reply.status(wf.status).send(errorBody(wf));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(errorBody(new WfError('ROUTE_NOT_FOUND', `${request.method} ${request.url}`)));
+  });
+}
+
+/** Strict base64 → bytes; names the field when it is not base64. */
+export function base64Field(value: string, field: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
+    throw new WfError('REQUEST_INVALID', `body/${field} is not base64`);
+  }
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}

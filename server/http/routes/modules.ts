@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import { publishModule } from '../../services/publish.js';
+import type { ApiDeps } from '../app.js';
+import { base64Field } from '../errors.js';
+
+export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post<{ Body: { manifest: string; module: string } }>(
+    '/v1/modules',
+    {
+      // base64 grows bytes by 4/3; the module bound itself is checked on the decoded bytes.
+      bodyLimit: Math.ceil((deps.maxModuleBytes * 4) / 3) + 64 * 1024,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['manifest', 'module'],
+          additionalProperties: false,
+          properties: { manifest: { type: 'string', maxLength: 4096 }, module: { type: 'string', minLength: 1 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const result = publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'));
+      return reply.status(result.created ? 201 : 200).send({ ...result.module, created: result.created });
+    },
+  );
+
+  app.get('/v1/modules', async () => ({ modules: deps.modules.list() }));
+
+  app.get<{ Params: { name: string; version: string } }>('/v1/modules/:name/:version', async (req) => deps.modules.require(req.params.name, req.params.version));
+}

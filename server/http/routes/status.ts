@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../app.js';
+
+/** Fleet summary: how many devices are in each state, online, and on each release. */
+export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/v1/status', async () => {
+    const devices = deps.devices.list();
+    const states: Record<string, number> = {};
+    const releases: Record<string, number> = {};
+    let online = 0;
+    for (const d of devices) {
+      states[d.state] = (states[d.state] ?? 0) + 1;
+      if (d.online) online++;
+      for (const r of d.running) releases[`${r.component}@${r.version}`] = (releases[`${r.component}@${r.version}`] ?? 0) + 1;
+    }
+    return { devices: devices.length, online, states, releases, modules: deps.modules.list().length };
+  });
+}

@@ -1,0 +1,97 @@
+// Deploy flow: resolve the release and the target devices, then for each device allocate the
+// next sequence, sign a directive with the director key and publish the bundle retained, so a
+// device that is offline now gets it when it reconnects.
+import { randomUUID } from 'node:crypto';
+import { fromHex } from '../../protocol/crypto.js';
+import { WfError } from '../../protocol/errors.js';
+import { encodeBundle } from '../../protocol/messages.js';
+import { signDirective } from '../../protocol/payloads/directive.js';
+import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
+import { deviceTopic } from '../../protocol/topics.js';
+import { audit, nowSeconds, type Db } from '../store/db.js';
+import type { DeviceRepo } from '../store/devices.js';
+import type { DirectiveRepo } from '../store/directives.js';
+import type { ModuleRepo, ModuleView } from '../store/modules.js';
+import type { Trust } from '../trust.js';
+
+export interface DeployDeps {
+  db: Db;
+  devices: DeviceRepo;
+  modules: ModuleRepo;
+  directives: DirectiveRepo;
+  trust: () => Trust;
+  directiveTtlSeconds: number;
+  publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): void;
+}
+
+export interface Selector {
+  devices?: string[];
+  tags?: Record<string, string>;
+}
+
+export interface DeployRequest extends Selector {
+  module: string;
+  version: string;
+  /** Rollback authorizations (COSE bytes) by component, signed by the operator's release key. */
+  rollbacks?: Record<string, Uint8Array>;
+  kind?: 'deploy' | 'rollback';
+  config?: Record<string, string>;
+}
+
+export interface DeployResult {
+  deployment: string;
+  module: ModuleView;
+  devices: Array<{ id: string; sequence: number }>;
+}
+
+/** Resolve a selector to device ids; unknown ids and empty selections are errors, not no-ops. */
+export function resolveTargets(devices: DeviceRepo, sel: Selector): string[] {
+  const ids = new Set<string>();
+  for (const id of sel.devices ?? []) ids.add(devices.require(id).id);
+  if (sel.tags && Object.keys(sel.tags).length > 0) for (const d of devices.selectByTags(sel.tags)) ids.add(d.id);
+  if (ids.size === 0) throw new WfError('DEPLOY_NO_TARGETS', JSON.stringify(sel));
+  return [...ids].sort();
+}
+
+export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
+  const module = deps.modules.require(req.module, req.version);
+  const manifest = deps.modules.manifestBytes(req.module, req.version);
+  const targets = resolveTargets(deps.devices, req);
+  const trust = deps.trust();
+  const now = nowSeconds();
+  // A rollback authorization is checked here too, so a bad one fails the request, not 1000 devices.
+  const rollback = req.rollbacks?.[module.name];
+  if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);
+  const deployment = `${req.kind ?? 'deploy'}-${randomUUID().slice(0, 8)}`;
+  const bundles = new Map<string, Uint8Array>();
+  const records = deps.directives.issue(targets, (deviceId, sequence) => {
+    const directive = signDirective(
+      {
+        device: deviceId,
+        sequence,
+        issuedAt: now,
+        expires: now + deps.directiveTtlSeconds,
+        rollout: deployment,
+        components: [{ component: module.name, manifestDigest: fromHex(module.manifestDigest), config: req.config, rollback }],
+      },
+      trust.director,
+    );
+    const bundle = encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [manifest] });
+    bundles.set(deviceId, bundle);
+    return {
+      issuedAt: now,
+      expires: now + deps.directiveTtlSeconds,
+      deployment,
+      bundle,
+      images: [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }],
+    };
+  });
+  deps.db
+    .prepare('INSERT INTO deployments (id, created_at, kind, module, version, selector, device_count) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(deployment, now, req.kind ?? 'deploy', module.name, module.version, JSON.stringify({ devices: req.devices, tags: req.tags }), targets.length);
+  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length });
+  // Stored first, published second: a crash in between is healed by the republish at start-up.
+  for (const rec of records) deps.publish(deviceTopic(rec.deviceId, 'directive'), bundles.get(rec.deviceId)!, { qos: 1, retain: true });
+  return { deployment, module, devices: records.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
+}
+

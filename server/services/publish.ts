@@ -1,0 +1,75 @@
+// Publish flow, as named steps: bound → inspect the module → check the ABI → verify the
+// operator's release signature → check the manifest describes these bytes → store (idempotent).
+import { ABI_VERSION } from '../../protocol/abi.js';
+import { bytesEqual, sha256, toHex } from '../../protocol/crypto.js';
+import { WfError } from '../../protocol/errors.js';
+import { manifestDigest, openReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
+import { checkAbi, inspectWasm } from '../../protocol/wasm-inspect.js';
+import type { BlobStore } from '../store/blobs.js';
+import { audit, nowSeconds, type Db } from '../store/db.js';
+import type { ModuleRepo, ModuleView } from '../store/modules.js';
+import type { Trust } from '../trust.js';
+
+export interface PublishDeps {
+  db: Db;
+  modules: ModuleRepo;
+  blobs: BlobStore;
+  trust: () => Trust;
+  maxModuleBytes: number;
+}
+
+export interface PublishResult {
+  module: ModuleView;
+  created: boolean;
+}
+
+/** Does the signed manifest describe exactly this module? Name the first field that differs. */
+export function checkManifestMatches(m: ReleaseManifest, wasm: Uint8Array): void {
+  const abi = checkAbi(inspectWasm(wasm));
+  const mismatch = (field: string, signed: unknown, actual: unknown) => {
+    throw new WfError('MANIFEST_MISMATCH', `${field}: manifest says ${JSON.stringify(signed)}, module has ${JSON.stringify(actual)}`);
+  };
+  if (!bytesEqual(m.image.sha256, sha256(wasm))) mismatch('image.sha256', toHex(m.image.sha256), toHex(sha256(wasm)));
+  if (m.image.size !== wasm.length) mismatch('image.size', m.image.size, wasm.length);
+  if (m.abi !== ABI_VERSION) mismatch('abi', m.abi, ABI_VERSION);
+  if (m.capabilities.join() !== abi.capabilities.join()) mismatch('capabilities', m.capabilities, abi.capabilities);
+  if (m.exports.join() !== abi.entryExports.join()) mismatch('exports', m.exports, abi.entryExports);
+  if (m.memory.maxPages !== abi.maxPages) mismatch('memory.max_pages', m.memory.maxPages, abi.maxPages);
+}
+
+export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array): PublishResult {
+  // 1. bound
+  if (wasm.length > deps.maxModuleBytes) throw new WfError('IMAGE_TOO_LARGE', `${wasm.length} bytes, limit ${deps.maxModuleBytes}`);
+  // 2-3. inspect + ABI (inside checkManifestMatches, after the signature: see 4)
+  const info = inspectWasm(wasm);
+  checkAbi(info);
+  // 4. the release key's signature, checked against the current key document
+  const manifest = openReleaseManifest(manifestBytes, deps.trust().keyDocument, nowSeconds());
+  // 5. the manifest describes these bytes
+  checkManifestMatches(manifest, wasm);
+  // 6. store: same bytes again is idempotent; same name@version with other bytes is refused
+  const existing = deps.modules.get(manifest.component, manifest.version);
+  const digestHex = toHex(manifest.image.sha256);
+  if (existing) {
+    if (existing.sha256 === digestHex) return { module: existing, created: false };
+    throw new WfError('MODULE_VERSION_CONFLICT', `${manifest.component}@${manifest.version} is ${existing.sha256.slice(0, 12)}…, upload is ${digestHex.slice(0, 12)}…`);
+  }
+  deps.blobs.put(wasm);
+  const module = deps.db.transaction(() => {
+    const view = deps.modules.insert(
+      {
+        name: manifest.component,
+        version: manifest.version,
+        sha256: digestHex,
+        size: wasm.length,
+        manifestDigest: toHex(manifestDigest(manifestBytes)),
+        capabilities: manifest.capabilities,
+        maxPages: manifest.memory.maxPages,
+      },
+      manifestBytes,
+    );
+    audit(deps.db, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 });
+    return view;
+  })();
+  return { module, created: true };
+}

@@ -1,0 +1,224 @@
+// Device inventory: credentials, tags, and what the device last said (hello, online, report).
+import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
+import { toHex } from '../../protocol/crypto.js';
+import { WfError } from '../../protocol/errors.js';
+import { PATTERNS } from '../../protocol/fields.js';
+import { nowSeconds, type Db } from './db.js';
+
+export interface RunningView {
+  component: string;
+  version: string;
+  manifestDigest: string;
+}
+
+export interface DeviceView {
+  id: string;
+  tags: Record<string, string>;
+  createdAt: number;
+  online: boolean;
+  lastSeen: number | null;
+  hello: (Omit<Hello, 'running'> & { running?: RunningView[] }) | null;
+  state: string;
+  reason: string | null;
+  detail: string | null;
+  sequence: number;
+  targetSequence: number | null;
+  running: RunningView[];
+  progress: { bytes: number; total: number } | null;
+  lastError: string | null;
+}
+
+interface DeviceRow {
+  id: string;
+  token_hash: string;
+  tags: string;
+  created_at: number;
+  online: number;
+  last_seen: number | null;
+  hello: string | null;
+  state: string;
+  reason: string | null;
+  detail: string | null;
+  sequence: number;
+  target_sequence: number | null;
+  running: string;
+  progress_bytes: number | null;
+  progress_total: number | null;
+  last_error: string | null;
+}
+
+export interface Credentials {
+  id: string;
+  username: string;
+  password: string;
+}
+
+// Tokens are 32 random bytes: a fast hash is enough to store them (no password guessing possible).
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export function runningView(r: RunningComponent[]): RunningView[] {
+  return r.map((c) => ({ component: c.component, version: c.version, manifestDigest: toHex(c.manifestDigest) }));
+}
+
+function toView(row: DeviceRow): DeviceView {
+  return {
+    id: row.id,
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    createdAt: row.created_at,
+    online: row.online === 1,
+    lastSeen: row.last_seen,
+    hello: row.hello ? (JSON.parse(row.hello) as DeviceView['hello']) : null,
+    state: row.state,
+    reason: row.reason,
+    detail: row.detail,
+    sequence: row.sequence,
+    targetSequence: row.target_sequence,
+    running: JSON.parse(row.running) as RunningView[],
+    progress: row.progress_total !== null ? { bytes: row.progress_bytes ?? 0, total: row.progress_total } : null,
+    lastError: row.last_error,
+  };
+}
+
+export function validateTags(tags: Record<string, string>): void {
+  for (const [k, v] of Object.entries(tags)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k) || typeof v !== 'string' || v.length > 128) {
+      throw new WfError('REQUEST_INVALID', `tag "${k}": keys are [A-Za-z0-9_.-]{1,64}, values up to 128 characters`);
+    }
+  }
+}
+
+export class DeviceRepo {
+  private readonly tokenCache = new Map<string, string>();
+  private readonly stmts;
+
+  constructor(private readonly db: Db) {
+    this.stmts = {
+      insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at) VALUES (?, ?, ?, ?)'),
+      get: db.prepare('SELECT * FROM devices WHERE id = ?'),
+      all: db.prepare('SELECT * FROM devices ORDER BY id'),
+      tokenHash: db.prepare('SELECT token_hash FROM devices WHERE id = ?'),
+      hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
+      online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
+      report: db.prepare(
+        `UPDATE devices SET state = ?, reason = ?, detail = ?, sequence = ?, target_sequence = ?, running = ?,
+           progress_bytes = ?, progress_total = ?, report_time = ?, last_seen = ?,
+           last_error = CASE WHEN ? IS NOT NULL THEN ? ELSE last_error END
+         WHERE id = ?`,
+      ),
+      commit: db.prepare(
+        'INSERT OR IGNORE INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      telemetry: db.prepare(
+        'INSERT INTO telemetry (device_id, name, value, at) VALUES (?, ?, ?, ?) ON CONFLICT(device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at',
+      ),
+      telemetryOf: db.prepare('SELECT name, value, at FROM telemetry WHERE device_id = ? ORDER BY name'),
+      commitsOf: db.prepare('SELECT sequence, component, version, manifest_digest AS manifestDigest, at FROM commits WHERE device_id = ? ORDER BY sequence DESC'),
+    };
+  }
+
+  /** Create devices with fresh credentials, all or none. */
+  create(devices: Array<{ id: string; tags?: Record<string, string> }>): Credentials[] {
+    for (const d of devices) {
+      if (!PATTERNS.deviceId.test(d.id)) throw new WfError('DEVICE_ID_INVALID', `"${d.id}": use 1-64 of [A-Za-z0-9_-]`);
+      validateTags(d.tags ?? {});
+    }
+    const seen = new Set<string>();
+    const tx = this.db.transaction(() =>
+      devices.map((d) => {
+        if (seen.has(d.id) || this.stmts.get.get(d.id)) throw new WfError('DEVICE_EXISTS', d.id);
+        seen.add(d.id);
+        const password = randomBytes(32).toString('base64url');
+        this.stmts.insert.run(d.id, hashToken(password), JSON.stringify(d.tags ?? {}), nowSeconds());
+        return { id: d.id, username: d.id, password };
+      }),
+    );
+    return tx();
+  }
+
+  /** Constant-time credential check; hashes are cached because every MQTT connect asks. */
+  checkCredentials(id: string, password: string): boolean {
+    let hash = this.tokenCache.get(id);
+    if (hash === undefined) {
+      const row = this.stmts.tokenHash.get(id) as { token_hash: string } | undefined;
+      if (!row) return false;
+      hash = row.token_hash;
+      this.tokenCache.set(id, hash);
+    }
+    const given = Buffer.from(hashToken(password), 'hex');
+    return timingSafeEqual(given, Buffer.from(hash, 'hex'));
+  }
+
+  get(id: string): DeviceView | undefined {
+    const row = this.stmts.get.get(id) as DeviceRow | undefined;
+    return row ? toView(row) : undefined;
+  }
+
+  require(id: string): DeviceView {
+    const d = this.get(id);
+    if (!d) throw new WfError('DEVICE_NOT_FOUND', id);
+    return d;
+  }
+
+  exists(id: string): boolean {
+    return this.stmts.tokenHash.get(id) !== undefined;
+  }
+
+  list(): DeviceView[] {
+    return (this.stmts.all.all() as DeviceRow[]).map(toView);
+  }
+
+  /** Devices whose tags include every given key=value. */
+  selectByTags(tags: Record<string, string>): DeviceView[] {
+    const wanted = Object.entries(tags);
+    return this.list().filter((d) => wanted.every(([k, v]) => d.tags[k] === v));
+  }
+
+  recordHello(id: string, hello: Hello): void {
+    const view = { ...hello, running: hello.running ? runningView(hello.running) : undefined };
+    this.stmts.hello.run(JSON.stringify(view), nowSeconds(), id);
+  }
+
+  recordOnline(id: string, online: boolean): void {
+    this.stmts.online.run(online ? 1 : 0, nowSeconds(), id);
+  }
+
+  recordReport(id: string, r: Report): void {
+    const failing = r.state === 'failed' || r.state === 'rolled_back';
+    const lastError = failing ? `${r.reason ?? 'UNKNOWN'}${r.detail ? `: ${r.detail}` : ''}` : null;
+    const now = nowSeconds();
+    this.db.transaction(() => {
+      this.stmts.report.run(
+        r.state,
+        r.reason ?? null,
+        r.detail ?? null,
+        r.sequence,
+        r.targetSequence ?? null,
+        JSON.stringify(runningView(r.running)),
+        r.progress?.bytes ?? null,
+        r.progress?.total ?? null,
+        r.time,
+        now,
+        lastError,
+        lastError,
+        id,
+      );
+      if (r.state === 'committed') {
+        for (const c of r.running) this.stmts.commit.run(id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now);
+      }
+    })();
+  }
+
+  recordTelemetry(id: string, name: string, value: number, at: number): void {
+    this.stmts.telemetry.run(id, name, value, at);
+  }
+
+  telemetry(id: string): Array<{ name: string; value: number; at: number }> {
+    return this.stmts.telemetryOf.all(id) as Array<{ name: string; value: number; at: number }>;
+  }
+
+  /** Committed releases of a device, newest first. */
+  commits(id: string): Array<{ sequence: number; component: string; version: string; manifestDigest: string; at: number }> {
+    return this.stmts.commitsOf.all(id) as Array<{ sequence: number; component: string; version: string; manifestDigest: string; at: number }>;
+  }
+}
