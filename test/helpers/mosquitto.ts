@@ -1,0 +1,86 @@
+// A real mosquitto broker on a free loopback port, with a password file and the ACL file the
+// server generates (server/broker/acl.ts), started per test file and stopped after it.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { mosquittoAcl, SERVER_USER } from '../../server/broker/acl.js';
+import { tempDir, waitFor } from './server.js';
+import { connect } from 'node:net';
+import { userInfo } from 'node:os';
+
+export interface Mosquitto {
+  port: number;
+  serverUrl: string;
+  addUser(name: string, password: string): void;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function which(bin: string): string {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']) {
+    try {
+      execFileSync('test', ['-x', join(dir, bin)]);
+      return join(dir, bin);
+    } catch {
+      /* next */
+    }
+  }
+  throw new Error(`${bin} is not installed: run "bash .ci/run" or "apt-get install mosquitto" (the external-broker tests need a real mosquitto)`);
+}
+
+export async function startMosquitto(): Promise<Mosquitto> {
+  const mosquitto = which('mosquitto');
+  const passwd = which('mosquitto_passwd');
+  const dir = tempDir('wf-mosquitto-');
+  const port = await freePort();
+  const pwFile = join(dir, 'passwords');
+  const serverPassword = 'server-secret';
+  writeFileSync(pwFile, '');
+  const addUser = (name: string, password: string) => execFileSync(passwd, ['-b', pwFile, name, password]);
+  addUser(SERVER_USER, serverPassword);
+  writeFileSync(join(dir, 'acl'), mosquittoAcl(SERVER_USER));
+  writeFileSync(
+    join(dir, 'mosquitto.conf'),
+    // Run as the test's own user: as root, mosquitto would otherwise drop to a user that cannot read our temp dir.
+    [`user ${userInfo().username}`, 'log_dest stderr', `listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${join(dir, 'acl')}`, 'persistence false', ''].join('\n'),
+  );
+  let proc: ChildProcess = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor(`mosquitto on port ${port} (${stderr})`, () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    }),
+  );
+  return {
+    port,
+    serverUrl: `mqtt://${SERVER_USER}:${serverPassword}@127.0.0.1:${port}`,
+    addUser(name, password) {
+      addUser(name, password);
+      // mosquitto re-reads the password file on SIGHUP
+      proc.kill('SIGHUP');
+    },
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      proc = undefined as unknown as ChildProcess;
+    },
+  };
+}
