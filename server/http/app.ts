@@ -30,6 +30,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     // Per-request lines at info would drown a fleet's worth of traffic; errors are still logged.
     loggerInstance: deps.log.child({ part: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: 8 * 1024 * 1024,
+    // Refuse what does not fit the schema instead of coercing it ("dev-1" is not ["dev-1"]) or
+    // silently dropping unknown fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   installErrorHandling(app);
   app.get('/v1/health', async () => ({ ok: true }));

@@ -9,6 +9,7 @@ import { signDirective } from '../../protocol/payloads/directive.js';
 import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
 import { deviceTopic } from '../../protocol/topics.js';
 import { audit, nowSeconds, type Db } from '../store/db.js';
+import { insertDeployment } from '../store/deployments.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
@@ -86,9 +87,15 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
       images: [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }],
     };
   });
-  deps.db
-    .prepare('INSERT INTO deployments (id, created_at, kind, module, version, selector, device_count) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(deployment, now, req.kind ?? 'deploy', module.name, module.version, JSON.stringify({ devices: req.devices, tags: req.tags }), targets.length);
+  insertDeployment(deps.db, {
+    id: deployment,
+    createdAt: now,
+    kind: req.kind ?? 'deploy',
+    module: module.name,
+    version: module.version,
+    selector: { devices: req.devices, tags: req.tags },
+    deviceCount: targets.length,
+  });
   audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length });
   // Stored first, published second: a crash in between is healed by the republish at start-up.
   for (const rec of records) deps.publish(deviceTopic(rec.deviceId, 'directive'), bundles.get(rec.deviceId)!, { qos: 1, retain: true });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { deploy } from '../../services/deploy.js';
 import { executeRollback, planRollback } from '../../services/rollback.js';
+import { listDeployments } from '../../store/deployments.js';
 import type { ApiDeps } from '../app.js';
 import { base64Field } from '../errors.js';
 
@@ -36,6 +37,8 @@ export function deploymentRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return reply.status(201).send({ deployment: result.deployment, module: result.module, devices: result.devices });
     },
   );
+
+  app.get('/v1/deployments', async () => ({ deployments: listDeployments(deps.db) }));
 
   const rollbackBody = {
     type: 'object',
