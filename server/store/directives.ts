@@ -19,7 +19,14 @@ export class DirectiveRepo {
 
   constructor(private readonly db: Db) {
     this.stmts = {
-      maxSeq: db.prepare('SELECT MAX(sequence) AS s FROM directives WHERE device_id = ?'),
+      // Above both what we issued and what the device says it has seen: after a restore from an
+      // old backup the device may be ahead of our records, and it refuses any sequence it has passed.
+      maxSeq: db.prepare(
+        `SELECT MAX(s) AS s FROM (
+           SELECT MAX(sequence) AS s FROM directives WHERE device_id = @id
+           UNION ALL SELECT sequence FROM devices WHERE id = @id
+           UNION ALL SELECT target_sequence FROM devices WHERE id = @id)`,
+      ),
       insert: db.prepare('INSERT INTO directives (device_id, sequence, issued_at, expires, deployment, bundle) VALUES (?, ?, ?, ?, ?, ?)'),
       insertImage: db.prepare('INSERT INTO directive_images (device_id, sequence, component, version, manifest_digest, sha256) VALUES (?, ?, ?, ?, ?, ?)'),
       latest: db.prepare(
@@ -37,7 +44,7 @@ export class DirectiveRepo {
   issue(deviceIds: string[], sign: (deviceId: string, sequence: number) => Omit<DirectiveRecord, 'deviceId' | 'sequence'>): DirectiveRecord[] {
     const records = this.db.transaction(() =>
       deviceIds.map((deviceId) => {
-        const row = this.stmts.maxSeq.get(deviceId) as { s: number | null };
+        const row = this.stmts.maxSeq.get({ id: deviceId }) as { s: number | null };
         const sequence = (row.s ?? 0) + 1;
         const rec: DirectiveRecord = { deviceId, sequence, ...sign(deviceId, sequence) };
         this.stmts.insert.run(deviceId, sequence, rec.issuedAt, rec.expires, rec.deployment, Buffer.from(rec.bundle));
