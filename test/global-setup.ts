@@ -1,7 +1,9 @@
-// Builds the TypeScript once before the suite: integration tests spawn the real CLI (dist/cli/main.js)
-// and the device worker threads load compiled JavaScript.
+// Before the suite: the Debian packages the tests need (a real mosquitto, the C toolchain), and
+// the compiled TypeScript, because integration tests spawn the real CLI (dist/cli/main.js) and
+// device worker threads load compiled JavaScript.
 import { execFileSync } from 'node:child_process';
 
 export default function setup(): void {
+  execFileSync('bash', ['scripts/system-deps.sh'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }
