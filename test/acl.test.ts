@@ -1,0 +1,30 @@
+// The topic rules of protocol.md §5, as the embedded broker and the mosquitto ACL apply them.
+import { describe, expect, it } from 'vitest';
+import { devicePublishAllowed, deviceSubscribeAllowed, mosquittoAcl } from '../server/broker/acl.js';
+
+describe('device topic ACL', () => {
+  it('lets a device publish only its own hello, online, report, telemetry and chunk requests', () => {
+    for (const kind of ['hello', 'online', 'report', 'telemetry', 'chunk/get']) expect(devicePublishAllowed('d1', `wf/v1/dev/d1/${kind}`)).toBe(true);
+    expect(devicePublishAllowed('d1', 'wf/v1/dev/d1/directive')).toBe(false); // only the server sends directives
+    expect(devicePublishAllowed('d1', 'wf/v1/dev/d1/chunk')).toBe(false);
+    expect(devicePublishAllowed('d1', 'wf/v1/dev/d2/report')).toBe(false);
+    expect(devicePublishAllowed('d1', 'wf/v1/dev/d1/report/extra')).toBe(false);
+    expect(devicePublishAllowed('d1', '$SYS/broker')).toBe(false);
+  });
+
+  it('lets a device subscribe only to its own directive and chunk topics, without wildcards', () => {
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/dev/d1/directive')).toBe(true);
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/dev/d1/chunk')).toBe(true);
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/dev/+/directive')).toBe(false);
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/dev/d1/#')).toBe(false);
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/dev/d2/directive')).toBe(false);
+  });
+
+  it('generates the same rules as a mosquitto ACL file', () => {
+    const acl = mosquittoAcl('srv');
+    expect(acl).toContain('user srv\ntopic readwrite wf/v1/dev/#');
+    expect(acl).toContain('pattern write wf/v1/dev/%u/report');
+    expect(acl).toContain('pattern read wf/v1/dev/%u/directive');
+    expect(acl).not.toContain('pattern write wf/v1/dev/%u/directive');
+  });
+});
