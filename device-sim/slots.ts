@@ -1,0 +1,137 @@
+// The device's state directory: two image slots per component (A/B), a state file that is the
+// one source of truth for which slot is active (like MCUboot's trailer), the kv store, the
+// pending directive and a partial download. Every file that matters is written to a temp file
+// and renamed over the old one, so a kill at any point leaves either the old or the new state.
+//
+//   state.json                 DeviceState (committed sequence, active slots, trial in progress)
+//   pending.cbor               the directive bundle being worked on (resumed after a restart)
+//   slots/<component>/A.wasm   slot images
+//   kv/<component>.json        kv entries (hex → hex)
+//   download/meta.json, part   the partial download and what it is for
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type SlotName = 'A' | 'B';
+
+export interface SlotInfo {
+  version: string;
+  /** Hex SHA-256 of the release manifest's COSE bytes. */
+  manifestDigest: string;
+  /** Hex SHA-256 of the image. */
+  sha256: string;
+  size: number;
+  tickMs: number;
+  maxPages: number;
+  exports: string[];
+  config: Record<string, string>;
+}
+
+export interface ComponentSlots {
+  active: SlotName | null;
+  A?: SlotInfo;
+  B?: SlotInfo;
+}
+
+/** An update under probation: the state to finish (commit) or undo (revert) after a restart. */
+export interface Trial {
+  sequence: number;
+  directiveDigest: string;
+  /** component → the slot being tried. */
+  slots: Record<string, SlotName>;
+  /** Boots of this trial so far; too many without a verdict is a crash loop. */
+  boots: number;
+}
+
+export interface Outcome {
+  sequence: number;
+  directiveDigest: string;
+  state: 'committed' | 'failed' | 'rolled_back';
+  reason?: string;
+  detail?: string;
+}
+
+export interface DeviceState {
+  format: 1;
+  committedSequence: number;
+  committedDirective: string | null;
+  keydocSerial: number;
+  components: Record<string, ComponentSlots>;
+  trial?: Trial;
+  last?: Outcome;
+}
+
+export const spareOf = (slot: SlotName | null): SlotName => (slot === 'A' ? 'B' : 'A');
+
+function emptyState(): DeviceState {
+  return { format: 1, committedSequence: 0, committedDirective: null, keydocSerial: 0, components: {} };
+}
+
+/** Write-then-rename: readers see the old or the new file, never half of one. */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+export class StateDir {
+  constructor(readonly dir: string) {
+    mkdirSync(join(dir, 'slots'), { recursive: true });
+    mkdirSync(join(dir, 'kv'), { recursive: true });
+    mkdirSync(join(dir, 'download'), { recursive: true });
+  }
+
+  private get statePath(): string {
+    return join(this.dir, 'state.json');
+  }
+
+  loadState(): DeviceState {
+    if (!existsSync(this.statePath)) return emptyState();
+    const s = JSON.parse(readFileSync(this.statePath, 'utf8')) as DeviceState;
+    if (s.format !== 1) throw new Error(`${this.statePath}: unknown format ${String(s.format)}`);
+    return s;
+  }
+
+  saveState(s: DeviceState): void {
+    writeAtomic(this.statePath, JSON.stringify(s, null, 1));
+  }
+
+  slotPath(component: string, slot: SlotName): string {
+    return join(this.dir, 'slots', component, `${slot}.wasm`);
+  }
+
+  readSlot(component: string, slot: SlotName): Uint8Array {
+    return new Uint8Array(readFileSync(this.slotPath(component, slot)));
+  }
+
+  /** Move a verified download into a slot (the state file does not point at it yet). */
+  installSlot(component: string, slot: SlotName, fromPath: string): void {
+    mkdirSync(join(this.dir, 'slots', component), { recursive: true });
+    renameSync(fromPath, this.slotPath(component, slot));
+  }
+
+  loadKv(component: string): Record<string, string> {
+    const path = join(this.dir, 'kv', `${component}.json`);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>) : {};
+  }
+
+  saveKv(component: string, kv: Record<string, string>): void {
+    writeAtomic(join(this.dir, 'kv', `${component}.json`), JSON.stringify(kv));
+  }
+
+  loadPending(): Uint8Array | null {
+    const path = join(this.dir, 'pending.cbor');
+    return existsSync(path) ? new Uint8Array(readFileSync(path)) : null;
+  }
+
+  savePending(bundle: Uint8Array): void {
+    writeAtomic(join(this.dir, 'pending.cbor'), bundle);
+  }
+
+  clearPending(): void {
+    rmSync(join(this.dir, 'pending.cbor'), { force: true });
+  }
+
+  get downloadDir(): string {
+    return join(this.dir, 'download');
+  }
+}

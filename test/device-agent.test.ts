@@ -1,0 +1,289 @@
+// One simulated device against a real broker: good updates commit, every bad input is refused
+// with its precise reason while the current module keeps running.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileWat } from '../examples/compile.js';
+import { decodeBundle, encodeBundle, sha256, type Report } from '../protocol/index.js';
+import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
+import { NodeEngine } from '../device-sim/engine/node-engine.js';
+import { FakeServer, NOW, Signer, startBroker, tempDir, until, wasm, type Release, type TestBroker } from './device-fixture.js';
+
+let broker: TestBroker;
+let server: FakeServer;
+let engine: NodeEngine;
+const signer = new Signer();
+const dirs: { remove(): void }[] = [];
+const agents: DeviceAgent[] = [];
+const modules: Record<string, Uint8Array> = {};
+let counterV1: Release;
+
+beforeAll(async () => {
+  broker = await startBroker();
+  server = await FakeServer.connect(broker.url);
+  engine = new NodeEngine({ workers: 2 });
+  for (const name of ['counter', 'blink', 'trap-init', 'infinite-loop', 'unhealthy', 'memory-hog']) modules[name] = await wasm(name);
+  modules['init-fails'] = await compileWat(`(module (memory (export "memory") 1 1)
+    (func (export "wf_init") (result i32) (i32.const 7)) (func (export "wf_tick") (result i32) (i32.const 0)))`);
+  for (const image of Object.values(modules)) server.addImage(image);
+  counterV1 = signer.releaseOf(modules.counter, 'app', '1.0.0');
+});
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  await engine?.close();
+  await server?.close();
+  await broker?.stop();
+  for (const d of dirs) d.remove();
+});
+
+let nextId = 0;
+const optionsOf = new Map<string, AgentOptions>();
+async function device(over: Partial<AgentOptions> = {}): Promise<DeviceAgent> {
+  const dir = tempDir();
+  dirs.push(dir);
+  const options: AgentOptions = {
+    deviceId: `dev-${process.pid}-${nextId++}`,
+    mqttUrl: broker.url,
+    password: 'token',
+    rootPublicKey: signer.root.publicKey,
+    stateDir: dir.path,
+    engine,
+    chunkSize: 256,
+    chunkTimeoutMs: 500,
+    chunkTries: 4,
+    callBudgetMs: 400,
+    retryDelayMs: 60_000,
+    probation: { ticks: 3 },
+    ...over,
+  };
+  const agent = new DeviceAgent(options);
+  optionsOf.set(agent.id, options);
+  agents.push(agent);
+  await agent.start();
+  return agent;
+}
+
+const lastOf = (agent: DeviceAgent): Report | undefined => server.last(agent.id);
+const countValue = (agent: DeviceAgent): number => server.telemetry.get(agent.id)?.filter((t) => t.name === 'count').at(-1)?.value ?? 0;
+
+async function finalReport(agent: DeviceAgent, from: number): Promise<Report> {
+  return until(`a final report from ${agent.id}`, () =>
+    server.reportsOf(agent.id).slice(from).find((r) => ['committed', 'failed', 'rolled_back'].includes(r.state)),
+  );
+}
+
+/** A device that committed counter 1.0.0 at sequence 1 and is publishing its count. */
+async function runningV1(over: Partial<AgentOptions> = {}): Promise<DeviceAgent> {
+  const agent = await device(over);
+  await until('online', () => agent.status().connected);
+  await server.publishDirective(agent.id, signer.bundle({ device: agent.id, sequence: 1, releases: [counterV1] }));
+  const r = await finalReport(agent, 0);
+  expect(r).toMatchObject({ state: 'committed', sequence: 1 });
+  await until('count telemetry', () => countValue(agent) >= 2);
+  return agent;
+}
+
+/** Send a bundle and return the device's final report for it. */
+async function send(agent: DeviceAgent, bundle: Uint8Array): Promise<Report> {
+  const from = server.reportsOf(agent.id).length;
+  await server.publishDirective(agent.id, bundle);
+  return finalReport(agent, from);
+}
+
+/** The device still runs counter 1.0.0 and it keeps counting. */
+async function stillRunsV1(agent: DeviceAgent, report: Report): Promise<void> {
+  expect(report.sequence).toBe(1);
+  expect(report.running.map((c) => `${c.component}@${c.version}`)).toEqual(['app@1.0.0']);
+  const before = countValue(agent);
+  await until('the count to keep going', () => countValue(agent) > before + 1);
+}
+
+describe('device agent: updates', () => {
+  it('commits a signed update, runs it, and treats the retained directive arriving again as a no-op', async () => {
+    const agent = await runningV1();
+    const states = server.reportsOf(agent.id).map((r) => r.state);
+    expect(states).toEqual(expect.arrayContaining(['assigned', 'downloading', 'verifying', 'installing', 'probation', 'committed']));
+    expect(states.indexOf('assigned')).toBeLessThan(states.indexOf('committed'));
+    const before = server.reportsOf(agent.id).length;
+    agent.dropConnection(); // reconnect: the retained directive comes again
+    await until('reconnect', () => server.reportsOf(agent.id).length > before && agent.status().connected);
+    await until('count after reconnect', () => countValue(agent) > 4);
+    expect(server.reportsOf(agent.id).slice(before).map((r) => r.state)).not.toContain('assigned');
+    expect(agent.status()).toMatchObject({ state: 'committed', sequence: 1 });
+  });
+
+  it('keeps kv state across an update and across a restart', async () => {
+    const agent = await runningV1();
+    const v11 = signer.releaseOf(modules.counter, 'app', '1.1.0');
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v11] }));
+    expect(r).toMatchObject({ state: 'committed', sequence: 2 });
+    const at = countValue(agent);
+    // The counter reads its count from kv in wf_init: a fresh instance continues, it does not restart at 1.
+    const afterUpdate = server.telemetry.get(agent.id)!.findLast((t) => t.name === 'count')!.value;
+    expect(afterUpdate).toBeGreaterThanOrEqual(at);
+    await agent.stop();
+    const restarted = new DeviceAgent(optionsOf.get(agent.id)!);
+    agents.push(restarted);
+    const seen = server.telemetry.get(agent.id)!.length;
+    await restarted.start();
+    await until('telemetry after restart', () => server.telemetry.get(agent.id)!.length > seen);
+    expect(server.telemetry.get(agent.id)![seen].value).toBeGreaterThan(afterUpdate);
+    expect(restarted.status()).toMatchObject({ sequence: 2, running: [{ component: 'app', version: '1.1.0' }] });
+  });
+
+  it('abandons a download when a newer directive arrives and follows the newer one', async () => {
+    const agent = await runningV1();
+    const stuck = signer.releaseOf(modules.blink, 'app', '2.0.0');
+    server.fault = (req, data) => (sameBytes(req.sha256, sha256(modules.blink)) ? null : data); // v2 never arrives
+    const from = server.reportsOf(agent.id).length;
+    await server.publishDirective(agent.id, signer.bundle({ device: agent.id, sequence: 2, releases: [stuck] }));
+    await until('downloading v2', () => server.reportsOf(agent.id).slice(from).some((r) => r.state === 'downloading' && r.targetSequence === 2));
+    const v3 = signer.releaseOf(modules.counter, 'app', '3.0.0');
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 3, releases: [v3] }));
+    server.fault = null;
+    expect(r).toMatchObject({ state: 'committed', sequence: 3, running: [{ component: 'app', version: '3.0.0' }] });
+  });
+});
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+
+describe('device agent: bad directives are refused, the current module keeps running', () => {
+  it('a directive whose signature does not verify → COSE_BAD_SIGNATURE', async () => {
+    const agent = await runningV1();
+    const good = decodeBundle(signer.bundle({ device: agent.id, sequence: 2, releases: [counterV1] }));
+    const directive = new Uint8Array(good.directive);
+    directive[directive.length - 1] ^= 0x01; // the last byte of the Ed25519 signature
+    const r = await send(agent, encodeBundle({ ...good, directive }));
+    expect(r).toMatchObject({ state: 'failed', reason: 'COSE_BAD_SIGNATURE' });
+    await stillRunsV1(agent, r);
+  });
+
+  it('a directive signed by a key the key document does not name → COSE_UNKNOWN_KID', async () => {
+    const agent = await runningV1();
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [counterV1], director: signer.stranger }));
+    expect(r).toMatchObject({ state: 'failed', reason: 'COSE_UNKNOWN_KID' });
+    await stillRunsV1(agent, r);
+  });
+
+  it('a directive for another device → DIRECTIVE_WRONG_DEVICE', async () => {
+    const agent = await runningV1();
+    const r = await send(agent, signer.bundle({ device: 'someone-else', sequence: 2, releases: [counterV1] }));
+    expect(r).toMatchObject({ state: 'failed', reason: 'DIRECTIVE_WRONG_DEVICE' });
+    await stillRunsV1(agent, r);
+  });
+
+  it('an expired directive → DIRECTIVE_EXPIRED', async () => {
+    const agent = await runningV1();
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [counterV1], expires: NOW() - 3600 }));
+    expect(r).toMatchObject({ state: 'failed', reason: 'DIRECTIVE_EXPIRED' });
+    await stillRunsV1(agent, r);
+  });
+
+  it('a replayed directive (equal or lower sequence) → DIRECTIVE_REPLAY', async () => {
+    const agent = await runningV1();
+    const blink = signer.releaseOf(modules.blink, 'app', '1.5.0');
+    const equal = await send(agent, signer.bundle({ device: agent.id, sequence: 1, releases: [blink] }));
+    expect(equal).toMatchObject({ state: 'failed', reason: 'DIRECTIVE_REPLAY' });
+    await stillRunsV1(agent, equal);
+    const v2 = signer.releaseOf(modules.counter, 'app', '2.0.0');
+    expect(await send(agent, signer.bundle({ device: agent.id, sequence: 5, releases: [v2] }))).toMatchObject({ state: 'committed', sequence: 5 });
+    const lower = await send(agent, signer.bundle({ device: agent.id, sequence: 4, releases: [blink] }));
+    expect(lower).toMatchObject({ state: 'failed', reason: 'DIRECTIVE_REPLAY', sequence: 5, running: [{ version: '2.0.0' }] });
+  });
+
+  it('an older version without a rollback authorization → DIRECTIVE_DOWNGRADE; with one, it installs', async () => {
+    const agent = await runningV1();
+    const v09 = signer.releaseOf(modules.counter, 'app', '0.9.0');
+    const refused = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v09] }));
+    expect(refused).toMatchObject({ state: 'failed', reason: 'DIRECTIVE_DOWNGRADE' });
+    await stillRunsV1(agent, refused);
+    const allowed = await send(agent, signer.bundle({ device: agent.id, sequence: 3, releases: [v09], rollbackFor: v09 }));
+    expect(allowed).toMatchObject({ state: 'committed', sequence: 3, running: [{ version: '0.9.0' }] });
+  });
+
+  it('image bytes that do not match the signed digest → IMAGE_DIGEST_MISMATCH', async () => {
+    const agent = await runningV1();
+    const v2 = signer.releaseOf(modules.blink, 'app', '2.0.0');
+    server.fault = (req, data) => (req.index === 0 && sameBytes(req.sha256, sha256(modules.blink)) ? flipFirst(data) : data);
+    try {
+      const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v2] }));
+      expect(r).toMatchObject({ state: 'failed', reason: 'IMAGE_DIGEST_MISMATCH', targetSequence: 2 });
+      await stillRunsV1(agent, r);
+    } finally {
+      server.fault = null;
+    }
+  });
+
+  it('an oversized chunk → CHUNK_INVALID', async () => {
+    const agent = await runningV1();
+    const v2 = signer.releaseOf(modules.blink, 'app', '2.0.0');
+    server.fault = (req, data) => (sameBytes(req.sha256, sha256(modules.blink)) ? new Uint8Array(req.chunkSize + 16) : data);
+    try {
+      const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v2] }));
+      expect(r).toMatchObject({ state: 'failed', reason: 'CHUNK_INVALID' });
+      await stillRunsV1(agent, r);
+    } finally {
+      server.fault = null;
+    }
+  });
+
+  it('a truncated chunk → CHUNK_INVALID', async () => {
+    const agent = await runningV1();
+    const v2 = signer.releaseOf(modules.counter, 'app', '2.0.0', { tickMs: 41 }); // 276 bytes: chunks of 256 and 20
+    server.fault = (req, data) => (req.index === 1 && sameBytes(req.sha256, sha256(modules.counter)) ? data.subarray(0, data.length - 1) : data);
+    try {
+      const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v2] }));
+      expect(r).toMatchObject({ state: 'failed', reason: 'CHUNK_INVALID' });
+      await stillRunsV1(agent, r);
+    } finally {
+      server.fault = null;
+    }
+  });
+
+  it('a manifest needing a capability the device does not grant → CAPABILITY_NOT_GRANTED', async () => {
+    const agent = await runningV1({ capabilities: ['clock', 'config', 'kv', 'log', 'telemetry'] });
+    const blink = signer.releaseOf(modules.blink, 'app', '2.0.0');
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [blink] }));
+    expect(r).toMatchObject({ state: 'failed', reason: 'CAPABILITY_NOT_GRANTED' });
+    await stillRunsV1(agent, r);
+  });
+
+  it('a module importing an ungranted capability its manifest does not declare → CAPABILITY_NOT_GRANTED', async () => {
+    const agent = await runningV1({ capabilities: ['clock', 'config', 'kv', 'log', 'telemetry'] });
+    const lying = signer.releaseOf(modules.blink, 'app', '2.0.0', { capabilities: ['log'] });
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [lying] }));
+    expect(r).toMatchObject({ state: 'failed', reason: 'CAPABILITY_NOT_GRANTED', targetSequence: 2 });
+    expect(r.detail).toContain('gpio');
+    await stillRunsV1(agent, r);
+  });
+});
+
+describe('device agent: modules that fail probation are reverted by the device itself', () => {
+  const cases: [string, string][] = [
+    ['trap-init', 'MODULE_TRAP'],
+    ['init-fails', 'MODULE_INIT_FAILED'],
+    ['infinite-loop', 'MODULE_TIMEOUT'],
+    ['unhealthy', 'MODULE_HEALTH'],
+    ['memory-hog', 'MODULE_OUT_OF_MEMORY'],
+  ];
+  for (const [name, reason] of cases) {
+    it(`${name} → rolled_back ${reason}, back on the previous module`, async () => {
+      const agent = await runningV1();
+      const bad = signer.releaseOf(modules[name], 'app', '2.0.0');
+      const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [bad] }));
+      expect(r).toMatchObject({ state: 'rolled_back', reason, targetSequence: 2 });
+      await stillRunsV1(agent, r);
+      // The same directive arriving again (retained, on reconnect) is not tried a second time.
+      const before = server.reportsOf(agent.id).length;
+      agent.dropConnection();
+      await until('reconnect', () => server.reportsOf(agent.id).length > before && agent.status().connected);
+      await until('count after reconnect', () => countValue(agent) > 0);
+      expect(server.reportsOf(agent.id).slice(before).map((x) => x.state)).not.toContain('probation');
+    });
+  }
+});
+
+function flipFirst(data: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(data);
+  copy[0] ^= 0xff;
+  return copy;
+}
