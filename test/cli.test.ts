@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBundle, deviceTopic, encodeReport, fromHex, readKeyDocumentFile, readPublicKey, openKeyDocument } from '../protocol/index.js';
-import { connectAs, EXAMPLES, nextMessage, startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
+import { connectAs, EXAMPLES, nextMessage, startFleet, tempDir, waitFor, type TestFleet, deviceContext } from './helpers/server.js';
 
 const run = promisify(execFile);
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -123,16 +123,10 @@ describe('wasmfleet against a running server', () => {
     const rb = await cli(['rollback', '--device', creds.id, '--json'], env);
     expect(rb.code).toBe(0);
     expect(JSON.parse(rb.stdout).targets).toEqual([expect.objectContaining({ device: creds.id, from: '2.0.0', version: '1.0.0', downgrade: true })]);
-    const checked = checkBundle(await directive, {
-      deviceId: creds.id,
-      rootPublicKey: fromHex(creds.rootPublicKey),
-      now: Math.floor(Date.now() / 1000),
-      capabilities: ['kv', 'telemetry'],
-      memory: 65536,
-      committedSequence: 2,
-      keydocSerial: 1,
-      running: new Map([['counter', { version: '2.0.0', manifestDigest: fromHex(m2.manifestDigest) }]]),
-    });
+    const checked = checkBundle(
+      await directive,
+      deviceContext(creds, { committedSequence: 2, running: new Map([['counter', { version: '2.0.0', manifestDigest: fromHex(m2.manifestDigest) }]]) }),
+    );
     expect(checked.directive.sequence).toBe(3); // above the sequence the device reported
     expect(checked.releases[0]).toMatchObject({ downgrade: true });
     expect(checked.releases[0].manifest.version).toBe('1.0.0');

@@ -50,7 +50,7 @@ describe('Ed25519 paths agree', () => {
 describe('COSE_Sign1 cross-check with @auth0/cose', () => {
   it('our signatures verify in @auth0/cose', async () => {
     const kp = generateKeyPair();
-    const payload = encodeCbor(new Map([[0, 3], [1, 1], [2, 'dev-1']]));
+    const payload = encodeCbor(new Map<number, unknown>([[0, 3], [1, 1], [2, 'dev-1']]));
     const ours = signSign1(payload, kp);
     const decoded = AuthSign1.decode(ours);
     await decoded.verify(nodeKeys(kp).pub);
@@ -59,7 +59,7 @@ describe('COSE_Sign1 cross-check with @auth0/cose', () => {
 
   it('@auth0/cose signatures verify with ours, byte for byte the same as ours', async () => {
     const kp = generateKeyPair();
-    const payload = encodeCbor(new Map([[0, 2], [1, 1], [2, 'blink']]));
+    const payload = encodeCbor(new Map<number, unknown>([[0, 2], [1, 1], [2, 'blink']]));
     const theirs = await AuthSign1.sign(new Map<number, unknown>([[1, ALG_EDDSA], [4, keyId(kp.publicKey)]]) as never, new Map() as never, payload, nodeKeys(kp).priv);
     const bytes = theirs.encode();
     const parsed = parseSign1(bytes, 'auth0 message', 4096);

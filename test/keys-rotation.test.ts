@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateKey } from '../cli/commands/keys-rotate.js';
 import { bytesEqual, checkBundle, decodeBundle, deviceTopic, fromHex, keyId, openKeyDocument, parseSign1, readKeyPair } from '../protocol/index.js';
-import { connectAs, nextMessage, startFleet, type TestFleet } from './helpers/server.js';
+import { connectAs, deviceContext, nextMessage, startFleet, type TestFleet } from './helpers/server.js';
 
 let fleet: TestFleet;
 beforeAll(async () => {
@@ -29,15 +29,7 @@ describe('keys rotate + server reload', () => {
 
     const bundle = decodeBundle(bundleBytes);
     expect(bytesEqual(parseSign1(bundle.directive, 'd', 4096).kid, keyId(newDirector.publicKey))).toBe(true);
-    const ctx = {
-      deviceId: creds.id,
-      rootPublicKey: fromHex(creds.rootPublicKey),
-      now: Math.floor(Date.now() / 1000),
-      capabilities: ['kv', 'telemetry'],
-      memory: 65536,
-      committedSequence: 0,
-      running: new Map(),
-    };
+    const ctx = deviceContext(creds, { capabilities: ['kv', 'telemetry'] });
     const checked = checkBundle(bundleBytes, { ...ctx, keydocSerial: 1 });
     expect(checked.keyDocument.serial).toBe(2);
     // The revoked director key is gone from the document devices now hold.

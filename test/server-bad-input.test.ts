@@ -171,7 +171,7 @@ describe('MQTT edge: devices are confined and bad messages are dropped', () => {
     const a = await fleet.addDevice('mqtt-a');
     await fleet.addDevice('mqtt-b');
     const client = await connectAs(a);
-    const closed = new Promise((r) => client.once('close', r));
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
     client.publish(deviceTopic('mqtt-b', 'report'), Buffer.from(encodeReport({ state: 'failed', reason: 'MODULE_TRAP', sequence: 0, running: [], time: 1 })), { qos: 1 });
     await closed;
     const b = await fleet.api.get<{ state: string }>('/v1/devices/mqtt-b');

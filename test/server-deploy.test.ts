@@ -15,7 +15,7 @@ import {
   toHex,
 } from '../protocol/index.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
-import { connectAs, nextMessage, startFleet, type DeviceCredentials, type TestFleet } from './helpers/server.js';
+import { connectAs, nextMessage, startFleet, type DeviceCredentials, type TestFleet, deviceContext } from './helpers/server.js';
 
 /** A module with a 6 KB data segment, so it spans many chunks. */
 function bigModuleWat(): string {
@@ -61,16 +61,7 @@ async function deployAndFetch(fleet: TestFleet, creds: DeviceCredentials) {
     const deployed = await fleet.api.post<{ devices: Array<{ id: string; sequence: number }> }>('/v1/deployments', { module: 'big', version: '1.0.0', devices: [creds.id] });
     expect(deployed.devices).toEqual([{ id: creds.id, sequence: 1 }]);
 
-    const checked = checkBundle(await directiveMsg, {
-      deviceId: creds.id,
-      rootPublicKey: fromHex(creds.rootPublicKey),
-      now: Math.floor(Date.now() / 1000),
-      capabilities: ['clock', 'config', 'kv', 'log', 'telemetry'],
-      memory: 1 << 20,
-      committedSequence: 0,
-      keydocSerial: 1,
-      running: new Map(),
-    });
+    const checked = checkBundle(await directiveMsg, deviceContext(creds));
     expect(checked.directive.sequence).toBe(1);
     const release = checked.releases[0];
     expect(release.manifest.version).toBe('1.0.0');
@@ -109,16 +100,7 @@ describe('publish → deploy → fetch, embedded aedes', () => {
     await fleet.restart();
     const client = await connectAs({ ...creds, mqttUrl: fleet.server.mqttUrl });
     const bundle = await nextMessage(client, deviceTopic(creds.id, 'directive'));
-    const checked = checkBundle(bundle, {
-      deviceId: creds.id,
-      rootPublicKey: fromHex(creds.rootPublicKey),
-      now: Math.floor(Date.now() / 1000),
-      capabilities: ['kv', 'telemetry'],
-      memory: 65536,
-      committedSequence: 0,
-      keydocSerial: 1,
-      running: new Map(),
-    });
+    const checked = checkBundle(bundle, deviceContext(creds));
     expect(checked.releases[0].manifest.component).toBe('counter');
     await client.endAsync();
   });

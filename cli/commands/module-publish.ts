@@ -8,6 +8,7 @@ import { PATTERNS } from '../../protocol/fields.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { checkAbi, inspectWasm } from '../../protocol/wasm-inspect.js';
+import type { ModuleView } from '../../server/store/modules.js';
 import type { ApiClient } from '../client.js';
 
 export interface PublishOptions {
@@ -18,15 +19,8 @@ export interface PublishOptions {
   keysDir: string;
 }
 
-export interface PublishedModule {
-  name: string;
-  version: string;
-  sha256: string;
-  size: number;
-  manifestDigest: string;
-  capabilities: string[];
-  created: boolean;
-}
+/** What the server answers: the registry entry, and whether this upload created it. */
+export type PublishedModule = ModuleView & { created: boolean };
 
 /** Build and sign the release manifest for a module (operator side). */
 export function buildReleaseManifest(wasm: Uint8Array, o: Omit<PublishOptions, 'keysDir'>, now = Math.floor(Date.now() / 1000)): ReleaseManifest {

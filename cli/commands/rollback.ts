@@ -3,16 +3,9 @@
 import { fromHex } from '../../protocol/crypto.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signRollback } from '../../protocol/payloads/rollback.js';
+import type { RollbackTarget } from '../../server/services/rollback.js';
 import type { ApiClient } from '../client.js';
 
-export interface RollbackTarget {
-  device: string;
-  component: string;
-  from: string;
-  version: string;
-  manifestDigest: string;
-  downgrade: boolean;
-}
 
 export interface RollbackOptions {
   devices?: string[];

@@ -100,3 +100,21 @@ export async function nextMessage(client: MqttClient, topic: string, timeoutMs =
     client.subscribe(topic, { qos: 1 });
   });
 }
+
+/** The device-side context for checkBundle, for a device provisioned with `creds`. */
+export function deviceContext(
+  creds: { id: string; rootPublicKey: string },
+  over: Partial<import('../../protocol/device-checks.js').DeviceContext> = {},
+): import('../../protocol/device-checks.js').DeviceContext {
+  return {
+    deviceId: creds.id,
+    rootPublicKey: new Uint8Array(Buffer.from(creds.rootPublicKey, 'hex')),
+    now: Math.floor(Date.now() / 1000),
+    capabilities: ['clock', 'config', 'kv', 'log', 'telemetry'],
+    memory: 1 << 20,
+    committedSequence: 0,
+    keydocSerial: 1,
+    running: new Map(),
+    ...over,
+  };
+}
