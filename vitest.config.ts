@@ -8,5 +8,6 @@ export default defineConfig({
     // Integration tests start brokers, servers and device processes: keep them from starving each other on 2 cores.
     maxWorkers: 2,
     globalSetup: ['test/global-setup.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
