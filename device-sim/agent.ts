@@ -174,6 +174,8 @@ export class DeviceAgent extends EventEmitter {
     this.timers.clear();
     this.job?.abort.abort();
     this.download?.abort();
+    // Modules first: a probation waiting on its next tick ends at once, then the job unwinds.
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
     await this.jobDone.catch(() => {});
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();

@@ -118,7 +118,7 @@ describe('device agent: updates', () => {
     expect(r).toMatchObject({ state: 'committed', sequence: 2 });
     const at = countValue(agent);
     // The counter reads its count from kv in wf_init: a fresh instance continues, it does not restart at 1.
-    const afterUpdate = server.telemetry.get(agent.id)!.findLast((t) => t.name === 'count')!.value;
+    const afterUpdate = server.telemetry.get(agent.id)!.filter((t) => t.name === 'count').at(-1)!.value;
     expect(afterUpdate).toBeGreaterThanOrEqual(at);
     await agent.stop();
     const restarted = new DeviceAgent(optionsOf.get(agent.id)!);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
-import { loadModuleFile } from '../examples/compile.js';
+import { compileWat, loadModuleFile } from '../examples/compile.js';
 import {
   checkAbi,
   decodeChunkRequest,
@@ -183,6 +183,21 @@ export async function wasm(name: string): Promise<Uint8Array> {
   return loadModuleFile(join('examples/wat', `${name}.wat`));
 }
 
+/** The counter module padded with a data segment of `bytes` seeded bytes: an image of many chunks. */
+export async function paddedCounter(bytes: number): Promise<Uint8Array> {
+  const text = await import('node:fs').then((fs) => fs.readFileSync('examples/wat/counter.wat', 'utf8'));
+  const pad = Array.from(sha256Stream(bytes), (b) => '\\' + b.toString(16).padStart(2, '0')).join('');
+  return compileWat(text.replace('(data (i32.const 0) "count")', `(data (i32.const 0) "count") (data (i32.const 1024) "${pad}")`), 'padded counter');
+}
+
+function* sha256Stream(n: number): Generator<number> {
+  let block = sha256(new TextEncoder().encode('pad'));
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % 32 === 0) block = sha256(block);
+    yield block[i % 32];
+  }
+}
+
 // ---------------------------------------------------------------- the server's stand-in
 
 /** What to answer to one chunk request: the right bytes, other bytes, an error, or nothing (null). */
@@ -192,6 +207,8 @@ export class FakeServer {
   readonly reports = new Map<string, Report[]>();
   readonly telemetry = new Map<string, Telemetry[]>();
   readonly chunkRequests = new Map<string, number>();
+  /** Requests per image chunk, keyed "<sha256 hex>:<index>". */
+  readonly requestsByChunk = new Map<string, number>();
   private readonly blobs = new Map<string, Uint8Array>();
   fault: ChunkFault | null = null;
   private client!: MqttClient;
@@ -238,9 +255,12 @@ export class FakeServer {
     } else if (t.kind === 'chunk/get') {
       const req = decodeChunkRequest(payload);
       this.chunkRequests.set(t.deviceId, (this.chunkRequests.get(t.deviceId) ?? 0) + 1);
+      const key = `${toHex(req.sha256)}:${req.index}`;
+      this.requestsByChunk.set(key, (this.requestsByChunk.get(key) ?? 0) + 1);
       const blob = this.blobs.get(toHex(req.sha256));
-      const reply = (body: { data?: Uint8Array; error?: 'CHUNK_UNKNOWN_BLOB' }) =>
+      const reply = (body: { data?: Uint8Array; error?: 'CHUNK_UNKNOWN_BLOB' }): void => {
         this.client.publish(deviceTopic(t.deviceId, 'chunk'), Buffer.from(encodeChunkResponse({ sha256: req.sha256, index: req.index, ...body })), { qos: 0 });
+      };
       if (!blob) return reply({ error: 'CHUNK_UNKNOWN_BLOB' });
       const data = blob.subarray(req.index * req.chunkSize, Math.min(blob.length, (req.index + 1) * req.chunkSize));
       const out = this.fault ? this.fault(req, data) : data;
