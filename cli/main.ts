@@ -206,7 +206,7 @@ withCommon(program.command('status').description('fleet summary')).action(async 
   });
 });
 
-// sim command: registered by device-sim
+(await import('./commands/sim.js')).registerSimCommand(program); // sim command: registered by device-sim
 
 async function main(): Promise<void> {
   try {

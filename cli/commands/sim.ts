@@ -1,0 +1,88 @@
+// wasmfleet sim: run a simulated fleet against a server (device-sim/fleet.ts), with live progress
+// bars and a final table (or --json). Exit 0 when every device ends online and none is stuck
+// mid-update; 1 otherwise.
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
+import { resolveToken } from '../client.js';
+import { collectPair, positiveInt } from '../options.js';
+import { printJson, printTable } from '../output.js';
+
+interface SimOptions {
+  devices: number;
+  server: string;
+  token?: string;
+  data: string;
+  failRate: number;
+  seed?: string;
+  tag?: Record<string, string>;
+  duration: number;
+  stateDir?: string;
+  workers?: number;
+  json?: boolean;
+}
+
+function probability(value: string): number {
+  const p = Number(value);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError(`expected a probability between 0 and 1, got "${value}"`);
+  return p;
+}
+
+export function renderFleetResult(r: FleetResult): void {
+  const s = r.summary;
+  process.stdout.write(`\n${s.devices} simulated devices (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`);
+  printTable(Object.entries(s.states).map(([state, devices]) => ({ state, devices })));
+  process.stdout.write('\n');
+  printTable(Object.entries(s.running).map(([release, devices]) => ({ running: release, devices })));
+  if (Object.keys(s.reasons).length > 0) {
+    process.stdout.write('\n');
+    printTable(Object.entries(s.reasons).map(([reason, devices]) => ({ reason, devices })));
+  }
+  process.stdout.write(r.ok ? '\nok: every device online, none stuck mid-update\n' : `\nNOT OK: ${s.inProgress} mid-update, ${s.devices - s.online} offline\n`);
+}
+
+export async function simCommand(o: SimOptions): Promise<FleetResult> {
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    return await runFleet({
+      server: o.server,
+      token: resolveToken(o.token, o.data),
+      devices: o.devices,
+      seed: o.seed,
+      tags: o.tag,
+      failRate: o.failRate,
+      durationS: o.duration,
+      stateDir: o.stateDir,
+      workers: o.workers,
+      signal: abort.signal,
+      live: !o.json && process.stdout.isTTY === true,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function registerSimCommand(program: Command): void {
+  program
+    .command('sim')
+    .description('run N simulated devices against a server (fault injection, live progress)')
+    .requiredOption('--devices <n>', 'number of simulated devices', positiveInt)
+    .option('--server <url>', 'fleet server API', process.env.WASMFLEET_SERVER ?? 'http://127.0.0.1:8080')
+    .option('--token <token>', 'operator token (default: $WASMFLEET_TOKEN or <data>/operator-token)')
+    .option('--data <dir>', 'data directory of the embedded server (for its operator token)', process.env.WASMFLEET_DATA ?? 'data')
+    .option('--fail-rate <p>', 'probability of each injected fault per device (disconnect, restart, corrupt chunks, slow link, clock skew)', probability, 0)
+    .option('--seed <s>', 'seed for device ids, sensors and faults')
+    .option('--tag <key=value>', 'tag the simulated devices (repeatable)', collectPair)
+    .option('--duration <s>', 'seconds to run (0: until Ctrl-C)', positiveInt, 0)
+    .option('--state-dir <dir>', 'device state directories (reused across runs: same devices, same slots)')
+    .option('--workers <n>', 'Wasm worker threads', positiveInt)
+    .option('--json', 'print the result as JSON')
+    .action(async (o: SimOptions) => {
+      const r = await simCommand(o);
+      if (o.json) printJson({ ok: r.ok, seed: r.seed, stateDir: r.stateDir, summary: r.summary, devices: r.devices });
+      else renderFleetResult(r);
+      process.exitCode = r.ok ? 0 : 1;
+    });
+}

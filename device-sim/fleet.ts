@@ -1,0 +1,263 @@
+// A simulated fleet: N device agents in one process, sharing one Wasm engine pool, provisioned
+// through the server's HTTP API, with injected faults. Used by "wasmfleet sim", the demo, the
+// benchmark and the end-to-end tests.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromHex } from '../protocol/crypto.js';
+import { isErrorCode, WfError } from '../protocol/errors.js';
+import { DeviceAgent, type AgentOptions, type AgentStatus } from './agent.js';
+import { NodeEngine } from './engine/node-engine.js';
+import type { WasmEngine } from './engine/types.js';
+import { faultsFor, seededRandom, type DeviceFaults } from './faults.js';
+import { writeAtomic } from './slots.js';
+import { LiveSummary, summarize, type FleetSummary } from './summary.js';
+import type { Report } from '../protocol/messages.js';
+
+export type AgentTuning = Partial<Omit<AgentOptions, 'deviceId' | 'mqttUrl' | 'username' | 'password' | 'rootPublicKey' | 'stateDir' | 'engine' | 'faults'>>;
+
+export interface FleetOptions {
+  /** HTTP URL of the fleet server. */
+  server: string;
+  token?: string;
+  devices: number;
+  /** Device ids are "<prefix>-0001"…; default "sim-<seed>". */
+  prefix?: string;
+  /** Seeds device ids, sensors and faults: the same seed gives the same fleet. */
+  seed?: string;
+  tags?: Record<string, string>;
+  /** Where device state lives (one directory per device); default a new temp dir. */
+  stateDir?: string;
+  /** Probability of each fault kind per device (0 = none). */
+  failRate?: number;
+  /** Worker threads of the shared Wasm engine. */
+  workers?: number;
+  engine?: WasmEngine;
+  /** Use this MQTT URL instead of the one the server hands out. */
+  mqttUrl?: string;
+  agent?: AgentTuning;
+}
+
+interface Credentials {
+  id: string;
+  password: string;
+  mqttUrl: string;
+  rootPublicKey: string;
+}
+
+interface Member {
+  id: string;
+  options: AgentOptions;
+  faults: DeviceFaults;
+  agent: DeviceAgent;
+  /** Target sequences already hit by the disconnect/restart fault. */
+  hit: Set<string>;
+  restarts: number;
+}
+
+async function api<T>(server: string, token: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, server), {
+      method,
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    throw new WfError('SERVER_UNAVAILABLE', `${server}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
+  }
+  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+  if (!res.ok) {
+    const code = isErrorCode(json.error?.code) ? json.error.code : 'INTERNAL';
+    throw new WfError(code, json.error?.message ?? `HTTP ${res.status} on ${method} ${path}`);
+  }
+  return json as T;
+}
+
+/** Credentials for every id: reused from <stateDir>/fleet.json when this server issued them, else provisioned in batches. */
+async function provision(opts: FleetOptions, stateDir: string, ids: string[]): Promise<Map<string, Credentials>> {
+  const file = join(stateDir, 'fleet.json');
+  const known = new Map<string, Credentials>();
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { server: string; devices: Credentials[] };
+    if (saved.server === opts.server) for (const c of saved.devices) known.set(c.id, c);
+  }
+  const missing = ids.filter((id) => !known.has(id));
+  for (let i = 0; i < missing.length; i += 500) {
+    const batch = missing.slice(i, i + 500).map((id) => ({ id, tags: opts.tags }));
+    const r = await api<{ devices: Array<{ id: string; password: string; mqttUrl: string; rootPublicKey: string }> }>(
+      opts.server,
+      opts.token,
+      'POST',
+      '/v1/devices/batch',
+      { devices: batch },
+    );
+    for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey });
+  }
+  if (missing.length > 0) writeAtomic(file, JSON.stringify({ server: opts.server, devices: [...known.values()] }));
+  return known;
+}
+
+export class Fleet {
+  readonly seed: string;
+  readonly stateDir: string;
+  private readonly members = new Map<string, Member>();
+  private stopping = false;
+
+  private constructor(
+    private readonly engine: WasmEngine,
+    private readonly ownsEngine: boolean,
+    seed: string,
+    stateDir: string,
+  ) {
+    this.seed = seed;
+    this.stateDir = stateDir;
+  }
+
+  /** Provision (or reuse) credentials, then boot every agent. */
+  static async start(opts: FleetOptions): Promise<Fleet> {
+    const seed = opts.seed ?? Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0');
+    const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'wasmfleet-sim-'));
+    mkdirSync(stateDir, { recursive: true });
+    const prefix = opts.prefix ?? `sim-${seed}`;
+    const ids = Array.from({ length: opts.devices }, (_, i) => `${prefix}-${String(i + 1).padStart(4, '0')}`);
+    const creds = await provision(opts, stateDir, ids);
+    const engine = opts.engine ?? new NodeEngine({ workers: opts.workers });
+    const fleet = new Fleet(engine, !opts.engine, seed, stateDir);
+    for (const id of ids) {
+      const c = creds.get(id)!;
+      const faults = faultsFor(seed, id, opts.failRate ?? 0);
+      const options: AgentOptions = {
+        deviceId: id,
+        mqttUrl: opts.mqttUrl ?? c.mqttUrl,
+        username: id,
+        password: c.password,
+        rootPublicKey: fromHex(c.rootPublicKey),
+        stateDir: join(stateDir, id),
+        engine,
+        seed: `${seed}/${id}`,
+        clockOffsetMs: faults.clockOffsetMs,
+        faults: faults.agent,
+        // Spread reconnects of a thousand clients after a broker restart.
+        reconnectPeriodMs: 500 + Math.floor(seededRandom(id)() * 1500),
+        ...opts.agent,
+      };
+      fleet.members.set(id, { id, options, faults, agent: new DeviceAgent(options), hit: new Set(), restarts: 0 });
+    }
+    // Boot in small groups: a thousand simultaneous CONNECTs is a storm, not a test.
+    const all = [...fleet.members.values()];
+    for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map((m) => fleet.boot(m)));
+    return fleet;
+  }
+
+  private async boot(m: Member): Promise<void> {
+    m.agent.on('report', (r: Report) => this.onReport(m, r));
+    await m.agent.start();
+  }
+
+  /** The disconnect and restart faults strike once per update, in the middle of its download. */
+  private onReport(m: Member, r: Report): void {
+    if (r.state !== 'downloading' || !r.progress || r.progress.bytes === 0 || r.progress.bytes >= r.progress.total) return;
+    const key = `${r.targetSequence}`;
+    if (m.faults.disconnect && !m.hit.has(`d${key}`)) {
+      m.hit.add(`d${key}`);
+      m.agent.dropConnection();
+    } else if (m.faults.restart && !m.hit.has(`r${key}`)) {
+      m.hit.add(`r${key}`);
+      setImmediate(() => void this.restart(m.id));
+    }
+  }
+
+  get ids(): string[] {
+    return [...this.members.keys()];
+  }
+
+  agent(id: string): DeviceAgent {
+    const m = this.members.get(id);
+    if (!m) throw new Error(`no simulated device ${id}`);
+    return m.agent;
+  }
+
+  /** A process-level restart of one device: stop its agent, boot a new one on the same state dir. */
+  async restart(id: string): Promise<void> {
+    const m = this.members.get(id);
+    if (!m || this.stopping) return;
+    const old = m.agent;
+    await old.stop();
+    if (this.stopping) return;
+    m.restarts++;
+    m.agent = new DeviceAgent(m.options);
+    await this.boot(m);
+  }
+
+  statuses(): Array<AgentStatus & { id: string; restarts: number; faults: string[] }> {
+    return [...this.members.values()].map((m) => ({ id: m.id, restarts: m.restarts, faults: [...m.faults.kinds], ...m.agent.status() }));
+  }
+
+  summary(): FleetSummary {
+    return summarize(this.statuses());
+  }
+
+  /** Poll the fleet until `done` holds; rejects after `timeoutMs` with the summary. */
+  async waitFor(what: string, done: (s: FleetSummary, fleet: Fleet) => boolean, timeoutMs: number): Promise<FleetSummary> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = this.summary();
+      if (done(s, this)) return s;
+      if (Date.now() > deadline) throw new Error(`fleet: timed out waiting for ${what}: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.members.values()].map((m) => m.agent.stop()));
+    if (this.ownsEngine) await this.engine.close();
+  }
+}
+
+export interface RunFleetOptions extends FleetOptions {
+  /** Seconds to run; 0 or undefined: until `until` holds or the signal aborts (Ctrl-C). */
+  durationS?: number;
+  until?: (s: FleetSummary) => boolean;
+  signal?: AbortSignal;
+  /** Live progress bars (on a terminal). */
+  live?: boolean;
+}
+
+export interface FleetResult {
+  seed: string;
+  stateDir: string;
+  ok: boolean;
+  summary: FleetSummary;
+  devices: ReturnType<Fleet['statuses']>;
+}
+
+/**
+ * Run a fleet to the end of its duration and report. `ok` means a clean finish: every device is
+ * online and none is stuck mid-update (assigned … probation).
+ */
+export async function runFleet(opts: RunFleetOptions): Promise<FleetResult> {
+  const fleet = await Fleet.start(opts);
+  const live = new LiveSummary(opts.devices, opts.live ?? false);
+  const deadline = opts.durationS ? Date.now() + opts.durationS * 1000 : Infinity;
+  try {
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const s = fleet.summary();
+        live.update(s);
+        if (Date.now() >= deadline || opts.signal?.aborted || opts.until?.(s)) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 250);
+    });
+  } finally {
+    live.update(fleet.summary());
+    live.stop();
+  }
+  const devices = fleet.statuses();
+  const summary = summarize(devices);
+  await fleet.stop();
+  return { seed: fleet.seed, stateDir: fleet.stateDir, ok: summary.inProgress === 0 && summary.online === summary.devices, summary, devices };
+}
