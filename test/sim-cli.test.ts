@@ -1,0 +1,48 @@
+// "wasmfleet sim" as a user runs it: the real CLI binary against the real server.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFleet, type TestFleet } from './helpers/server.js';
+
+const run = promisify(execFile);
+const CLI = join(process.cwd(), 'dist/cli/main.js');
+let server: TestFleet;
+
+beforeAll(async () => {
+  server = await startFleet();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('wasmfleet sim', () => {
+  it('provisions and runs simulated devices, then prints a JSON summary and exits 0', async () => {
+    const stateDir = join(server.dir, 'cli-sim');
+    const args = ['sim', '--devices', '6', '--server', server.server.httpUrl, '--token', server.server.operatorToken, '--seed', 'cli', '--tag', 'site=lab', '--duration', '3', '--state-dir', stateDir, '--json'];
+    const { stdout } = await run(process.execPath, [CLI, ...args]);
+    const r = JSON.parse(stdout) as { ok: boolean; summary: { devices: number; online: number; states: Record<string, number> }; devices: Array<{ id: string }> };
+    expect(r.ok).toBe(true);
+    expect(r.summary).toMatchObject({ devices: 6, online: 6, states: { idle: 6 } });
+    expect(r.devices.map((d) => d.id)).toContain('sim-cli-0001');
+    // The server knows them, with their tags and their hello.
+    const { devices } = await server.api.get<{ devices: Array<{ id: string; tags: Record<string, string> }> }>('/v1/devices');
+    expect(devices.filter((d) => d.id.startsWith('sim-cli-') && d.tags.site === 'lab')).toHaveLength(6);
+    // A second run on the same state dir reuses the credentials (no DEVICE_EXISTS).
+    const again = await run(process.execPath, [CLI, ...args]);
+    expect(JSON.parse(again.stdout).ok).toBe(true);
+  }, 60_000);
+
+  it('exits 3 with SERVER_UNAVAILABLE when the server cannot be reached', async () => {
+    const err = await run(process.execPath, [CLI, 'sim', '--devices', '1', '--server', 'http://127.0.0.1:9', '--token', 't', '--duration', '1']).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 3 });
+    expect((err as { stderr: string }).stderr).toContain('SERVER_UNAVAILABLE');
+  }, 30_000);
+
+  it('refuses a fail rate outside [0, 1] as a usage error (exit 2)', async () => {
+    const err = await run(process.execPath, [CLI, 'sim', '--devices', '1', '--fail-rate', '2']).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toContain('--fail-rate');
+  }, 30_000);
+});
