@@ -1,0 +1,111 @@
+// npm run demo: the whole story on one machine, with nothing to set up.
+// A server on embedded defaults in a temp dir, 50 simulated devices; counter v1 deployed to all;
+// counter-flaky as v2 (it traps on about half the boards, which revert by themselves); then a
+// manual rollback to v1. Exits 0 only if every device ends committed on counter 1.0.0.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ApiClient } from '../cli/client.js';
+import { initKeys } from '../cli/commands/keys-init.js';
+import { publishModuleFile } from '../cli/commands/module-publish.js';
+import { rollback } from '../cli/commands/rollback.js';
+import { formatTable } from '../cli/output.js';
+import { startServer } from '../server/index.js';
+import { Fleet } from './fleet.js';
+import { LiveSummary, releaseOf, type FleetSummary } from './summary.js';
+
+const DEVICES = Number(process.env.DEMO_DEVICES ?? 50);
+const EXAMPLES = resolve('examples/wat');
+const TAGS = { fleet: 'demo' };
+const say = (line: string) => process.stdout.write(`\n== ${line}\n`);
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmfleet-demo-'));
+  const keysDir = join(dir, 'keys');
+  initKeys(keysDir);
+  const server = await startServer({ dataDir: join(dir, 'data'), keysDir, httpPort: 0, mqttPort: 0, wsPort: false, log: false });
+  const api = new ApiClient({ server: server.httpUrl, token: server.operatorToken });
+  say(`server ${server.httpUrl}, broker ${server.mqttUrl}, data in ${dir}`);
+  const fleet = await Fleet.start({
+    server: server.httpUrl,
+    token: server.operatorToken,
+    devices: DEVICES,
+    seed: 'demo',
+    tags: TAGS,
+    stateDir: join(dir, 'devices'),
+    agent: { probation: { ticks: 3 } },
+  });
+
+  /** Live bars while waiting for `done`. */
+  const watch = async (what: string, done: (s: FleetSummary) => boolean): Promise<FleetSummary> => {
+    const live = new LiveSummary(DEVICES, process.stdout.isTTY === true);
+    const timer = setInterval(() => live.update(fleet.summary()), 200);
+    try {
+      return await fleet.waitFor(what, done, 180_000);
+    } finally {
+      clearInterval(timer);
+      live.update(fleet.summary());
+      live.stop();
+    }
+  };
+  const publish = (example: string, version: string) =>
+    publishModuleFile(api, join(EXAMPLES, `${example}.wat`), { name: 'counter', version, tickMs: 500, stack: 16384, keysDir });
+  const deploy = (version: string) => api.post<{ devices: Array<{ sequence: number }> }>('/v1/deployments', { module: 'counter', version, tags: TAGS });
+  const settled = (s: FleetSummary) => s.inProgress === 0 && s.online === DEVICES;
+  /** The server's inventory agrees with the devices (reports are processed asynchronously). */
+  const serverCaughtUp = async () => {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      const { devices } = await api.get<{ devices: Array<{ id: string; state: string; running: Array<{ version: string }> }> }>('/v1/devices');
+      const byId = new Map(devices.map((d) => [d.id, d]));
+      if (fleet.statuses().every((d) => byId.get(d.id)?.state === d.state && byId.get(d.id)?.running[0]?.version === d.running[0]?.version)) return;
+    }
+    throw new Error('the server did not catch up with the device reports');
+  };
+
+  let ok = false;
+  try {
+    say(`${DEVICES} simulated devices connecting`);
+    await watch('every device online', (s) => s.online === DEVICES);
+
+    say('publish counter 1.0.0 (examples/wat/counter.wat) and deploy it to every device');
+    await publish('counter', '1.0.0');
+    await deploy('1.0.0');
+    let s = await watch('counter 1.0.0 everywhere', (x) => x.running['counter@1.0.0'] === DEVICES && settled(x));
+    process.stdout.write(`   ${s.states.committed} committed on counter 1.0.0\n`);
+
+    say('publish counter-flaky as 2.0.0: it traps in wf_init on boards whose revision sensor reads >= 0.5');
+    await serverCaughtUp();
+    await publish('counter-flaky', '2.0.0');
+    const v2 = await deploy('2.0.0');
+    const seq = v2.devices[0]?.sequence ?? 0;
+    s = await watch('every device done with 2.0.0', (x) => settled(x) && fleet.statuses().every((d) => d.sequence >= seq || d.targetSequence === seq));
+    process.stdout.write(`   ${s.running['counter@2.0.0'] ?? 0} committed 2.0.0, ${s.states.rolled_back ?? 0} reverted by themselves (${JSON.stringify(s.reasons)})\n`);
+
+    await serverCaughtUp();
+    say('roll back to 1.0.0 (rollback authorizations signed with the release key)');
+    const rb = await rollback(api, { tags: TAGS, to: '1.0.0', keysDir });
+    process.stdout.write(`   ${rb.targets.filter((t) => t.downgrade).length} devices go back from 2.0.0, the others are re-confirmed on 1.0.0\n`);
+    const want = new Map(rb.deployments.flatMap((d) => d.devices.map((x) => [x.id, x.sequence] as const)));
+    s = await watch('counter 1.0.0 everywhere again', (x) => settled(x) && fleet.statuses().every((d) => d.sequence >= (want.get(d.id) ?? 0)));
+
+    say('final state');
+    process.stdout.write(
+      formatTable(
+        fleet
+          .statuses()
+          .map((d) => ({ device: d.id, running: releaseOf(d), state: d.state, sequence: d.sequence, online: d.connected })),
+      ),
+    );
+    ok = s.running['counter@1.0.0'] === DEVICES && s.states.committed === DEVICES;
+    process.stdout.write(ok ? `\nok: all ${DEVICES} devices on counter 1.0.0\n` : `\nNOT OK: ${JSON.stringify(s)}\n`);
+  } catch (err) {
+    process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  } finally {
+    await fleet.stop();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return ok ? 0 : 1;
+}
+
+process.exitCode = await main();
