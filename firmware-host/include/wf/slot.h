@@ -10,9 +10,12 @@
  *   0       256   info       the image is complete and its SHA-256 verified (what it is)
  *   256     16    magic      right after info: the slot holds a complete, verified image
  *   272     8     pending    activation requested: try this image under probation
- *   280     8     trial      probation started (the module was loaded and run)
- *   288     8     confirmed  probation passed: committed ("image_ok")
+ *   280     3×8   trial[k]   probation attempt k+1 started (one cell per boot of the trial)
+ *   304     8     confirmed  probation passed: committed ("image_ok")
  *
+ * A host that dies during probation (kill -9, power cut, watchdog reset) retries the trial
+ * on the next boot until all WF_TRIAL_CELLS are used; then it reverts (crash loop), like the
+ * simulated device's DEFAULT_PROBATION.maxBoots.
  * Commit is one cell write (confirmed), so "sequence + slot flip" persist atomically: the
  * active slot is the confirmed one with the higher sequence, and that sequence is the one in
  * its info cell.
@@ -26,14 +29,15 @@
 
 #include "wf/status.h"
 
-#define WF_TRAILER_SIZE 296u
+#define WF_TRAILER_SIZE 312u
 #define WF_TRAILER_INFO_OFF 0u
 #define WF_TRAILER_INFO_SIZE 256u
 #define WF_TRAILER_MAGIC_OFF 256u
 #define WF_TRAILER_MAGIC_SIZE 16u
 #define WF_TRAILER_PENDING_OFF 272u
 #define WF_TRAILER_TRIAL_OFF 280u
-#define WF_TRAILER_CONFIRMED_OFF 288u
+#define WF_TRIAL_CELLS 3u
+#define WF_TRAILER_CONFIRMED_OFF 304u
 #define WF_TRAILER_FLAG_SIZE 8u
 #define WF_FLAG_SET 0x01u
 #define WF_ERASED 0xffu
@@ -50,13 +54,15 @@ typedef struct {
     uint8_t exports;
     char component[65];
     char version[33];
+    uint16_t config_len;          /* encoded config map stored right after the image */
 } wf_slot_info_t;
 
 typedef enum {
     WF_SLOT_EMPTY = 0,    /* no magic: erased, or an install that did not finish */
     WF_SLOT_READY,        /* magic only: verified image, activation not requested */
     WF_SLOT_PENDING,      /* magic + pending: to be tried */
-    WF_SLOT_TRIAL,        /* magic + pending + trial, not confirmed: probation under way */
+    WF_SLOT_TRIAL,        /* magic + pending + some trial cells, not confirmed: retry it */
+    WF_SLOT_EXHAUSTED,    /* ... with every trial cell used: a crash loop */
     WF_SLOT_CONFIRMED     /* magic + confirmed */
 } wf_slot_state_t;
 
@@ -69,6 +75,10 @@ void wf_trailer_set_flag(uint8_t *trailer, uint32_t flag_off);
 /** @return WF_OK or WF_NOT_FOUND (erased / garbled info cell). */
 wf_status_t wf_trailer_get_info(const uint8_t *trailer, wf_slot_info_t *info);
 void wf_trailer_set_info(uint8_t *trailer, const wf_slot_info_t *info);
+
+/** Trial cells written so far (0..WF_TRIAL_CELLS); the next free one is at
+ *  WF_TRAILER_TRIAL_OFF + used × WF_TRAILER_FLAG_SIZE. */
+uint32_t wf_trailer_trials_used(const uint8_t *trailer);
 
 /** Slot state from its trailer, validation starting from failure (EMPTY unless proven). */
 wf_slot_state_t wf_trailer_state(const uint8_t *trailer);
@@ -88,9 +98,9 @@ typedef struct {
 
 /**
  * The swap/revert decision (docs/firmware-host.md §Slots), a table matched in order:
- *   1. a slot in TRIAL          → REVERT it (the host died during probation: crash loop);
- *                                 run the other slot if CONFIRMED
- *   2. a slot PENDING           → TRIAL it, the other slot stays the fallback
+ *   1. a slot EXHAUSTED         → REVERT it (the host died in every probation attempt:
+ *                                 crash loop); run the other slot if CONFIRMED
+ *   2. a slot PENDING or TRIAL  → TRIAL it (next attempt), the other slot stays the fallback
  *   3. both CONFIRMED           → RUN the higher sequence
  *   4. one CONFIRMED            → RUN it
  *   5. otherwise                → NONE

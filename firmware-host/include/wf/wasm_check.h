@@ -33,4 +33,12 @@ typedef struct {
  */
 wf_status_t wf_wasm_check(const uint8_t *wasm, size_t len, uint32_t granted, wf_wasm_info_t *info);
 
+/** Read `n` bytes at `off` of the module into `out`. @return WF_OK or any error status. */
+typedef wf_status_t (*wf_wasm_read_fn)(void *ctx, size_t off, uint8_t *out, size_t n);
+
+/** As wf_wasm_check, reading the module through `read` (a slot in flash or a file), so a new
+ *  image is checked without disturbing the buffer of the module that runs. */
+wf_status_t wf_wasm_check_stream(wf_wasm_read_fn read, void *ctx, size_t len, uint32_t granted,
+                                 wf_wasm_info_t *info);
+
 #endif

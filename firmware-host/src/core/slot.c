@@ -57,6 +57,7 @@ static uint32_t get32(const uint8_t *p)
 #define INFO_EXPORTS 88u
 #define INFO_COMPONENT 89u   /* 65 bytes */
 #define INFO_VERSION 154u    /* 33 bytes */
+#define INFO_CONFIG_LEN 188u /* 2 bytes */
 #define INFO_CHECK 254u      /* 2 bytes */
 
 static uint8_t info_xor(const uint8_t *info)
@@ -82,6 +83,8 @@ void wf_trailer_set_info(uint8_t *trailer, const wf_slot_info_t *in)
     p[INFO_EXPORTS] = in->exports;
     memcpy(p + INFO_COMPONENT, in->component, bounded_len(in->component, 64));
     memcpy(p + INFO_VERSION, in->version, bounded_len(in->version, 32));
+    p[INFO_CONFIG_LEN] = (uint8_t)in->config_len;
+    p[INFO_CONFIG_LEN + 1u] = (uint8_t)(in->config_len >> 8);
     p[INFO_CHECK] = 0xa5u;
     p[INFO_CHECK + 1u] = info_xor(p);
 }
@@ -103,7 +106,18 @@ wf_status_t wf_trailer_get_info(const uint8_t *trailer, wf_slot_info_t *out)
     out->exports = p[INFO_EXPORTS];
     memcpy(out->component, p + INFO_COMPONENT, 65);
     memcpy(out->version, p + INFO_VERSION, 33);
+    out->config_len = (uint16_t)(p[INFO_CONFIG_LEN] | (p[INFO_CONFIG_LEN + 1u] << 8));
     return WF_OK;
+}
+
+uint32_t wf_trailer_trials_used(const uint8_t *trailer)
+{
+    uint32_t k = 0;
+    while (k < WF_TRIAL_CELLS &&
+           wf_trailer_get_flag(trailer, WF_TRAILER_TRIAL_OFF + k * WF_TRAILER_FLAG_SIZE)) {
+        k++;
+    }
+    return k;
 }
 
 wf_slot_state_t wf_trailer_state(const uint8_t *trailer)
@@ -115,8 +129,11 @@ wf_slot_state_t wf_trailer_state(const uint8_t *trailer)
     }
     if (wf_trailer_get_flag(trailer, WF_TRAILER_CONFIRMED_OFF)) { return WF_SLOT_CONFIRMED; }
     if (!wf_trailer_get_flag(trailer, WF_TRAILER_PENDING_OFF)) { return WF_SLOT_READY; }
-    if (wf_trailer_get_flag(trailer, WF_TRAILER_TRIAL_OFF)) { return WF_SLOT_TRIAL; }
-    return WF_SLOT_PENDING;
+    switch (wf_trailer_trials_used(trailer)) {
+    case 0: return WF_SLOT_PENDING;
+    case WF_TRIAL_CELLS: return WF_SLOT_EXHAUSTED;
+    default: return WF_SLOT_TRIAL;
+    }
 }
 
 wf_boot_decision_t wf_boot_decide(wf_slot_state_t s0, uint64_t seq0, wf_slot_state_t s1,
@@ -129,18 +146,18 @@ wf_boot_decision_t wf_boot_decide(wf_slot_state_t s0, uint64_t seq0, wf_slot_sta
     d.action = WF_BOOT_NONE;
     d.run_slot = -1;
     d.other = -1;
-    /* 1. a trial that never passed: revert */
+    /* 1. a trial that died in every attempt: revert */
     for (i = 0; i < 2; i++) {
-        if (s[i] == WF_SLOT_TRIAL) {
+        if (s[i] == WF_SLOT_EXHAUSTED) {
             d.action = WF_BOOT_REVERT;
             d.other = (int8_t)i;
             d.run_slot = (s[1 - i] == WF_SLOT_CONFIRMED) ? (int8_t)(1 - i) : (int8_t)-1;
             return d;
         }
     }
-    /* 2. an activation requested but not started: start probation */
+    /* 2. an activation requested, attempts left: (re)start probation */
     for (i = 0; i < 2; i++) {
-        if (s[i] == WF_SLOT_PENDING) {
+        if (s[i] == WF_SLOT_PENDING || s[i] == WF_SLOT_TRIAL) {
             d.action = WF_BOOT_TRIAL;
             d.run_slot = (int8_t)i;
             d.other = (s[1 - i] == WF_SLOT_CONFIRMED) ? (int8_t)(1 - i) : (int8_t)-1;

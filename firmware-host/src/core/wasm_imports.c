@@ -6,16 +6,28 @@
 
 #include "wf/abi.h"
 
+/* Reader over the module through the caller's read function, with a small window, so a
+ * module can be checked where it lies (a flash slot, a file) without a RAM copy. */
 typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
+    wf_wasm_read_fn read;
+    void *ctx;
+    size_t pos, end;        /* absolute offsets */
+    size_t win_off, win_len;
+    uint8_t win[64];
     bool bad;
 } rd_t;
 
 static uint8_t rd_byte(rd_t *r)
 {
-    if (r->pos >= r->len) { r->bad = true; return 0; }
-    return r->p[r->pos++];
+    if (r->bad || r->pos >= r->end) { r->bad = true; return 0; }
+    if (r->pos < r->win_off || r->pos >= r->win_off + r->win_len) {
+        size_t n = r->end - r->pos;
+        if (n > sizeof r->win) { n = sizeof r->win; }
+        if (r->read(r->ctx, r->pos, r->win, n) != WF_OK) { r->bad = true; return 0; }
+        r->win_off = r->pos;
+        r->win_len = n;
+    }
+    return r->win[r->pos++ - r->win_off];
 }
 
 static uint32_t rd_u32(rd_t *r)
@@ -31,13 +43,26 @@ static uint32_t rd_u32(rd_t *r)
     }
 }
 
-static const uint8_t *rd_bytes(rd_t *r, uint32_t n)
+/* Read a name of n bytes; keeps up to cap-1 of them NUL-terminated in out (longer names can
+ * match no ABI name: *fits says so). */
+static void rd_name(rd_t *r, uint32_t n, char *out, size_t cap, bool *fits)
 {
-    const uint8_t *out;
-    if (r->bad || n > r->len - r->pos) { r->bad = true; return NULL; }
-    out = r->p + r->pos;
-    r->pos += n;
-    return out;
+    uint32_t i;
+    *fits = (n < cap);
+    if (n > r->end - r->pos) { r->bad = true; return; }
+    for (i = 0; i < n; i++) {
+        uint8_t c = rd_byte(r);
+        if (i < cap - 1u) { out[i] = (char)c; }
+    }
+    out[(n < cap - 1u) ? n : cap - 1u] = '\0';
+}
+
+static rd_t rd_sub(const rd_t *r, size_t size)
+{
+    rd_t sub = *r;
+    sub.end = r->pos + size;
+    sub.win_len = 0;
+    return sub;
 }
 
 /* A function type as "params>results" with i/I/f/F letters (wf/abi.h wasm_type). */
@@ -95,11 +120,15 @@ static wf_status_t read_imports(rd_t *r, scan_t *s)
     uint32_t n = rd_u32(r), i;
     wf_status_t first = WF_OK;
     for (i = 0; i < n && !r->bad; i++) {
+        char mod[8], name[24];
+        bool mod_fits, name_fits;
         uint32_t ml = rd_u32(r);
-        const uint8_t *mod = rd_bytes(r, ml);
-        uint32_t nl = rd_u32(r);
-        const uint8_t *name = rd_bytes(r, nl);
-        uint8_t kind = rd_byte(r);
+        uint32_t nl;
+        uint8_t kind;
+        rd_name(r, ml, mod, sizeof mod, &mod_fits);
+        nl = rd_u32(r);
+        rd_name(r, nl, name, sizeof name, &name_fits);
+        kind = rd_byte(r);
         const wf_abi_import_t *spec = NULL;
         uint32_t type_index = 0;
         if (r->bad) { break; }
@@ -121,8 +150,8 @@ static wf_status_t read_imports(rd_t *r, scan_t *s)
             break;
         }
         if (first != WF_OK) { continue; } /* keep parsing; the first violation wins */
-        if (kind == 0x00u && ml == 2u && memcmp(mod, WF_ABI_MODULE, 2) == 0) {
-            spec = wf_abi_find((const char *)name, nl);
+        if (kind == 0x00u && mod_fits && name_fits && strcmp(mod, WF_ABI_MODULE) == 0) {
+            spec = wf_abi_find(name, nl);
         }
         if (spec == NULL) {
             first = WF_ABI_UNKNOWN_IMPORT;
@@ -166,18 +195,21 @@ static wf_status_t read_exports(rd_t *r, scan_t *s, uint8_t *exports)
     wf_status_t first = WF_OK;
     *exports = 0;
     for (i = 0; i < n && !r->bad; i++) {
+        char name[16];
+        bool fits;
         uint32_t nl = rd_u32(r);
-        const uint8_t *name = rd_bytes(r, nl);
-        uint8_t kind = rd_byte(r);
-        uint32_t index = rd_u32(r);
+        uint8_t kind;
+        uint32_t index;
         uint8_t bit = 0;
+        rd_name(r, nl, name, sizeof name, &fits);
+        kind = rd_byte(r);
+        index = rd_u32(r);
         if (r->bad) { break; }
-        if (nl == 6u && memcmp(name, "memory", 6) == 0 && kind == 0x02u) {
-            s->memory_exported = true;
-        }
-        if (nl == 7u && memcmp(name, "wf_init", 7) == 0) { bit = WF_EXPORT_INIT; }
-        else if (nl == 7u && memcmp(name, "wf_tick", 7) == 0) { bit = WF_EXPORT_TICK; }
-        else if (nl == 9u && memcmp(name, "wf_health", 9) == 0) { bit = WF_EXPORT_HEALTH; }
+        if (!fits) { continue; }
+        if (strcmp(name, "memory") == 0 && kind == 0x02u) { s->memory_exported = true; }
+        if (strcmp(name, "wf_init") == 0) { bit = WF_EXPORT_INIT; }
+        else if (strcmp(name, "wf_tick") == 0) { bit = WF_EXPORT_TICK; }
+        else if (strcmp(name, "wf_health") == 0) { bit = WF_EXPORT_HEALTH; }
         if (bit == 0u) { continue; }
         if (kind != 0x00u || index >= s->n_funcs ||
             strcmp(s->types[s->func_type[index]].sig, ">i") != 0) {
@@ -189,44 +221,66 @@ static wf_status_t read_exports(rd_t *r, scan_t *s, uint8_t *exports)
     return first;
 }
 
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+} mem_src_t;
+
+static wf_status_t mem_read(void *ctx, size_t off, uint8_t *out, size_t n)
+{
+    const mem_src_t *m = (const mem_src_t *)ctx;
+    if (off > m->len || n > m->len - off) { return WF_MODULE_INVALID; }
+    memcpy(out, m->p + off, n);
+    return WF_OK;
+}
+
 wf_status_t wf_wasm_check(const uint8_t *wasm, size_t len, uint32_t granted, wf_wasm_info_t *info)
+{
+    mem_src_t m;
+    if (wasm == NULL) { return WF_BAD_PARAMETER; }
+    m.p = wasm;
+    m.len = len;
+    return wf_wasm_check_stream(mem_read, &m, len, granted, info);
+}
+
+wf_status_t wf_wasm_check_stream(wf_wasm_read_fn read, void *ctx, size_t len, uint32_t granted,
+                                 wf_wasm_info_t *info)
 {
     static const uint8_t header[8] = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00};
     scan_t s;
     rd_t r;
     wf_status_t import_st = WF_OK, export_st = WF_OK;
-    bool saw_exports = false;
+    uint32_t i;
 
-    if (wasm == NULL || info == NULL) { return WF_BAD_PARAMETER; }
-    if (len < 8u || memcmp(wasm, header, 8) != 0) { return WF_MODULE_INVALID; }
+    if (read == NULL || info == NULL) { return WF_BAD_PARAMETER; }
     memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
     info->exports = 0;
-    r.p = wasm;
-    r.len = len;
-    r.pos = 8;
-    r.bad = false;
-    while (r.pos < r.len && !r.bad) {
+    r.read = read;
+    r.ctx = ctx;
+    r.end = len;
+    if (len < 8u) { return WF_MODULE_INVALID; }
+    for (i = 0; i < 8u; i++) {
+        if (rd_byte(&r) != header[i]) { return WF_MODULE_INVALID; }
+    }
+    while (r.pos < r.end && !r.bad) {
         uint8_t id = rd_byte(&r);
         uint32_t size = rd_u32(&r);
         rd_t sec;
-        const uint8_t *body = rd_bytes(&r, size);
-        if (r.bad) { break; }
-        sec.p = body;
-        sec.len = size;
-        sec.pos = 0;
-        sec.bad = false;
+        if (r.bad || size > r.end - r.pos) { return WF_MODULE_INVALID; }
+        sec = rd_sub(&r, size);
         switch (id) {
         case 1: read_types(&sec, s.types, &s.n_types); break;
         case 2: import_st = read_imports(&sec, &s); break;
         case 3: read_functions(&sec, &s); break;
         case 5: read_memory(&sec, &s); break;
-        case 7: export_st = read_exports(&sec, &s, &info->exports); saw_exports = true; break;
+        case 7: export_st = read_exports(&sec, &s, &info->exports); break;
         default: break; /* other sections are the engine's to validate */
         }
         if (sec.bad) { return WF_MODULE_INVALID; }
+        r.pos += size;
     }
     if (r.bad) { return WF_MODULE_INVALID; }
-    (void)saw_exports;
     /* order as checkAbi: imports, then entry exports, then memory; capabilities per step 6 */
     if (import_st != WF_OK) { return import_st; }
     if ((s.caps & ~granted) != 0u) { return WF_CAPABILITY_NOT_GRANTED; }

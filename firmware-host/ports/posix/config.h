@@ -1,0 +1,29 @@
+/* wasmfleet-device settings: command-line flags, or key=value lines of a --config file with
+ * the same names (flags given after --config override it). */
+#ifndef WF_POSIX_CONFIG_H
+#define WF_POSIX_CONFIG_H
+
+#include <stdint.h>
+
+typedef struct {
+    char url[256];          /* mqtt://host:port */
+    char host[200];
+    int port;
+    char device_id[65];
+    char username[128];
+    char password[256];
+    char root_key_hex[65];
+    char state_dir[400];
+    char capabilities[200]; /* csv */
+    uint32_t max_chunk;
+    uint32_t window;
+    uint64_t memory;
+    uint32_t budget;
+    uint32_t probation_ticks;
+    uint32_t slot_size;
+} wf_posix_config_t;
+
+/** Parse argv; prints usage and returns non-zero on an error or --help (then *exit_code). */
+int wf_posix_config_parse(wf_posix_config_t *c, int argc, char **argv, int *exit_code);
+
+#endif
