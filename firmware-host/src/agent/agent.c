@@ -559,7 +559,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     a->target.exports = rel->manifest.exports;
     copy_text(a->target.component, sizeof a->target.component, rel->manifest.component);
     copy_text(a->target.version, sizeof a->target.version, rel->manifest.version);
-    memcpy(a->target_config, rel->config.ptr, rel->config.len);
+    if (rel->config.len > 0u) { memcpy(a->target_config, rel->config.ptr, rel->config.len); }
     a->target_config_len = (uint16_t)rel->config.len;
     start_download(a, rel);
 }
@@ -687,7 +687,7 @@ static void tick(wf_agent_t *a, uint64_t now)
     } else if (st != WF_OK) {
         snprintf(a->detail, sizeof a->detail, "wf_tick: %s", a->module.error);
     }
-    if (st == WF_OK && (info->exports & WF_EXPORT_HEALTH) != 0u) {
+    if (st == WF_OK && (a->module.exports & WF_EXPORT_HEALTH) != 0u) { /* as the module has it */
         st = wf_module_call(&a->module, "wf_health", &rc);
         if (st == WF_OK && rc != 0) {
             snprintf(a->detail, sizeof a->detail, "wf_health returned %d", (int)rc);

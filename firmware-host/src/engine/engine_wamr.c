@@ -11,12 +11,13 @@
 #define DEFAULT_STACK (16u * 1024u)
 
 static bool running;
+/* Registered with WAMR, which keeps (and sorts) this array for the runtime's lifetime. */
+static NativeSymbol registered[WF_NATIVES_MAX];
 
 wf_status_t wf_engine_init(uint8_t *pool, size_t pool_len, uint32_t granted,
                            const wf_host_services_t *services)
 {
     RuntimeInitArgs args;
-    NativeSymbol *natives;
     uint32_t n;
 
     if (pool == NULL || pool_len < 16u * 1024u || services == NULL || running) {
@@ -28,8 +29,8 @@ wf_status_t wf_engine_init(uint8_t *pool, size_t pool_len, uint32_t granted,
     args.mem_alloc_option.pool.heap_size = (uint32_t)pool_len;
     if (!wasm_runtime_full_init(&args)) { return WF_INTERNAL; }
     wf_natives_bind(services);
-    n = wf_natives_select(granted, &natives);
-    if (n > 0u && !wasm_runtime_register_natives(WF_ABI_MODULE, natives, n)) {
+    n = wf_natives_select(granted, registered, WF_NATIVES_MAX);
+    if (n > 0u && !wasm_runtime_register_natives(WF_ABI_MODULE, registered, n)) {
         wasm_runtime_destroy();
         return WF_INTERNAL;
     }

@@ -117,17 +117,14 @@ static NativeSymbol all_natives[] = {
     {"sensor_read", (void *)n_sensor_read, "(i)F", NULL},
 };
 
-static NativeSymbol granted_natives[sizeof all_natives / sizeof all_natives[0]];
-
-uint32_t wf_natives_select(uint32_t granted, NativeSymbol **out)
+uint32_t wf_natives_select(uint32_t granted, NativeSymbol *out, uint32_t cap)
 {
     uint32_t n = 0;
     size_t i;
-    for (i = 0; i < wf_abi_import_count; i++) {
+    for (i = 0; i < wf_abi_import_count && n < cap; i++) {
         if ((wf_abi_imports[i].capability & granted) != 0u) {
-            granted_natives[n++] = all_natives[i];
+            out[n++] = all_natives[i];
         }
     }
-    *out = granted_natives;
     return n;
 }

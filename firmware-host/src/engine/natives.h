@@ -6,7 +6,8 @@
 #include "wf/engine.h"
 
 void wf_natives_bind(const wf_host_services_t *services);
-/** The natives of the granted capabilities only; returns their count. */
-uint32_t wf_natives_select(uint32_t granted, NativeSymbol **out);
+#define WF_NATIVES_MAX 9u
+/** Copy the natives of the granted capabilities only into out[cap]; returns their count. */
+uint32_t wf_natives_select(uint32_t granted, NativeSymbol *out, uint32_t cap);
 
 #endif
