@@ -121,6 +121,7 @@ export class DeviceAgent extends EventEmitter {
   private retries = new Map<string, number>();
   private lastReport!: Report;
   private lastProgressBytes = -1;
+  private lastProgressAt = 0;
   private stopped = false;
   private started = false;
 
@@ -555,9 +556,12 @@ export class DeviceAgent extends EventEmitter {
         maxBadTries: 3,
         send: (req) => this.publish('chunk/get', encodeChunkRequest(req), 0),
         onProgress: (bytes) => {
-          // Progress reports at 0, every ~10 % and the end: enough for a progress bar, not a flood.
-          if (bytes === total || this.lastProgressBytes < 0 || bytes - this.lastProgressBytes >= total / 10) {
+          // Progress reports at the start, the end, and at most once a second in between: enough
+          // for a progress bar, not a flood of retained writes on the server for 1000 devices.
+          const now = Date.now();
+          if (bytes === total || this.lastProgressBytes < 0 || (bytes > this.lastProgressBytes && now - this.lastProgressAt >= 1000)) {
             this.lastProgressBytes = bytes;
+            this.lastProgressAt = now;
             this.report('downloading', { targetSequence: job.sequence, progress: { bytes, total } });
           }
         },

@@ -3,7 +3,7 @@
 // chunk, every chunk's length checked against the signed size, the bytes hashed in order as they
 // are written, and the good prefix kept on disk so a reconnect or a restart resumes from it.
 import { createHash, type Hash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, toHex } from '../protocol/crypto.js';
 import { WfError, type ErrorCode } from '../protocol/errors.js';
@@ -38,6 +38,8 @@ interface PartialMeta {
 export class PartialFile {
   readonly partPath: string;
   private readonly metaPath: string;
+  /** Kept open while a download runs: one open per download, not one per chunk. */
+  private fd: number | null = null;
 
   constructor(dir: string) {
     this.partPath = join(dir, 'part');
@@ -46,6 +48,7 @@ export class PartialFile {
 
   /** Open for `target`: keep a matching prefix (cut to the last whole chunk), else start over. */
   open(target: DownloadTarget, chunkSize: number): { chunks: number; hash: Hash } {
+    this.close();
     const want: PartialMeta = { sha256: toHex(target.sha256), size: target.size, chunkSize };
     const hash = createHash('sha256');
     let meta: PartialMeta | null = null;
@@ -73,16 +76,24 @@ export class PartialFile {
   }
 
   append(data: Uint8Array): void {
-    appendFileSync(this.partPath, data);
+    this.fd ??= openSync(this.partPath, 'a');
+    for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 
   discard(): void {
+    this.close();
     rmSync(this.partPath, { force: true });
     rmSync(this.metaPath, { force: true });
   }
 
   /** After the part file was moved into a slot. */
   forgetMeta(): void {
+    this.close();
     rmSync(this.metaPath, { force: true });
   }
 }
@@ -229,6 +240,7 @@ export class Download {
 
   private complete(): void {
     if (this.finished) return;
+    this.partial.close();
     const digest = new Uint8Array(this.hash.digest());
     if (!bytesEqual(digest, this.target.sha256)) {
       this.partial.discard();
@@ -241,6 +253,7 @@ export class Download {
   private fail(err: Error): void {
     if (this.finished) return;
     this.finished = true;
+    this.partial.close();
     for (const f of this.inFlight.values()) if (f.timer) clearTimeout(f.timer);
     this.inFlight.clear();
     this.arrived.clear();
