@@ -155,6 +155,7 @@ export class Signer {
     expires?: number;
     director?: Ed25519KeyPair;
     rollbackFor?: Release;
+    config?: Record<string, string>;
   }): Uint8Array {
     const now = NOW();
     const directive = signDirective(
@@ -167,6 +168,7 @@ export class Signer {
         components: opts.releases.map((r) => ({
           component: r.component,
           manifestDigest: r.digest,
+          config: opts.config,
           rollback:
             opts.rollbackFor === r
               ? signRollback({ component: r.component, target: r.digest, issuedAt: now, expires: now + DAY }, this.release)

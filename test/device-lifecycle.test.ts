@@ -68,4 +68,35 @@ describe('device agent lifecycle', () => {
     await until('sockets to close', () => handles().sockets <= before.sockets, 10_000);
     expect(handles().timers).toBeLessThanOrEqual(before.timers);
   });
+
+  it('a module that blows its time budget does not take down the modules sharing its worker', async () => {
+    // One worker: both devices' modules live in it. The loop gets the worker terminated and respawned.
+    const counter = await wasm('counter');
+    const loop = await wasm('infinite-loop');
+    server.addImage(counter);
+    server.addImage(loop);
+    const steady = new DeviceAgent({ ...options('share-1'), callBudgetMs: 300 });
+    const looping = new DeviceAgent({ ...options('share-2'), callBudgetMs: 300 });
+    try {
+      for (const a of [steady, looping]) {
+        await a.start();
+        await until('online', () => a.status().connected);
+        await server.publishDirective(a.id, signer.bundle({ device: a.id, sequence: 1, releases: [signer.releaseOf(counter, 'app', '1.0.0')] }));
+        await until('committed', () => a.status().state === 'committed');
+      }
+      const count = () => server.telemetry.get(steady.id)?.filter((t) => t.name === 'count').at(-1)?.value ?? 0;
+      await until('steady counting', () => count() >= 3);
+      await server.publishDirective(looping.id, signer.bundle({ device: looping.id, sequence: 2, releases: [signer.releaseOf(loop, 'app', '2.0.0')] }));
+      await until('the loop reverted', () => looping.status().state === 'rolled_back');
+      expect(looping.status().reason).toBe('MODULE_TIMEOUT');
+      // The neighbour was re-created on the new worker and carries on from its kv count, not from 1.
+      const at = count();
+      await until('steady still counting', () => count() > at + 2);
+      const values = server.telemetry.get(steady.id)!.map((t) => t.value);
+      expect(values.every((v, i) => i === 0 || v > values[i - 1])).toBe(true);
+    } finally {
+      await steady.stop();
+      await looping.stop();
+    }
+  });
 });
