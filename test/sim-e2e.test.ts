@@ -66,9 +66,11 @@ describe(`fleet of ${DEVICES} simulated devices against the real server`, () => 
     const s = await fleet.waitFor('all committed on 1.0.0', settledAt(1), 90_000);
     expect(s.states.committed).toBe(DEVICES);
     expect(s.running).toEqual({ 'counter@1.0.0': DEVICES });
-    // The operator sees the same through the API.
-    const view = await serverView();
-    expect(view.filter((d) => d.state === 'committed' && d.running.some((r) => r.version === '1.0.0'))).toHaveLength(DEVICES);
+    // The operator sees the same through the API, once the server has processed the last reports.
+    await until('the server to see 1.0.0 committed everywhere', async () => {
+      const view = await serverView();
+      return view.filter((d) => d.state === 'committed' && d.running.some((r) => r.version === '1.0.0')).length === DEVICES;
+    });
   }, 120_000);
 
   it('deploy a v2 that traps in wf_init → every device reverts to v1 by itself with MODULE_TRAP', async () => {
@@ -78,8 +80,10 @@ describe(`fleet of ${DEVICES} simulated devices against the real server`, () => 
     expect(s.states.rolled_back).toBe(DEVICES);
     expect(s.reasons).toEqual({ MODULE_TRAP: DEVICES });
     expect(s.running).toEqual({ 'counter@1.0.0': DEVICES });
-    const view = await serverView();
-    expect(view.filter((d) => d.state === 'rolled_back' && d.reason === 'MODULE_TRAP')).toHaveLength(DEVICES);
+    await until('the server to see every device rolled back with MODULE_TRAP', async () => {
+      const view = await serverView();
+      return view.filter((d) => d.state === 'rolled_back' && d.reason === 'MODULE_TRAP').length === DEVICES;
+    });
   }, 120_000);
 
   it('deploy v1.1 then roll back through the CLI → every device is on v1.0.0 again', async () => {
