@@ -73,6 +73,13 @@ export interface AgentOptions {
   faults?: AgentFaults;
 }
 
+/** Emitted as 'progress' for every chunk written (reports are throttled; fault injection is not). */
+export interface DownloadProgress {
+  targetSequence: number;
+  bytes: number;
+  total: number;
+}
+
 export interface AgentStatus {
   state: ReportState;
   reason?: string;
@@ -556,6 +563,7 @@ export class DeviceAgent extends EventEmitter {
         maxBadTries: 3,
         send: (req) => this.publish('chunk/get', encodeChunkRequest(req), 0),
         onProgress: (bytes) => {
+          this.emit('progress', { targetSequence: job.sequence, bytes, total });
           // Progress reports at the start, the end, and at most once a second in between: enough
           // for a progress bar, not a flood of retained writes on the server for 1000 devices.
           const now = Date.now();

@@ -6,13 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromHex } from '../protocol/crypto.js';
 import { isErrorCode, WfError } from '../protocol/errors.js';
-import { DeviceAgent, type AgentOptions, type AgentStatus } from './agent.js';
+import { DeviceAgent, type AgentOptions, type AgentStatus, type DownloadProgress } from './agent.js';
 import { NodeEngine } from './engine/node-engine.js';
 import type { WasmEngine } from './engine/types.js';
 import { faultsFor, seededRandom, type DeviceFaults } from './faults.js';
 import { writeAtomic } from './slots.js';
 import { LiveSummary, summarize, type FleetSummary } from './summary.js';
-import type { Report } from '../protocol/messages.js';
 
 export type AgentTuning = Partial<Omit<AgentOptions, 'deviceId' | 'mqttUrl' | 'username' | 'password' | 'rootPublicKey' | 'stateDir' | 'engine' | 'faults'>>;
 
@@ -53,6 +52,7 @@ interface Member {
   /** Target sequences already hit by the disconnect/restart fault. */
   hit: Set<string>;
   restarts: number;
+  drops: number;
 }
 
 async function api<T>(server: string, token: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -142,7 +142,7 @@ export class Fleet {
         reconnectPeriodMs: 500 + Math.floor(seededRandom(id)() * 1500),
         ...opts.agent,
       };
-      fleet.members.set(id, { id, options, faults, agent: new DeviceAgent(options), hit: new Set(), restarts: 0 });
+      fleet.members.set(id, { id, options, faults, agent: new DeviceAgent(options), hit: new Set(), restarts: 0, drops: 0 });
     }
     // Boot in small groups: a thousand simultaneous CONNECTs is a storm, not a test.
     const all = [...fleet.members.values()];
@@ -151,16 +151,17 @@ export class Fleet {
   }
 
   private async boot(m: Member): Promise<void> {
-    m.agent.on('report', (r: Report) => this.onReport(m, r));
+    m.agent.on('progress', (p: DownloadProgress) => this.onProgress(m, p));
     await m.agent.start();
   }
 
   /** The disconnect and restart faults strike once per update, in the middle of its download. */
-  private onReport(m: Member, r: Report): void {
-    if (r.state !== 'downloading' || !r.progress || r.progress.bytes === 0 || r.progress.bytes >= r.progress.total) return;
-    const key = `${r.targetSequence}`;
+  private onProgress(m: Member, p: DownloadProgress): void {
+    if (p.bytes === 0 || p.bytes >= p.total) return;
+    const key = `${p.targetSequence}`;
     if (m.faults.disconnect && !m.hit.has(`d${key}`)) {
       m.hit.add(`d${key}`);
+      m.drops++;
       m.agent.dropConnection();
     } else if (m.faults.restart && !m.hit.has(`r${key}`)) {
       m.hit.add(`r${key}`);
@@ -190,8 +191,8 @@ export class Fleet {
     await this.boot(m);
   }
 
-  statuses(): Array<AgentStatus & { id: string; restarts: number; faults: string[] }> {
-    return [...this.members.values()].map((m) => ({ id: m.id, restarts: m.restarts, faults: [...m.faults.kinds], ...m.agent.status() }));
+  statuses(): Array<AgentStatus & { id: string; restarts: number; drops: number; faults: string[] }> {
+    return [...this.members.values()].map((m) => ({ id: m.id, restarts: m.restarts, drops: m.drops, faults: [...m.faults.kinds], ...m.agent.status() }));
   }
 
   summary(): FleetSummary {

@@ -50,6 +50,7 @@ describe('simulated fleet with injected faults', () => {
         expect(devices.filter((d) => d.faults.includes(kind)).length, kind).toBeGreaterThan(0);
       }
       expect(devices.filter((d) => d.restarts > 0).length).toBeGreaterThan(0);
+      expect(devices.filter((d) => d.drops > 0).length).toBeGreaterThan(0);
     } finally {
       await fleet.stop();
     }
