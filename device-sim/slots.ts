@@ -66,11 +66,24 @@ function emptyState(): DeviceState {
   return { format: 1, committedSequence: 0, committedDirective: null, keydocSerial: 0, components: {} };
 }
 
+// Fault injection for the kill-at-every-write tests (MCUboot's habit): with
+// WF_SIM_CRASH_AT_WRITE=n the process SIGKILLs itself at the n-th crash point below.
+const crashAt = Number(process.env.WF_SIM_CRASH_AT_WRITE ?? 0);
+let crashPoints = 0;
+export function crashPoint(): void {
+  if (crashAt > 0 && ++crashPoints === crashAt) {
+    process.kill(process.pid, 'SIGKILL');
+    process.exit(137); // not reached
+  }
+}
+
 /** Write-then-rename: readers see the old or the new file, never half of one. */
 export function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, data);
+  crashPoint();
   renameSync(tmp, path);
+  crashPoint();
 }
 
 export class StateDir {
@@ -106,7 +119,9 @@ export class StateDir {
   /** Move a verified download into a slot (the state file does not point at it yet). */
   installSlot(component: string, slot: SlotName, fromPath: string): void {
     mkdirSync(join(this.dir, 'slots', component), { recursive: true });
+    crashPoint();
     renameSync(fromPath, this.slotPath(component, slot));
+    crashPoint();
   }
 
   loadKv(component: string): Record<string, string> {
@@ -115,7 +130,10 @@ export class StateDir {
   }
 
   saveKv(component: string, kv: Record<string, string>): void {
-    writeAtomic(join(this.dir, 'kv', `${component}.json`), JSON.stringify(kv));
+    // Not a crash point: when kv flushes depends on timing, and the tests need a fixed order.
+    const path = join(this.dir, 'kv', `${component}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(kv));
+    renameSync(`${path}.tmp`, path);
   }
 
   loadPending(): Uint8Array | null {

@@ -1,0 +1,39 @@
+// One simulated device as its own process, as a real device would run:
+//   node dist/device-sim/agent-main.js --id <id> --mqtt <url> --password <token> --root <hex> --state <dir>
+// SIGTERM/SIGINT stop it cleanly; the kill-at-every-write tests SIGKILL it (slots.ts crashPoint).
+import { fromHex } from '../protocol/crypto.js';
+import { DeviceAgent } from './agent.js';
+import { NodeEngine } from './engine/node-engine.js';
+
+function flag(name: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  const value = at > 0 ? process.argv[at + 1] : undefined;
+  if (!value) {
+    process.stderr.write(`usage: agent-main --id <id> --mqtt <url> --password <token> --root <hex> --state <dir> [--chunk <bytes>]\nmissing --${name}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const engine = new NodeEngine({ workers: 1 });
+const chunk = process.argv.includes('--chunk') ? Number(flag('chunk')) : undefined;
+const agent = new DeviceAgent({
+  deviceId: flag('id'),
+  mqttUrl: flag('mqtt'),
+  password: flag('password'),
+  rootPublicKey: fromHex(flag('root')),
+  stateDir: flag('state'),
+  engine,
+  chunkSize: chunk,
+  reconnectPeriodMs: 200,
+});
+agent.on('log', (line: string) => process.stderr.write(`${agent.id}: ${line}\n`));
+const stop = async () => {
+  await agent.stop();
+  await engine.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());
+await agent.start();
+process.send?.({ type: 'started' });
