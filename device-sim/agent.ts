@@ -537,8 +537,10 @@ export class DeviceAgent extends EventEmitter {
       await this.fetchImage(job, image);
       this.checkLive(job);
       // The spare slot's old image is overwritten: first stop pointing at it.
-      delete comp[slot];
-      this.store.saveState(this.state);
+      if (comp[slot]) {
+        delete comp[slot];
+        this.store.saveState(this.state);
+      }
       this.store.installSlot(component, slot, this.partial.partPath);
       this.partial.forgetMeta();
     }
