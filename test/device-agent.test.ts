@@ -344,3 +344,29 @@ describe('device agent: host ABI v1', () => {
     expect(r2).toMatchObject({ state: 'rolled_back', reason: 'MODULE_INIT_FAILED', running: [{ component: 'cfg', version: '1.0.0' }] });
   });
 });
+
+describe('device agent: after commit', () => {
+  it('a committed module that faults later is restarted by the watchdog; the update is not undone', async () => {
+    // Passes a 3-tick probation, then traps on its 6th tick; each restart begins counting again.
+    const image = await compileWat(`(module
+      (import "wf" "telemetry" (func $telemetry (param i32 i32 f64) (result i32)))
+      (memory (export "memory") 1 1)
+      (data (i32.const 0) "ticks")
+      (global $n (mut i32) (i32.const 0))
+      (func (export "wf_init") (result i32) (i32.const 0))
+      (func (export "wf_tick") (result i32)
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (drop (call $telemetry (i32.const 0) (i32.const 5) (f64.convert_i32_u (global.get $n))))
+        (if (i32.ge_u (global.get $n) (i32.const 6)) (then unreachable))
+        (i32.const 0)))`);
+    server.addImage(image);
+    const agent = await device();
+    await until('online', () => agent.status().connected);
+    const rel = signer.releaseOf(image, 'late', '1.0.0');
+    expect(await send(agent, signer.bundle({ device: agent.id, sequence: 1, releases: [rel] }))).toMatchObject({ state: 'committed' });
+    const ticks = () => (server.telemetry.get(agent.id) ?? []).filter((t) => t.name === 'ticks').map((t) => t.value);
+    // Counting up to 6, trapping, then starting over from 1 after a restart: twice.
+    await until('two restarts', () => ticks().filter((v, i, all) => v === 1 && i > 0 && all[i - 1] === 6).length >= 2, 30_000);
+    expect(agent.status()).toMatchObject({ state: 'committed', sequence: 1, running: [{ component: 'late', version: '1.0.0' }] });
+  });
+});
