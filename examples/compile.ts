@@ -1,7 +1,6 @@
 // WAT → Wasm with jco (wasm-tools' parser compiled to Wasm): one function the CLI, the build
 // script and the tests share.
 import { readFileSync } from 'node:fs';
-import { parse } from '@bytecodealliance/jco';
 import { WfError } from '../protocol/errors.js';
 
 export function isWat(bytes: Uint8Array): boolean {
@@ -10,6 +9,8 @@ export function isWat(bytes: Uint8Array): boolean {
 
 /** Compile WAT text to a Wasm binary; a syntax error becomes MODULE_INVALID with jco's message. */
 export async function compileWat(text: string, what = 'module'): Promise<Uint8Array> {
+  // Loaded on first use: jco is large, and the server and most commands never compile WAT.
+  const { parse } = await import('@bytecodealliance/jco');
   try {
     return new Uint8Array(await parse(text));
   } catch (err) {
