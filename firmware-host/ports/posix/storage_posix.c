@@ -8,10 +8,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Test hook for MCUboot-style crash tests (test/firmware-host.e2e.test.ts): with
+ * WF_CRASH_AT_WRITE=N in the environment the process kills itself with SIGKILL just before
+ * its N-th update write (slot erase/write, trailer cell, record), a real kill -9 at an exact
+ * point of an install. Unset in production: one getenv at the first write. */
+static void crash_point(void)
+{
+    static long at = -1, count;
+    if (at < 0) {
+        const char *env = getenv("WF_CRASH_AT_WRITE");
+        at = (env != NULL) ? strtol(env, NULL, 10) : 0;
+    }
+    if (at > 0 && ++count == at) {
+        raise(SIGKILL);
+    }
+}
 
 static void path_of(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -99,6 +117,7 @@ static wf_status_t p_trailer_write(void *ctx, uint8_t slot, uint32_t off, const 
     uint8_t t[WF_TRAILER_SIZE];
     char name[32];
     if (off > WF_TRAILER_SIZE || len > WF_TRAILER_SIZE - off) { return WF_BAD_PARAMETER; }
+    crash_point();
     if (p_trailer_read(ctx, slot, t) != WF_OK) { return WF_STORAGE_ERROR; }
     memcpy(t + off, data, len);
     slot_name(name, sizeof name, slot, "trailer");
@@ -109,6 +128,7 @@ static wf_status_t p_slot_erase(void *ctx, uint8_t slot)
 {
     wf_posix_storage_t *s = ctx;
     char name[32], p[600];
+    crash_point();
     /* trailer first: without it the slot is EMPTY whatever bytes remain */
     slot_name(name, sizeof name, slot, "trailer");
     path_of(p, sizeof p, s->dir, name);
@@ -129,8 +149,10 @@ static int open_slot(wf_posix_storage_t *s, uint8_t slot, int flags)
 
 static wf_status_t p_slot_write(void *ctx, uint8_t slot, uint32_t off, const uint8_t *data, size_t len)
 {
-    int fd = open_slot(ctx, slot, O_WRONLY | O_CREAT);
+    int fd;
     ssize_t n;
+    crash_point();
+    fd = open_slot(ctx, slot, O_WRONLY | O_CREAT);
     if (fd < 0) { return WF_STORAGE_ERROR; }
     n = pwrite(fd, data, len, (off_t)off);
     close(fd);
@@ -191,6 +213,7 @@ static wf_status_t p_record_write(void *ctx, const wf_record_t *rec)
     wf_posix_storage_t *s = ctx;
     uint8_t buf[6 + sizeof(wf_record_t) + 4];
     uint32_t sum;
+    crash_point();
     memcpy(buf, "wfrec1", 6);
     memcpy(buf + 6, rec, sizeof *rec);
     sum = fnv1a(buf + 6, sizeof *rec);
