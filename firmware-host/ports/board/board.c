@@ -41,6 +41,37 @@ __attribute__((section(".isr_vector"), used)) static void (*const vectors[16])(v
 
 uint64_t wf_board_time_us(void) { return ms_ticks * 1000u; }
 
+#ifdef WF_BOARD_QEMU
+/* ARM semihosting (QEMU -semihosting): SYS_WRITE0 prints, SYS_EXIT ends the run. */
+static int semihost(int op, void *arg)
+{
+    register int r0 __asm("r0") = op;
+    register void *r1 __asm("r1") = arg;
+    __asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+void wf_board_console(const char *text, size_t len)
+{
+    char buf[129];
+    while (len > 0u) {
+        size_t n = len < 128u ? len : 128u;
+        memcpy(buf, text, n);
+        buf[n] = '\0';
+        (void)semihost(0x04, buf);
+        text += n;
+        len -= n;
+    }
+}
+
+void wf_board_exit(int code)
+{
+    uint32_t block[2] = {0x20026u, (uint32_t)code}; /* ADP_Stopped_ApplicationExit */
+    (void)semihost(0x20, block);                    /* SYS_EXIT_EXTENDED */
+    (void)semihost(0x18, (void *)(uintptr_t)0x20026u);
+    for (;;) {}
+}
+#else
 /* Console: a RAM ring a debugger can read; a real board writes its UART. */
 static char console[512];
 static size_t console_pos;
@@ -52,6 +83,7 @@ __attribute__((weak)) void wf_board_console(const char *text, size_t len)
         console[console_pos++ % sizeof console] = text[i];
     }
 }
+#endif
 
 /* Flash defaults for simulators whose "flash" is writable memory. A real board replaces
  * these with its flash controller driver (erase sectors, program words). */
