@@ -98,6 +98,48 @@ static void expect_chunk_response(const jval_t *expect, const wf_chunk_response_
     if (json_str(expect, "error")) { CHECK(!r->has_data && wf_slice_eq(r->error, json_str(expect, "error"))); }
 }
 
+/* Every prefix and every single-bit flip of the valid bundle is refused with a wire reason
+ * (never OK, never a host-internal status), and ASan/UBSan see no bad access on the way. */
+static void mutate_valid_bundle(const jval_t *vectors, const jval_t *ctxj)
+{
+    size_t i, bit, len = 0, refused = 0, cut = 0;
+    const jval_t *valid = NULL;
+    uint8_t *orig, *buf;
+    char path[1024];
+    static wf_checked_bundle_t out;
+
+    for (i = 0; vectors != NULL && i < vectors->n; i++) {
+        if (strcmp(json_str(vectors->items[i], "name"), "bundle-valid") == 0) { valid = vectors->items[i]; }
+    }
+    CHECK(valid != NULL);
+    if (valid == NULL) { return; }
+    snprintf(path, sizeof path, "%s/%s", dir, json_str(valid, "file"));
+    orig = wf_test_read_file(path, &len);
+    CHECK(orig != NULL);
+    if (orig == NULL) { return; }
+    buf = malloc(len);
+    for (i = 0; i < len; i++) {
+        wf_status_t st = run_bundle(valid, ctxj, orig, i, &out);
+        if (st != WF_OK && st < WF_HOST_ONLY_) { cut++; }
+        else { fprintf(stderr, "prefix of %zu bytes gave %s\n", i, wf_status_name(st)); }
+    }
+    for (i = 0; i < len; i++) {
+        for (bit = 0; bit < 8; bit++) {
+            wf_status_t st;
+            memcpy(buf, orig, len);
+            buf[i] ^= (uint8_t)(1u << bit);
+            st = run_bundle(valid, ctxj, buf, len, &out);
+            if (st != WF_OK && st < WF_HOST_ONLY_) { refused++; }
+            else { fprintf(stderr, "flip of byte %zu bit %zu gave %s\n", i, bit, wf_status_name(st)); }
+        }
+    }
+    CHECK(cut == len);
+    CHECK(refused == len * 8u);
+    printf("bundle-valid: %zu prefixes and %zu single-bit flips all refused with a reason\n", cut, refused);
+    free(buf);
+    free(orig);
+}
+
 int main(void)
 {
     char path[1024];
@@ -202,6 +244,7 @@ int main(void)
         free(bytes);
     }
     printf("vectors: %zu checked\n", counted);
+    mutate_valid_bundle(vectors, ctxj);
     json_free(index);
     free(index_text);
     return wf_test_finish("test_vectors");

@@ -54,6 +54,7 @@ typedef struct {
     uint32_t next_index;         /* next chunk expected */
     uint32_t requested_upto;     /* chunks [next_index, requested_upto) are requested */
     uint64_t last_progress_ms;
+    uint64_t last_report_ms;     /* progress reports: at most one a second */
     wf_sha256_t hash;
 
     /* running module */

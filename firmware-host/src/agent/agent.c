@@ -1,463 +1,15 @@
 /*
- * Device agent (wf/agent.h): the steps of DESIGN.md §3 as named functions, each doing its
- * I/O through the platform table and moving the state only through wf_update_next().
- *
- * Write order is what keeps kill -9 safe (docs/firmware-host.md §Crash safety):
- *   download: slot data + sync, then record.dl_bytes    (resume never trusts unsynced bytes)
- *   verified: config + sync, info cell, magic cell      (magic last: "complete and verified")
- *   activate: pending cell, trial[k] cell, then load    (boot table retries or reverts)
- *   commit:   confirmed cell, then record               (one cell flips slot and sequence)
- *   revert:   erase the trial slot, then record          (failed sequence is not retried)
+ * Device agent (wf/agent.h), entry points: directive intake (steps 1-4), boot (the slot
+ * decision table), connect, timers. The steps of DESIGN.md §3 are named functions across
+ * src/agent/ (see agent_internal.h), each doing its I/O through the platform table and moving
+ * the state only through wf_update_next(). Write order, which keeps kill -9 safe, is in
+ * install.c and download.c (docs/firmware-host.md §5).
  */
-#include "wf/agent.h"
+#include "agent_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "wf/abi.h"
-#include "wf/cbor_write.h"
-#include "wf/crypto.h"
-#include "wf/wasm_check.h"
-
-#define REPORT_BUF 1024u
-
-static void logf_(wf_agent_t *a, const char *fmt, const char *s1, const char *s2)
-{
-    char line[320];
-    if (a->pf->log == NULL) { return; }
-    snprintf(line, sizeof line, fmt, s1, s2);
-    a->pf->log(a->pf->ctx, line);
-}
-
-static uint64_t committed_sequence(const wf_agent_t *a)
-{
-    uint64_t seq = a->rec.committed_sequence;
-    if (a->active >= 0 && !a->active_is_trial && a->active_info.sequence > seq) {
-        seq = a->active_info.sequence;
-    }
-    return seq;
-}
-
-/* ---- reports (protocol.md §5 report) ------------------------------------------------------ */
-
-static void publish_report(wf_agent_t *a, bool with_progress, uint64_t bytes, uint64_t total)
-{
-    uint8_t buf[REPORT_BUF];
-    size_t len;
-    wf_report_t r;
-    wf_running_ref_t run;
-
-    memset(&r, 0, sizeof r);
-    r.state = a->state;
-    r.reason = (a->state == WF_STATE_FAILED || a->state == WF_STATE_ROLLED_BACK) ? a->reason : WF_OK;
-    r.sequence = committed_sequence(a);
-    if (a->active >= 0) {
-        run.component = a->active_info.component;
-        run.version = a->active_info.version;
-        run.manifest_digest = a->active_info.manifest_digest;
-        r.running = &run;
-        r.n_running = 1;
-    }
-    r.target_sequence = wf_update_is_final(a->state) && a->state != WF_STATE_FAILED &&
-                                a->state != WF_STATE_ROLLED_BACK
-                            ? 0u : a->target_sequence;
-    r.has_progress = with_progress;
-    r.progress_bytes = bytes;
-    r.progress_total = total;
-    r.detail = a->detail[0] != '\0' ? a->detail : NULL;
-    r.time = a->pf->now_s(a->pf->ctx);
-    if (wf_report_encode(&r, buf, sizeof buf, &len) == WF_OK && a->connected) {
-        (void)a->pf->publish(a->pf->ctx, "report", buf, len, 1, true);
-    }
-}
-
-/* Move the state machine; every change is reported (DESIGN.md §3 "every step reports"). */
-static bool step(wf_agent_t *a, wf_event_t ev, wf_status_t reason, const char *detail)
-{
-    wf_state_t next = wf_update_next(a->state, ev);
-    if (next == WF_STATE_COUNT_) {
-        logf_(a, "agent: event ignored in state %s%s", wf_state_name(a->state), "");
-        return false;
-    }
-    a->state = next;
-    a->reason = reason;
-    snprintf(a->detail, sizeof a->detail, "%s", detail != NULL ? detail : "");
-    if (next == WF_STATE_DOWNLOADING) {
-        publish_report(a, true, a->next_index == 0u ? 0u : (uint64_t)a->next_index * a->chunk_size,
-                       a->target.image_size);
-    } else {
-        publish_report(a, false, 0, 0);
-    }
-    logf_(a, "agent: state %s %s", wf_state_name(next), reason != WF_OK ? wf_status_reason(reason) : "");
-    return true;
-}
-
-static void save_record(wf_agent_t *a)
-{
-    if (a->pf->record_write(a->pf->ctx, &a->rec) != WF_OK) {
-        logf_(a, "agent: record write failed%s%s", "", "");
-    }
-}
-
-/* Remember a directive that ended badly so a restart does not run it again. */
-static void remember_failure(wf_agent_t *a, wf_state_t final_state, wf_status_t reason)
-{
-    a->rec.failed_sequence = a->target_sequence;
-    a->rec.failed_state = (uint8_t)final_state;
-    a->rec.failed_reason = (uint8_t)reason;
-    a->rec.dl_sequence = 0;
-    save_record(a);
-}
-
-static void fail(wf_agent_t *a, wf_status_t reason, const char *detail)
-{
-    if (a->target_slot >= 0 && a->target_slot != a->active) {
-        (void)a->pf->slot_erase(a->pf->ctx, (uint8_t)a->target_slot); /* loses nothing: spare */
-    }
-    remember_failure(a, WF_STATE_FAILED, reason);
-    (void)step(a, WF_EV_REJECT, reason, detail);
-    a->target_slot = -1;
-}
-
-/* ---- slots and modules ---------------------------------------------------------------- */
-
-static wf_status_t write_cell(wf_agent_t *a, uint8_t slot, uint32_t off, size_t size,
-                              void (*set)(uint8_t *))
-{
-    uint8_t t[WF_TRAILER_SIZE];
-    wf_trailer_erase(t);
-    set(t);
-    return a->pf->trailer_write(a->pf->ctx, slot, off, t + off, size);
-}
-
-static void set_pending(uint8_t *t) { wf_trailer_set_flag(t, WF_TRAILER_PENDING_OFF); }
-static void set_confirmed(uint8_t *t) { wf_trailer_set_flag(t, WF_TRAILER_CONFIRMED_OFF); }
-static void set_magic(uint8_t *t) { wf_trailer_set_magic(t); }
-
-static wf_status_t mark_trial(wf_agent_t *a, uint8_t slot)
-{
-    uint8_t t[WF_TRAILER_SIZE];
-    uint32_t used, off;
-    if (a->pf->trailer_read(a->pf->ctx, slot, t) != WF_OK) { return WF_STORAGE_ERROR; }
-    used = wf_trailer_trials_used(t);
-    if (used >= WF_TRIAL_CELLS) { return WF_MODULE_CRASH_LOOP; }
-    off = WF_TRAILER_TRIAL_OFF + used * WF_TRAILER_FLAG_SIZE;
-    wf_trailer_set_flag(t, off);
-    return a->pf->trailer_write(a->pf->ctx, slot, off, t + off, WF_TRAILER_FLAG_SIZE);
-}
-
-static void stop_module(wf_agent_t *a)
-{
-    wf_module_unload(&a->module);
-}
-
-/* Load the image of `slot` and run wf_init: the start of a module, whichever slot. */
-static wf_status_t start_module(wf_agent_t *a, uint8_t slot, const wf_slot_info_t *info)
-{
-    wf_status_t st;
-    int32_t rc = 0;
-
-    stop_module(a);
-    if (info->image_size > a->image_cap || info->config_len > WF_CONFIG_MAX) {
-        return WF_IMAGE_TOO_LARGE;
-    }
-    if (a->pf->slot_read(a->pf->ctx, slot, 0, a->image, info->image_size) != WF_OK ||
-        a->pf->slot_read(a->pf->ctx, slot, info->image_size, a->config, info->config_len) != WF_OK) {
-        return WF_STORAGE_ERROR;
-    }
-    a->config_len = info->config_len;
-    st = wf_module_load(&a->module, a->image, info->image_size, a->cfg.capabilities, 0,
-                        info->max_pages, a->cfg.budget);
-    if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "%s", a->module.error);
-        return st;
-    }
-    st = wf_module_call(&a->module, "wf_init", &rc);
-    if (st == WF_OK && rc != 0) {
-        snprintf(a->detail, sizeof a->detail, "wf_init returned %d", (int)rc);
-        st = WF_MODULE_INIT_FAILED;
-    } else if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "wf_init: %s", a->module.error);
-    }
-    if (st != WF_OK) {
-        stop_module(a);
-        return st;
-    }
-    a->next_tick_ms = a->pf->monotonic_ms(a->pf->ctx) + info->tick_ms;
-    return WF_OK;
-}
-
-static void restart_previous(wf_agent_t *a)
-{
-    wf_status_t st;
-    if (a->active < 0) { return; }
-    st = start_module(a, (uint8_t)a->active, &a->active_info);
-    if (st != WF_OK) {
-        logf_(a, "agent: previous module did not restart: %s%s", wf_status_name(st), "");
-    }
-}
-
-/* Step 7, failure: back to the previous slot on our own, with the reason. */
-static void revert(wf_agent_t *a, wf_status_t reason, const char *detail)
-{
-    char why[WF_DETAIL_MAX + 1];
-    snprintf(why, sizeof why, "%s", detail != NULL ? detail : "");
-    stop_module(a);
-    if (a->target_slot >= 0) {
-        (void)a->pf->slot_erase(a->pf->ctx, (uint8_t)a->target_slot);
-    }
-    remember_failure(a, WF_STATE_ROLLED_BACK, reason);
-    a->target_slot = -1;
-    a->active_is_trial = false;
-    restart_previous(a);
-    if (a->state == WF_STATE_PROBATION) {
-        (void)step(a, WF_EV_FAILED, reason, why);
-    } else {
-        /* failed before probation started (load or wf_init of the new module) */
-        a->state = WF_STATE_ROLLED_BACK;
-        a->reason = reason;
-        snprintf(a->detail, sizeof a->detail, "%s", why);
-        publish_report(a, false, 0, 0);
-    }
-    if (a->want_directive) { logf_(a, "agent: re-reading the directive%s%s", "", ""); }
-}
-
-/* Step 8: probation passed. One cell write flips the active slot and its sequence. */
-static void commit(wf_agent_t *a)
-{
-    if (write_cell(a, (uint8_t)a->target_slot, WF_TRAILER_CONFIRMED_OFF, WF_TRAILER_FLAG_SIZE,
-                   set_confirmed) != WF_OK) {
-        revert(a, WF_INTERNAL, "could not write the confirmed flag");
-        return;
-    }
-    a->active = a->target_slot;
-    a->active_info = a->target;
-    a->active_is_trial = false;
-    a->target_slot = -1;
-    a->rec.committed_sequence = a->target.sequence;
-    save_record(a);
-    (void)step(a, WF_EV_PASSED, WF_OK, NULL);
-}
-
-typedef struct {
-    wf_agent_t *a;
-    uint8_t slot;
-} slot_src_t;
-
-static wf_status_t slot_src_read(void *ctx, size_t off, uint8_t *out, size_t n)
-{
-    slot_src_t *src = (slot_src_t *)ctx;
-    return src->a->pf->slot_read(src->a->pf->ctx, src->slot, (uint32_t)off, out, n);
-}
-
-/* Step 6-7: activate the verified image of the target slot under probation. */
-static void activate(wf_agent_t *a)
-{
-    wf_wasm_info_t info;
-    wf_status_t st;
-    uint8_t slot = (uint8_t)a->target_slot;
-    slot_src_t src;
-
-    /* imports ⊆ granted, read from the slot itself: the image buffer belongs to the module
-     * that runs (the classic interpreter executes from it), so a refusal touches nothing */
-    src.a = a;
-    src.slot = slot;
-    st = wf_wasm_check_stream(slot_src_read, &src, a->target.image_size, a->cfg.capabilities,
-                              &info);
-    if (st != WF_OK) {
-        fail(a, st, "module imports or exports do not fit host ABI v1 as granted");
-        return;
-    }
-    if ((a->state == WF_STATE_INSTALLING &&
-         write_cell(a, slot, WF_TRAILER_PENDING_OFF, WF_TRAILER_FLAG_SIZE, set_pending) != WF_OK) ||
-        mark_trial(a, slot) != WF_OK) {
-        fail(a, WF_STORAGE_ERROR, "trailer write");
-        return;
-    }
-    a->active_is_trial = true;
-    st = start_module(a, slot, &a->target);
-    if (st != WF_OK) {
-        revert(a, st, a->detail);
-        return;
-    }
-    a->probation_left = a->cfg.probation_ticks;
-    (void)step(a, WF_EV_LOADED, WF_OK, NULL);
-}
-
-/* Step 5-6 end: all bytes are in; compare the digest, then record the slot as verified. */
-static void verify_and_install(wf_agent_t *a)
-{
-    uint8_t digest[32];
-    uint8_t slot = (uint8_t)a->target_slot;
-
-    (void)step(a, WF_EV_COMPLETE, WF_OK, NULL);
-    wf_sha256_final(&a->hash, digest);
-    if (!wf_ct_equal(digest, a->target.image_sha256, 32)) {
-        fail(a, WF_IMAGE_DIGEST_MISMATCH, "sha-256 of the downloaded image differs from image.sha256");
-        return;
-    }
-    a->target.config_len = a->target_config_len;
-    if (a->pf->slot_write(a->pf->ctx, slot, a->target.image_size, a->target_config,
-                          a->target_config_len) != WF_OK ||
-        a->pf->slot_sync(a->pf->ctx, slot) != WF_OK) {
-        fail(a, WF_STORAGE_ERROR, "slot write");
-        return;
-    }
-    {
-        uint8_t t[WF_TRAILER_SIZE];
-        wf_trailer_erase(t);
-        wf_trailer_set_info(t, &a->target);
-        if (a->pf->trailer_write(a->pf->ctx, slot, WF_TRAILER_INFO_OFF, t + WF_TRAILER_INFO_OFF,
-                                 WF_TRAILER_INFO_SIZE) != WF_OK ||
-            write_cell(a, slot, WF_TRAILER_MAGIC_OFF, WF_TRAILER_MAGIC_SIZE, set_magic) != WF_OK) {
-            fail(a, WF_STORAGE_ERROR, "trailer write");
-            return;
-        }
-    }
-    a->rec.dl_sequence = 0;
-    save_record(a);
-    (void)step(a, WF_EV_DIGEST_OK, WF_OK, NULL);
-    activate(a);
-}
-
-/* ---- download (step 5) -------------------------------------------------------------------- */
-
-static uint32_t chunk_count(const wf_agent_t *a)
-{
-    return (uint32_t)((a->target.image_size + a->chunk_size - 1u) / a->chunk_size);
-}
-
-static void request_chunks(wf_agent_t *a)
-{
-    uint32_t total = chunk_count(a);
-    if (a->requested_upto < a->next_index) { a->requested_upto = a->next_index; }
-    while (a->connected && a->requested_upto < total &&
-           a->requested_upto - a->next_index < a->cfg.window) {
-        uint8_t buf[WF_CHUNK_REQUEST_MAX];
-        size_t len;
-        wf_chunk_request_t req;
-        req.sha256.ptr = a->target.image_sha256;
-        req.sha256.len = 32;
-        req.index = a->requested_upto;
-        req.chunk_size = a->chunk_size;
-        if (wf_chunk_request_encode(&req, buf, sizeof buf, &len) != WF_OK ||
-            a->pf->publish(a->pf->ctx, "chunk/get", buf, len, 0, false) != WF_OK) {
-            break;
-        }
-        a->requested_upto++;
-    }
-}
-
-/* Re-hash what a previous run left in the slot, so the digest still covers every byte. */
-static wf_status_t resume_hash(wf_agent_t *a, uint8_t slot, uint32_t bytes)
-{
-    uint32_t off = 0;
-    wf_sha256_init(&a->hash);
-    while (off < bytes) { /* through the scratch: the image buffer is the running module's */
-        uint32_t n = bytes - off;
-        if (n > sizeof a->scratch) { n = (uint32_t)sizeof a->scratch; }
-        if (a->pf->slot_read(a->pf->ctx, slot, off, a->scratch, n) != WF_OK) { return WF_STORAGE_ERROR; }
-        wf_sha256_update(&a->hash, a->scratch, n);
-        off += n;
-    }
-    return WF_OK;
-}
-
-static void start_download(wf_agent_t *a, const wf_release_t *rel)
-{
-    uint8_t slot = (uint8_t)((a->active == 0) ? 1 : 0);
-    bool resume;
-
-    a->target_slot = (int8_t)slot;
-    a->chunk_size = a->cfg.max_chunk;
-    resume = a->rec.dl_sequence == a->target.sequence && a->rec.dl_slot == slot &&
-             memcmp(a->rec.dl_sha256, a->target.image_sha256, 32) == 0 &&
-             a->rec.dl_chunk_size == a->chunk_size && a->rec.dl_bytes <= a->target.image_size &&
-             a->rec.dl_bytes % a->chunk_size == 0u;
-    (void)rel;
-    if (resume && resume_hash(a, slot, a->rec.dl_bytes) == WF_OK) {
-        a->next_index = a->rec.dl_bytes / a->chunk_size;
-        logf_(a, "agent: resuming the download%s%s", "", "");
-    } else {
-        if (a->pf->slot_erase(a->pf->ctx, slot) != WF_OK) {
-            fail(a, WF_STORAGE_ERROR, "slot erase");
-            return;
-        }
-        wf_sha256_init(&a->hash);
-        a->next_index = 0;
-        a->rec.dl_sequence = a->target.sequence;
-        a->rec.dl_slot = slot;
-        memcpy(a->rec.dl_sha256, a->target.image_sha256, 32);
-        a->rec.dl_bytes = 0;
-        a->rec.dl_chunk_size = a->chunk_size;
-        save_record(a);
-    }
-    a->requested_upto = a->next_index;
-    a->last_progress_ms = a->pf->monotonic_ms(a->pf->ctx);
-    (void)step(a, WF_EV_START, WF_OK, NULL);
-    if (a->next_index * (uint64_t)a->chunk_size >= a->target.image_size) {
-        verify_and_install(a);
-        return;
-    }
-    request_chunks(a);
-}
-
-void wf_agent_on_chunk(wf_agent_t *a, const uint8_t *msg, size_t len)
-{
-    wf_chunk_response_t r;
-    wf_status_t st;
-    uint64_t off, expect;
-    uint8_t slot;
-
-    if (a->state != WF_STATE_DOWNLOADING) { return; }
-    st = wf_chunk_response_decode(msg, len, a->chunk_size, &r);
-    if (st != WF_OK) {
-        /* bad input loses nothing: the download goes on, the chunk is asked again */
-        logf_(a, "agent: chunk refused: %s%s", wf_status_reason(st), "");
-        return;
-    }
-    if (!wf_ct_equal(r.sha256.ptr, a->target.image_sha256, 32)) { return; } /* another image */
-    if (!r.has_data) {
-        char code[65];
-        wf_status_t reason;
-        snprintf(code, sizeof code, "%.*s", (int)r.error.len, (const char *)r.error.ptr);
-        reason = wf_status_from_reason(code, r.error.len);
-        fail(a, reason == WF_NOT_FOUND ? WF_INTERNAL : reason, "the server could not serve the chunk");
-        return;
-    }
-    if ((uint64_t)r.index * a->chunk_size >= a->target.image_size) {
-        logf_(a, "agent: chunk beyond the signed size refused (%s)%s", "CHUNK_INVALID", "");
-        return;
-    }
-    if (r.index != a->next_index) { return; } /* duplicate or out of order: asked again later */
-    off = (uint64_t)r.index * a->chunk_size;
-    expect = a->target.image_size - off;
-    if (expect > a->chunk_size) { expect = a->chunk_size; }
-    if (r.data.len != expect) {
-        logf_(a, "agent: chunk with the wrong length refused (%s)%s", "CHUNK_INVALID", "");
-        return;
-    }
-    slot = (uint8_t)a->target_slot;
-    if (a->pf->slot_write(a->pf->ctx, slot, (uint32_t)off, r.data.ptr, r.data.len) != WF_OK ||
-        a->pf->slot_sync(a->pf->ctx, slot) != WF_OK) {
-        fail(a, WF_STORAGE_ERROR, "slot write");
-        return;
-    }
-    wf_sha256_update(&a->hash, r.data.ptr, r.data.len);
-    a->next_index++;
-    a->rec.dl_bytes = (uint32_t)(off + r.data.len);
-    if (a->rec.dl_bytes < a->target.image_size) {
-        a->rec.dl_bytes = a->next_index * a->chunk_size; /* whole chunks only */
-    }
-    save_record(a);
-    a->last_progress_ms = a->pf->monotonic_ms(a->pf->ctx);
-    if (off + r.data.len >= a->target.image_size) {
-        verify_and_install(a);
-        return;
-    }
-    (void)step(a, WF_EV_CHUNK, WF_OK, NULL);
-    request_chunks(a);
-}
 
 /* ---- directives (steps 1-4) --------------------------------------------------------------- */
 
@@ -490,7 +42,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     ctx.skew = WF_CLOCK_SKEW_S;
     ctx.capabilities = a->cfg.capabilities;
     ctx.memory = a->cfg.memory;
-    ctx.committed_sequence = committed_sequence(a);
+    ctx.committed_sequence = wf_ag_committed_sequence(a);
     ctx.keydoc_serial = a->rec.keydoc_serial;
     if (a->active >= 0) {
         running.component = a->active_info.component;
@@ -513,19 +65,19 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     if (st != WF_OK) {
         /* refused before anything was touched: the running module goes on */
         a->target_sequence = 0;
-        (void)step(a, WF_EV_REJECT, st, "directive bundle refused by the device checks");
+        (void)wf_ag_step(a, WF_EV_REJECT, st, "directive bundle refused by the device checks");
         return;
     }
     a->target_sequence = cb->directive.sequence;
     if (cb->keydoc.serial > a->rec.keydoc_serial) {
         a->rec.keydoc_serial = cb->keydoc.serial; /* a newer key document is now the floor */
-        save_record(a);
+        wf_ag_save_record(a);
     }
     if (a->target_slot >= 0 && a->target_slot != a->active) {
         /* a newer directive supersedes a download in progress */
         a->target_slot = -1;
     }
-    (void)step(a, WF_EV_BUNDLE_OK, WF_OK, NULL);
+    (void)wf_ag_step(a, WF_EV_BUNDLE_OK, WF_OK, NULL);
     for (i = 0; i < cb->n_releases; i++) {
         if (!cb->releases[i].already_running) {
             installs++;
@@ -534,18 +86,18 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     }
     if (installs == 0u) {
         a->rec.committed_sequence = cb->directive.sequence;
-        save_record(a);
-        (void)step(a, WF_EV_UP_TO_DATE, WF_OK, NULL);
+        wf_ag_save_record(a);
+        (void)wf_ag_step(a, WF_EV_UP_TO_DATE, WF_OK, NULL);
         return;
     }
     if (installs > 1u || (a->active >= 0 && cb->n_releases > 1u)) {
-        fail(a, WF_INTERNAL, "this host runs one component at a time");
+        wf_ag_fail(a, WF_INTERNAL, "this host runs one component at a time");
         return;
     }
     if (rel->manifest.image_size > a->image_cap ||
         rel->manifest.image_size + rel->config.len > a->pf->slot_size ||
         rel->config.len > WF_CONFIG_MAX) {
-        fail(a, WF_IMAGE_TOO_LARGE, "image does not fit a slot of this device");
+        wf_ag_fail(a, WF_IMAGE_TOO_LARGE, "image does not fit a slot of this device");
         return;
     }
     memset(&a->target, 0, sizeof a->target);
@@ -561,7 +113,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     copy_text(a->target.version, sizeof a->target.version, rel->manifest.version);
     if (rel->config.len > 0u) { memcpy(a->target_config, rel->config.ptr, rel->config.len); }
     a->target_config_len = (uint16_t)rel->config.len;
-    start_download(a, rel);
+    wf_ag_start_download(a);
 }
 
 /* ---- boot ------------------------------------------------------------------------------- */
@@ -606,26 +158,26 @@ wf_status_t wf_agent_start(wf_agent_t *a, const wf_platform_t *pf, const wf_agen
         a->target_sequence = info[d.other].sequence;
         a->target_slot = d.other;
         a->state = WF_STATE_PROBATION;
-        revert(a, WF_MODULE_CRASH_LOOP, "the host restarted during every probation attempt");
+        wf_ag_revert(a, WF_MODULE_CRASH_LOOP, "the host restarted during every probation attempt");
         break;
     case WF_BOOT_TRIAL:
         a->target_sequence = info[d.run_slot].sequence;
         a->target_slot = d.run_slot;
         a->target = info[d.run_slot];
         a->state = WF_STATE_INSTALLING;
-        activate(a);
+        wf_ag_activate(a);
         break;
     case WF_BOOT_RUN:
         a->state = WF_STATE_COMMITTED;
-        a->target_sequence = committed_sequence(a);
-        if (start_module(a, (uint8_t)a->active, &a->active_info) != WF_OK) {
-            logf_(a, "agent: committed module did not start: %s%s", a->detail, "");
+        a->target_sequence = wf_ag_committed_sequence(a);
+        if (wf_ag_start_module(a, (uint8_t)a->active, &a->active_info) != WF_OK) {
+            wf_ag_log(a, "agent: committed module did not start: %s%s", a->detail, "");
         }
         break;
     default:
         break;
     }
-    if (wf_update_is_final(a->state) && a->rec.failed_sequence > committed_sequence(a)) {
+    if (wf_update_is_final(a->state) && a->rec.failed_sequence > wf_ag_committed_sequence(a)) {
         /* say again how the last directive ended */
         a->state = (wf_state_t)a->rec.failed_state;
         a->reason = (wf_status_t)a->rec.failed_reason;
@@ -662,10 +214,10 @@ void wf_agent_on_connect(wf_agent_t *a)
     if (wf_online_encode(true, buf, sizeof buf, &len) == WF_OK) {
         (void)a->pf->publish(a->pf->ctx, "online", buf, len, 1, true);
     }
-    publish_report(a, false, 0, 0);
+    wf_ag_publish_report(a, false, 0, 0);
     if (a->state == WF_STATE_DOWNLOADING) {
         a->requested_upto = a->next_index; /* requests in flight were lost with the link */
-        request_chunks(a);
+        wf_ag_request_chunks(a);
     }
 }
 
@@ -673,48 +225,13 @@ void wf_agent_on_disconnect(wf_agent_t *a) { a->connected = false; }
 
 /* ---- timers ----------------------------------------------------------------------------- */
 
-static void tick(wf_agent_t *a, uint64_t now)
-{
-    int32_t rc = 0;
-    wf_status_t st;
-    const wf_slot_info_t *info = a->active_is_trial ? &a->target : &a->active_info;
-
-    a->next_tick_ms = now + info->tick_ms;
-    st = wf_module_call(&a->module, "wf_tick", &rc);
-    if (st == WF_OK && rc != 0) {
-        snprintf(a->detail, sizeof a->detail, "wf_tick returned %d", (int)rc);
-        st = WF_MODULE_HEALTH; /* a fault reported by the module (device-sim/probation.ts) */
-    } else if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "wf_tick: %s", a->module.error);
-    }
-    if (st == WF_OK && (a->module.exports & WF_EXPORT_HEALTH) != 0u) { /* as the module has it */
-        st = wf_module_call(&a->module, "wf_health", &rc);
-        if (st == WF_OK && rc != 0) {
-            snprintf(a->detail, sizeof a->detail, "wf_health returned %d", (int)rc);
-            st = WF_MODULE_HEALTH;
-        } else if (st != WF_OK) {
-            snprintf(a->detail, sizeof a->detail, "wf_health: %s", a->module.error);
-        }
-    }
-    if (a->state == WF_STATE_PROBATION) {
-        if (st != WF_OK) {
-            revert(a, st, a->detail);
-        } else if (--a->probation_left == 0u) {
-            commit(a);
-        }
-    } else if (st != WF_OK) {
-        /* a committed module faulting: logged; reverting is probation's job only */
-        logf_(a, "agent: module fault: %s %s", wf_status_reason(st), a->detail);
-    }
-}
-
 uint32_t wf_agent_poll(wf_agent_t *a)
 {
     uint64_t now = a->pf->monotonic_ms(a->pf->ctx);
     uint64_t wait = 1000;
 
     if (a->module.instance != NULL) {
-        if (now >= a->next_tick_ms) { tick(a, now); }
+        if (now >= a->next_tick_ms) { wf_ag_tick(a, now); }
         if (a->module.instance != NULL && a->next_tick_ms > now && a->next_tick_ms - now < wait) {
             wait = a->next_tick_ms - now;
         }
@@ -723,12 +240,12 @@ uint32_t wf_agent_poll(wf_agent_t *a)
         now - a->last_progress_ms >= a->cfg.chunk_timeout_ms) {
         a->requested_upto = a->next_index; /* ask again from the first missing chunk */
         a->last_progress_ms = now;
-        request_chunks(a);
+        wf_ag_request_chunks(a);
     }
     return (uint32_t)wait;
 }
 
-void wf_agent_stop(wf_agent_t *a) { stop_module(a); }
+void wf_agent_stop(wf_agent_t *a) { wf_ag_stop_module(a); }
 
 int32_t wf_agent_config_get(wf_agent_t *a, const char *key, size_t klen, uint8_t *out, size_t cap)
 {
