@@ -21,7 +21,9 @@ export async function rollback(api: ApiClient, o: RollbackOptions) {
   const { targets } = await api.post<{ targets: RollbackTarget[] }>('/v1/rollbacks/plan', selector);
   const release = readKeyPair(o.keysDir, 'release');
   const now = Math.floor(Date.now() / 1000);
-  const unique = new Map(targets.filter((t) => t.downgrade).map((t) => [t.manifestDigest, t]));
+  // One authorization per target release, downgrade or not: the server's view of what a device
+  // runs can lag its last report, and a device ignores an authorization it does not need.
+  const unique = new Map(targets.map((t) => [t.manifestDigest, t]));
   const authorizations = [...unique.values()].map((t) =>
     Buffer.from(
       signRollback({ component: t.component, target: fromHex(t.manifestDigest), issuedAt: now, expires: now + (o.validSeconds ?? 30 * 86400) }, release),
