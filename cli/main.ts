@@ -12,6 +12,7 @@ import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
 import { runServer } from './commands/server.js';
+import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView } from '../server/store/devices.js';
 import type { ModuleView } from '../server/store/modules.js';
 
@@ -206,7 +207,7 @@ withCommon(program.command('status').description('fleet summary')).action(async 
   });
 });
 
-(await import('./commands/sim.js')).registerSimCommand(program); // sim command: registered by device-sim
+registerSimCommand(program);
 
 async function main(): Promise<void> {
   try {
