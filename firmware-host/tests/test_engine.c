@@ -245,8 +245,13 @@ static void test_agent(void)
     wf_agent_on_connect(&agent);
     CHECK(report_is(&r, WF_STATE_IDLE, NULL));
 
-    /* install ok (3000 bytes = 12 chunks of 256, window 3) → committed */
-    install(&r, 5, big, big_len, "1.0.0");
+    /* install ok (3000 bytes = 12 chunks of 256, window 3) → committed; the device paces
+     * itself: never more than `window` requests in flight */
+    n = make(5, big, big_len, "1.0.0");
+    wf_agent_on_directive(&agent, bundle, n);
+    CHECK(r.n_requests == 3 && report_is(&r, WF_STATE_DOWNLOADING, NULL));
+    serve(&r, big, big_len);
+    run_ticks(&r, 4);
     CHECK(report_is(&r, WF_STATE_COMMITTED, NULL));
     CHECK(last_report(&r).sequence == 5 && last_report(&r).n_running == 1);
     CHECK(r.n_requests == 12);
@@ -367,11 +372,32 @@ static void test_agent(void)
     n = make(14, big, big_len, "2.0.0");
     wf_agent_on_directive(&agent, bundle, n);
     CHECK(report_is(&r, WF_STATE_COMMITTED, NULL));
+    /* config from the directive reaches config_get of the module that runs */
+    {
+        bundle_spec_t sp;
+        uint8_t val[16];
+        memset(&sp, 0, sizeof sp);
+        sp.device = DEVICE; sp.sequence = 16; sp.now = 1767225600u; sp.component = "app";
+        sp.version = "2.1.0"; sp.image = wasm_ok; sp.image_len = sizeof wasm_ok;
+        sp.max_pages = 1; sp.tick_ms = 100; sp.config_key = "mode"; sp.config_value = "eco";
+        n = bm_make_bundle(&sp, bundle, sizeof bundle);
+        wf_agent_on_directive(&agent, bundle, n);
+        serve(&r, wasm_ok, sizeof wasm_ok);
+        run_ticks(&r, 4);
+        CHECK(report_is(&r, WF_STATE_COMMITTED, NULL));
+        CHECK(wf_agent_config_get(&agent, "mode", 4, val, sizeof val) == 3 && memcmp(val, "eco", 3) == 0);
+        CHECK(wf_agent_config_get(&agent, "other", 5, val, sizeof val) == -1);
+        /* and it survives a restart (stored after the image in the slot) */
+        wf_agent_stop(&agent);
+        CHECK_STATUS(wf_agent_start(&agent, &pf, &c, image_buf, sizeof image_buf), WF_OK);
+        wf_agent_on_connect(&agent);
+        CHECK(wf_agent_config_get(&agent, "mode", 4, val, sizeof val) == 3);
+    }
     /* a directive naming what runs commits its sequence without a download */
-    n = make(15, big, big_len, "2.0.0");
+    n = make(17, wasm_ok, sizeof wasm_ok, "2.1.0");
     r.n_requests = r.next_request = 0;
     wf_agent_on_directive(&agent, bundle, n);
-    CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 15);
+    CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 17);
     CHECK(r.n_requests == 0);
     wf_agent_stop(&agent);
 }
