@@ -52,6 +52,8 @@ accept() {
 fetch_crate() {
   local crate="$1" version="$2" want="$3" name="$1-$2.crate" home="$CACHE/cargo-home" found
   cached "$name" "$want" && return 0
+  # rustup installs cargo under ~/.cargo/bin, which a non-login shell may not have on its PATH.
+  command -v cargo >/dev/null 2>&1 || PATH="$PATH:${HOME:-/root}/.cargo/bin"
   command -v cargo >/dev/null 2>&1 || { echo "fetch-deps: cargo not found (needed to fetch $name)" >&2; return 1; }
   echo "fetch-deps: fetching $crate $version with cargo"
   CARGO_HOME="$home" cargo info --quiet "$crate@$version" >/dev/null 2>&1 || true
