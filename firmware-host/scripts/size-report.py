@@ -12,7 +12,7 @@ from collections import defaultdict
 
 def component(path):
     p = path.replace('\\', '/')
-    if 'libwfcore.a' in p and 'crypto_board' not in p:
+    if 'libwfcore.a' in p and 'crypto_sodium' not in p:
         return 'host core'
     if 'libwfcore.a' in p:
         return 'board crypto glue'

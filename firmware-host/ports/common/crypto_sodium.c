@@ -1,7 +1,14 @@
-/* wf/crypto.h on libsodium 1.0.20's portable C (SHA-256/512 "cp", Ed25519 ref10), compiled
- * from the pinned sources scripts/fetch-deps.sh extracts. No primitive is written here. */
+/* wf/crypto.h on libsodium, for every port: Debian's libsodium on POSIX; on the board, libsodium
+ * 1.0.20's portable C (SHA-256/512 "cp", Ed25519 ref10) compiled from the pinned sources
+ * scripts/fetch-deps.sh extracts (WF_SODIUM_SUBSET: only those headers exist there).
+ * No primitive is written here. */
+#ifdef WF_SODIUM_SUBSET
 #include "crypto_hash_sha256.h"
 #include "crypto_sign_ed25519.h"
+#else
+#include <sodium.h>
+#endif
+
 #include "wf/crypto.h"
 
 _Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(wf_sha256_t),
