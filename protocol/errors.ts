@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   DIRECTIVE_REPLAY: { status: 400, message: 'directive sequence is not newer than the committed one' },
   DIRECTIVE_DOWNGRADE: { status: 400, message: 'older version without a rollback authorization' },
   DIRECTIVE_MANIFEST_MISSING: { status: 400, message: 'a release manifest named by the directive is not in the bundle' },
+  DIRECTIVE_UNSUPPORTED: { status: 400, message: 'the directive asks for more than this host supports' },
   ROLLBACK_INVALID: { status: 400, message: 'rollback authorization does not cover this release' },
   ABI_UNSUPPORTED: { status: 400, message: 'host ABI version is not supported' },
   ABI_UNKNOWN_IMPORT: { status: 400, message: 'module imports a function outside host ABI v1' },

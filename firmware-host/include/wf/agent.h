@@ -5,7 +5,7 @@
  * wf_agent_on_* functions and wf_agent_poll from one loop.
  *
  * One component runs at a time (the spare slot holds the next); a directive that would need
- * two installs at once is refused (INTERNAL, detail says why).
+ * two installs at once is refused (DIRECTIVE_UNSUPPORTED, detail says why).
  */
 #ifndef WF_AGENT_H
 #define WF_AGENT_H

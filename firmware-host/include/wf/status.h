@@ -36,6 +36,7 @@
     X(DIRECTIVE_REPLAY)           \
     X(DIRECTIVE_DOWNGRADE)        \
     X(DIRECTIVE_MANIFEST_MISSING) \
+    X(DIRECTIVE_UNSUPPORTED)      \
     X(MANIFEST_MISMATCH)          \
     X(ROLLBACK_INVALID)           \
     X(ABI_UNSUPPORTED)            \

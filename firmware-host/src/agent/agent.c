@@ -91,7 +91,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
         return;
     }
     if (installs > 1u || (a->active >= 0 && cb->n_releases > 1u)) {
-        wf_ag_fail(a, WF_INTERNAL, "this host runs one component at a time");
+        wf_ag_fail(a, WF_DIRECTIVE_UNSUPPORTED, "this host runs one component at a time");
         return;
     }
     if (rel->manifest.image_size > a->image_cap ||
