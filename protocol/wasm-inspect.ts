@@ -3,6 +3,7 @@
 // limits, and the ABI check needs both. Only the type, import, function, memory and export
 // sections are read; WebAssembly.validate() checks the rest.
 import { ABI_MODULE, ABI_V1_EXPORTS, ABI_V1_IMPORTS, REQUIRED_EXPORTS, sameFuncType, type FuncType, type ValType } from './abi.js';
+import { sha256 } from './crypto.js';
 import { WfError } from './errors.js';
 
 export interface WasmImport {
@@ -194,4 +195,19 @@ export function checkAbi(info: WasmInfo): AbiCheck {
   }
   const maxPages = info.memory ? (info.memory.maxPages ?? info.memory.initialPages) : 0;
   return { capabilities: [...capabilities].sort(), entryExports: entryExports.sort(), maxPages };
+}
+
+/** What a release manifest must say about a module: derived from the bytes, never declared. */
+export interface ModuleFacts extends AbiCheck {
+  sha256: Uint8Array;
+  size: number;
+}
+
+/**
+ * Inspect and ABI-check a module once and derive its manifest facts. The CLI builds release
+ * manifests from these, and the server checks uploaded manifests against them.
+ */
+export function describeModule(wasm: Uint8Array): ModuleFacts {
+  const abi = checkAbi(inspectWasm(wasm));
+  return { ...abi, sha256: sha256(wasm), size: wasm.length };
 }

@@ -2,12 +2,11 @@
 // manifest with the operator's release key (never sent to the server), upload both.
 import { loadModuleFile } from '../../examples/compile.js';
 import { ABI_VERSION } from '../../protocol/abi.js';
-import { sha256 } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { PATTERNS } from '../../protocol/fields.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
-import { checkAbi, inspectWasm } from '../../protocol/wasm-inspect.js';
+import { describeModule } from '../../protocol/wasm-inspect.js';
 import type { ModuleView } from '../../server/store/modules.js';
 import type { ApiClient } from '../client.js';
 
@@ -26,16 +25,16 @@ export type PublishedModule = ModuleView & { created: boolean };
 export function buildReleaseManifest(wasm: Uint8Array, o: Omit<PublishOptions, 'keysDir'>, now = Math.floor(Date.now() / 1000)): ReleaseManifest {
   if (!PATTERNS.component.test(o.name)) throw new WfError('REQUEST_INVALID', `--name "${o.name}": use 1-64 of [A-Za-z0-9._-]`);
   if (!PATTERNS.semver.test(o.version)) throw new WfError('REQUEST_INVALID', `--version "${o.version}": expected MAJOR.MINOR.PATCH[-PRERELEASE]`);
-  const abi = checkAbi(inspectWasm(wasm));
+  const facts = describeModule(wasm);
   return {
     component: o.name,
     version: o.version,
-    image: { sha256: sha256(wasm), size: wasm.length, format: 'wasm' },
+    image: { sha256: facts.sha256, size: facts.size, format: 'wasm' },
     abi: ABI_VERSION,
-    capabilities: abi.capabilities,
-    memory: { maxPages: abi.maxPages, stack: o.stack },
+    capabilities: facts.capabilities,
+    memory: { maxPages: facts.maxPages, stack: o.stack },
     tickMs: o.tickMs,
-    exports: abi.entryExports,
+    exports: facts.entryExports,
     createdAt: now,
   };
 }

@@ -1,10 +1,10 @@
-// Publish flow, as named steps: bound → inspect the module → check the ABI → verify the
+// Publish flow, as named steps: bound → inspect the module and check the ABI → verify the
 // operator's release signature → check the manifest describes these bytes → store (idempotent).
 import { ABI_VERSION } from '../../protocol/abi.js';
-import { bytesEqual, sha256, toHex } from '../../protocol/crypto.js';
+import { bytesEqual, toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { manifestDigest, openReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
-import { checkAbi, inspectWasm } from '../../protocol/wasm-inspect.js';
+import { describeModule, type ModuleFacts } from '../../protocol/wasm-inspect.js';
 import type { BlobStore } from '../store/blobs.js';
 import { audit, nowSeconds, type Db } from '../store/db.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
@@ -24,29 +24,27 @@ export interface PublishResult {
 }
 
 /** Does the signed manifest describe exactly this module? Name the first field that differs. */
-export function checkManifestMatches(m: ReleaseManifest, wasm: Uint8Array): void {
-  const abi = checkAbi(inspectWasm(wasm));
+export function checkManifestMatches(m: ReleaseManifest, facts: ModuleFacts): void {
   const mismatch = (field: string, signed: unknown, actual: unknown) => {
     throw new WfError('MANIFEST_MISMATCH', `${field}: manifest says ${JSON.stringify(signed)}, module has ${JSON.stringify(actual)}`);
   };
-  if (!bytesEqual(m.image.sha256, sha256(wasm))) mismatch('image.sha256', toHex(m.image.sha256), toHex(sha256(wasm)));
-  if (m.image.size !== wasm.length) mismatch('image.size', m.image.size, wasm.length);
+  if (!bytesEqual(m.image.sha256, facts.sha256)) mismatch('image.sha256', toHex(m.image.sha256), toHex(facts.sha256));
+  if (m.image.size !== facts.size) mismatch('image.size', m.image.size, facts.size);
   if (m.abi !== ABI_VERSION) mismatch('abi', m.abi, ABI_VERSION);
-  if (m.capabilities.join() !== abi.capabilities.join()) mismatch('capabilities', m.capabilities, abi.capabilities);
-  if (m.exports.join() !== abi.entryExports.join()) mismatch('exports', m.exports, abi.entryExports);
-  if (m.memory.maxPages !== abi.maxPages) mismatch('memory.max_pages', m.memory.maxPages, abi.maxPages);
+  if (m.capabilities.join() !== facts.capabilities.join()) mismatch('capabilities', m.capabilities, facts.capabilities);
+  if (m.exports.join() !== facts.entryExports.join()) mismatch('exports', m.exports, facts.entryExports);
+  if (m.memory.maxPages !== facts.maxPages) mismatch('memory.max_pages', m.memory.maxPages, facts.maxPages);
 }
 
 export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array): PublishResult {
   // 1. bound
   if (wasm.length > deps.maxModuleBytes) throw new WfError('IMAGE_TOO_LARGE', `${wasm.length} bytes, limit ${deps.maxModuleBytes}`);
-  // 2-3. inspect + ABI (inside checkManifestMatches, after the signature: see 4)
-  const info = inspectWasm(wasm);
-  checkAbi(info);
+  // 2-3. inspect + ABI, once: the facts every manifest field is checked against
+  const facts = describeModule(wasm);
   // 4. the release key's signature, checked against the current key document
   const manifest = openReleaseManifest(manifestBytes, deps.trust().keyDocument, nowSeconds());
   // 5. the manifest describes these bytes
-  checkManifestMatches(manifest, wasm);
+  checkManifestMatches(manifest, facts);
   // 6. store: same bytes again is idempotent; same name@version with other bytes is refused
   const existing = deps.modules.get(manifest.component, manifest.version);
   const digestHex = toHex(manifest.image.sha256);
