@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { WfError } from '../protocol/errors.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 import { ago, printJson, printTable } from './output.js';
-import { clientFor, collectList, collectPair, positiveInt, releaseRef, usageError, withCommon, type CommonOptions } from './options.js';
+import { clientFor, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
 import { inspectModule } from './commands/module-inspect.js';
@@ -167,34 +167,30 @@ withCommon(devices.command('show <id>').description('one device in detail')).act
 
 // ---- deploy / rollback / status ----
 withCommon(
-  program
-    .command('deploy <release>')
-    .description('deploy <name>@<version> to devices (by id or tag): signs one directive per device')
-    .option('--device <id>', 'device id, repeatable or comma-separated', collectList)
-    .option('--tag <key=value>', 'select devices by tag, repeatable', collectPair)
-    .option('--config <key=value>', 'module config, repeatable', collectPair),
-).action(async (release: string, o: CommonOptions & { device?: string[]; tag?: Record<string, string>; config?: Record<string, string> }) => {
+  withSelector(program.command('deploy <release>').description('deploy <name>@<version> to devices (by id or tag): signs one directive per device')).option(
+    '--config <key=value>',
+    'module config, repeatable',
+    collectPair,
+  ),
+).action(async (release: string, o: CommonOptions & SelectorOptions & { config?: Record<string, string> }) => {
   const ref = releaseRef(release);
-  if (!o.device && !o.tag) throw usageError('deploy needs --device <id> or --tag <key=value>');
+  const selector = requireSelector('deploy', o);
   const r = await clientFor(o).post<{ deployment: string; devices: Array<{ id: string; sequence: number }> }>('/v1/deployments', {
     module: ref.name,
     version: ref.version,
-    devices: o.device,
-    tags: o.tag,
+    ...selector,
     config: o.config,
   });
   out(o.json, r, () => process.stdout.write(`deployment ${r.deployment}: ${ref.name}@${ref.version} to ${r.devices.length} device(s)\n`));
 });
 withCommon(
-  program
-    .command('rollback')
-    .description("roll devices back to their previously committed version (or --to <version>); signs rollback authorizations with the release key")
-    .option('--device <id>', 'device id, repeatable or comma-separated', collectList)
-    .option('--tag <key=value>', 'select devices by tag', collectPair)
-    .option('--to <version>', 'version to go back to (default: each device\'s previous committed one)'),
-).action(async (o: CommonOptions & { device?: string[]; tag?: Record<string, string>; to?: string }) => {
-  if (!o.device && !o.tag) throw usageError('rollback needs --device <id> or --tag <key=value>');
-  const r = await rollback(clientFor(o), { devices: o.device, tags: o.tag, to: o.to, keysDir: o.keys });
+  withSelector(
+    program
+      .command('rollback')
+      .description("roll devices back to their previously committed version (or --to <version>); signs rollback authorizations with the release key"),
+  ).option('--to <version>', 'version to go back to (default: each device\'s previous committed one)'),
+).action(async (o: CommonOptions & SelectorOptions & { to?: string }) => {
+  const r = await rollback(clientFor(o), { ...requireSelector('rollback', o), to: o.to, keysDir: o.keys });
   out(o.json, r, () => printTable(r.targets.map((t) => ({ device: t.device, from: `${t.component}@${t.from}`, to: t.version }))));
 });
 withCommon(program.command('status').description('fleet summary')).action(async (o: CommonOptions) => {

@@ -51,3 +51,18 @@ export function clientFor(opts: CommonOptions): ApiClient {
 export function usageError(message: string): CommanderError {
   return new CommanderError(2, 'wasmfleet.usage', `error: ${message}`);
 }
+
+export interface SelectorOptions {
+  device?: string[];
+  tag?: Record<string, string>;
+}
+
+/** --device and --tag, shared by every command that targets devices; one of them is required. */
+export function withSelector(cmd: Command, tagHelp = 'select devices by tag, repeatable'): Command {
+  return cmd.option('--device <id>', 'device id, repeatable or comma-separated', collectList).option('--tag <key=value>', tagHelp, collectPair);
+}
+
+export function requireSelector(command: string, o: SelectorOptions): { devices?: string[]; tags?: Record<string, string> } {
+  if (!o.device && !o.tag) throw usageError(`${command} needs --device <id> or --tag <key=value>`);
+  return { devices: o.device, tags: o.tag };
+}

@@ -10,7 +10,7 @@ import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollb
 import { deviceTopic } from '../../protocol/topics.js';
 import { audit, nowSeconds, type Db } from '../store/db.js';
 import { insertDeployment } from '../store/deployments.js';
-import type { DeviceRepo } from '../store/devices.js';
+import type { DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { Trust } from '../trust.js';
@@ -45,19 +45,19 @@ export interface DeployResult {
   devices: Array<{ id: string; sequence: number }>;
 }
 
-/** Resolve a selector to device ids; unknown ids and empty selections are errors, not no-ops. */
-export function resolveTargets(devices: DeviceRepo, sel: Selector): string[] {
-  const ids = new Set<string>();
-  for (const id of sel.devices ?? []) ids.add(devices.require(id).id);
-  if (sel.tags && Object.keys(sel.tags).length > 0) for (const d of devices.selectByTags(sel.tags)) ids.add(d.id);
-  if (ids.size === 0) throw new WfError('DEPLOY_NO_TARGETS', JSON.stringify(sel));
-  return [...ids].sort();
+/** Resolve a selector to devices, sorted by id; unknown ids and empty selections are errors, not no-ops. */
+export function resolveTargets(devices: DeviceRepo, sel: Selector): DeviceView[] {
+  const byId = new Map<string, DeviceView>();
+  for (const id of sel.devices ?? []) byId.set(id, devices.require(id));
+  if (sel.tags && Object.keys(sel.tags).length > 0) for (const d of devices.selectByTags(sel.tags)) byId.set(d.id, d);
+  if (byId.size === 0) throw new WfError('DEPLOY_NO_TARGETS', JSON.stringify(sel));
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   const module = deps.modules.require(req.module, req.version);
   const manifest = deps.modules.manifestBytes(req.module, req.version);
-  const targets = resolveTargets(deps.devices, req);
+  const targets = resolveTargets(deps.devices, req).map((d) => d.id);
   const trust = deps.trust();
   const now = nowSeconds();
   // A rollback authorization is checked here too, so a bad one fails the request, not 1000 devices.

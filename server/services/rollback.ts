@@ -20,8 +20,8 @@ export interface RollbackTarget {
 }
 
 export function planRollback(deps: DeployDeps, sel: Selector, to?: string): RollbackTarget[] {
-  return resolveTargets(deps.devices, sel).map((id) => {
-    const device = deps.devices.require(id);
+  return resolveTargets(deps.devices, sel).map((device) => {
+    const id = device.id;
     const current = device.running[0];
     if (!current) throw new WfError('DEPLOY_NO_PREVIOUS', `${id} runs no module yet`);
     let version = to;

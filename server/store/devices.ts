@@ -160,8 +160,12 @@ export class DeviceRepo {
     return d;
   }
 
+  /** Asked for every MQTT message the server receives: answered from the credential cache when it can. */
   exists(id: string): boolean {
-    return this.stmts.tokenHash.get(id) !== undefined;
+    if (this.tokenCache.has(id)) return true;
+    const row = this.stmts.tokenHash.get(id) as { token_hash: string } | undefined;
+    if (row) this.tokenCache.set(id, row.token_hash);
+    return row !== undefined;
   }
 
   list(): DeviceView[] {
