@@ -3,24 +3,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileWat } from '../examples/compile.js';
 import { decodeBundle, encodeBundle, sha256, type Report } from '../protocol/index.js';
-import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
-import { NodeEngine } from '../device-sim/engine/node-engine.js';
+import type { AgentOptions, DeviceAgent } from '../device-sim/agent.js';
 import { sensorValue } from '../device-sim/host-abi.js';
-import { FakeServer, NOW, Signer, startBroker, tempDir, until, wasm, type Release, type TestBroker } from './device-fixture.js';
+import { AgentHarness, NOW, until, wasm, type FakeServer, type Release } from './device-fixture.js';
 
-let broker: TestBroker;
+const h = new AgentHarness('dev', 2);
+const signer = h.signer;
 let server: FakeServer;
-let engine: NodeEngine;
-const signer = new Signer();
-const dirs: { remove(): void }[] = [];
-const agents: DeviceAgent[] = [];
 const modules: Record<string, Uint8Array> = {};
 let counterV1: Release;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  server = await FakeServer.connect(broker.url);
-  engine = new NodeEngine({ workers: 2 });
+  await h.open();
+  server = h.server;
   for (const name of ['counter', 'blink', 'trap-init', 'infinite-loop', 'unhealthy', 'memory-hog']) modules[name] = await wasm(name);
   modules['init-fails'] = await compileWat(`(module (memory (export "memory") 1 1)
     (func (export "wf_init") (result i32) (i32.const 7)) (func (export "wf_tick") (result i32) (i32.const 0)))`);
@@ -28,26 +23,11 @@ beforeAll(async () => {
   counterV1 = signer.releaseOf(modules.counter, 'app', '1.0.0');
 });
 
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
-  await engine?.close();
-  await server?.close();
-  await broker?.stop();
-  for (const d of dirs) d.remove();
-});
+afterAll(() => h.close());
 
-let nextId = 0;
 const optionsOf = new Map<string, AgentOptions>();
 async function device(over: Partial<AgentOptions> = {}): Promise<DeviceAgent> {
-  const dir = tempDir();
-  dirs.push(dir);
-  const options: AgentOptions = {
-    deviceId: `dev-${process.pid}-${nextId++}`,
-    mqttUrl: broker.url,
-    password: 'token',
-    rootPublicKey: signer.root.publicKey,
-    stateDir: dir.path,
-    engine,
+  const options = h.options({
     chunkSize: 256,
     chunkTimeoutMs: 500,
     chunkTries: 4,
@@ -55,12 +35,9 @@ async function device(over: Partial<AgentOptions> = {}): Promise<DeviceAgent> {
     retryDelayMs: 60_000,
     probation: { ticks: 3 },
     ...over,
-  };
-  const agent = new DeviceAgent(options);
-  optionsOf.set(agent.id, options);
-  agents.push(agent);
-  await agent.start();
-  return agent;
+  });
+  optionsOf.set(options.deviceId, options);
+  return h.boot(options);
 }
 
 const lastOf = (agent: DeviceAgent): Report | undefined => server.last(agent.id);
@@ -122,10 +99,8 @@ describe('device agent: updates', () => {
     const afterUpdate = server.telemetry.get(agent.id)!.filter((t) => t.name === 'count').at(-1)!.value;
     expect(afterUpdate).toBeGreaterThanOrEqual(at);
     await agent.stop();
-    const restarted = new DeviceAgent(optionsOf.get(agent.id)!);
-    agents.push(restarted);
     const seen = server.telemetry.get(agent.id)!.length;
-    await restarted.start();
+    const restarted = await h.boot(optionsOf.get(agent.id)!);
     await until('telemetry after restart', () => server.telemetry.get(agent.id)!.length > seen);
     expect(server.telemetry.get(agent.id)![seen].value).toBeGreaterThan(afterUpdate);
     expect(restarted.status()).toMatchObject({ sequence: 2, running: [{ component: 'app', version: '1.1.0' }] });

@@ -9,15 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
+import { buildReleaseManifest } from '../cli/commands/module-publish.js';
+import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
+import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { compileWat, loadModuleFile } from '../examples/compile.js';
 import {
-  checkAbi,
   decodeChunkRequest,
   decodeReport,
   decodeTelemetry,
   encodeBundle,
   encodeChunkResponse,
-  inspectWasm,
   keyId,
   keyPairFromSeed,
   manifestDigest,
@@ -127,24 +128,10 @@ export class Signer {
     );
   }
 
-  /** A release manifest derived from the module as the CLI would, with optional overrides (lies). */
+  /** The release manifest the CLI would build for the module, with optional overrides (lies). */
   releaseOf(image: Uint8Array, component: string, version: string, over: Partial<ReleaseManifest> = {}): Release {
-    const abi = checkAbi(inspectWasm(image));
-    const manifest = signReleaseManifest(
-      {
-        component,
-        version,
-        image: { sha256: sha256(image), size: image.length, format: 'wasm' },
-        abi: 1,
-        capabilities: abi.capabilities,
-        memory: { maxPages: Math.max(1, abi.maxPages), stack: 16384 },
-        tickMs: 40,
-        exports: abi.entryExports,
-        createdAt: NOW(),
-        ...over,
-      },
-      this.release,
-    );
+    const built = buildReleaseManifest(image, { name: component, version, tickMs: 40, stack: 16384 });
+    const manifest = signReleaseManifest({ ...built, memory: { ...built.memory, maxPages: Math.max(1, built.memory.maxPages) }, ...over }, this.release);
     return { component, version, image, manifest, digest: manifestDigest(manifest) };
   }
 
@@ -274,5 +261,65 @@ export class FakeServer {
 
   async close(): Promise<void> {
     await this.client.endAsync(true);
+  }
+}
+
+/**
+ * Everything a device test file runs against: a real broker, the test-side server, a Wasm engine,
+ * and the agents the file boots (each on a fresh state dir). close() tears it all down.
+ */
+export class AgentHarness {
+  broker!: TestBroker;
+  server!: FakeServer;
+  engine!: NodeEngine;
+  readonly signer = new Signer();
+  private readonly dirs: Array<{ remove(): void }> = [];
+  private readonly agents: DeviceAgent[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly idPrefix: string,
+    private readonly workers: number,
+  ) {}
+
+  async open(): Promise<void> {
+    this.broker = await startBroker();
+    this.server = await FakeServer.connect(this.broker.url);
+    this.engine = new NodeEngine({ workers: this.workers });
+  }
+
+  /** Options for a new device: this harness's broker, engine and root key, a fresh state dir, then `over`. */
+  options(over: Partial<AgentOptions> = {}): AgentOptions {
+    const dir = tempDir();
+    this.dirs.push(dir);
+    return {
+      deviceId: `${this.idPrefix}-${process.pid}-${this.next++}`,
+      mqttUrl: this.broker.url,
+      password: 'token',
+      rootPublicKey: this.signer.root.publicKey,
+      stateDir: dir.path,
+      engine: this.engine,
+      ...over,
+    };
+  }
+
+  /** Start an agent (a restart: the same options again); it is stopped by close(). */
+  async boot(opts: AgentOptions): Promise<DeviceAgent> {
+    const agent = new DeviceAgent(opts);
+    if (process.env.DEBUG_DEVICE) {
+      agent.on('log', (l) => console.log(agent.id, l));
+      agent.on('report', (r: Report) => console.log(agent.id, r.state, r.reason ?? '', r.progress ?? ''));
+    }
+    this.agents.push(agent);
+    await agent.start();
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.stop()));
+    await this.engine?.close();
+    await this.server?.close();
+    await this.broker?.stop();
+    for (const d of this.dirs) d.remove();
   }
 }

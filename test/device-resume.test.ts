@@ -3,25 +3,20 @@
 // committed, or reverts by itself when the new module never gets through probation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, toHex, type Report } from '../protocol/index.js';
-import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
-import { NodeEngine } from '../device-sim/engine/node-engine.js';
-import { FakeServer, paddedCounter, Signer, startBroker, tempDir, until, wasm, type Release, type TestBroker } from './device-fixture.js';
+import type { AgentOptions, DeviceAgent } from '../device-sim/agent.js';
+import { AgentHarness, paddedCounter, until, wasm, type FakeServer, type Release } from './device-fixture.js';
 
-let broker: TestBroker;
+const h = new AgentHarness('resume', 1);
+const signer = h.signer;
 let server: FakeServer;
-let engine: NodeEngine;
-const signer = new Signer();
-const dirs: { remove(): void }[] = [];
-const agents: DeviceAgent[] = [];
 let v1: Release;
 let big: Uint8Array;
 const CHUNK = 1024;
 const HELD_FROM = 10; // chunks from this index on are held back until the test releases them
 
 beforeAll(async () => {
-  broker = await startBroker();
-  server = await FakeServer.connect(broker.url);
-  engine = new NodeEngine({ workers: 1 });
+  await h.open();
+  server = h.server;
   const counter = await wasm('counter');
   big = await paddedCounter(40_000);
   server.addImage(counter);
@@ -29,25 +24,10 @@ beforeAll(async () => {
   v1 = signer.releaseOf(counter, 'app', '1.0.0');
 });
 
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
-  await engine?.close();
-  await server?.close();
-  await broker?.stop();
-  for (const d of dirs) d.remove();
-});
+afterAll(() => h.close());
 
-let n = 0;
 function options(over: Partial<AgentOptions> = {}): AgentOptions {
-  const dir = tempDir();
-  dirs.push(dir);
-  return {
-    deviceId: `resume-${process.pid}-${n++}`,
-    mqttUrl: broker.url,
-    password: 'token',
-    rootPublicKey: signer.root.publicKey,
-    stateDir: dir.path,
-    engine,
+  return h.options({
     chunkSize: CHUNK,
     window: 4,
     chunkTimeoutMs: 300,
@@ -55,19 +35,10 @@ function options(over: Partial<AgentOptions> = {}): AgentOptions {
     reconnectPeriodMs: 200,
     retryDelayMs: 60_000,
     ...over,
-  };
+  });
 }
 
-async function boot(opts: AgentOptions): Promise<DeviceAgent> {
-  const agent = new DeviceAgent(opts);
-  if (process.env.DEBUG_DEVICE) {
-    agent.on('log', (l) => console.log(agent.id, l));
-    agent.on('report', (r: Report) => console.log(agent.id, r.state, r.reason ?? '', r.progress ?? ''));
-  }
-  agents.push(agent);
-  await agent.start();
-  return agent;
-}
+const boot = (opts: AgentOptions): Promise<DeviceAgent> => h.boot(opts);
 
 const reports = (id: string): Report[] => server.reportsOf(id);
 const finalAfter = (id: string, from: number) =>
@@ -110,9 +81,9 @@ describe('device agent: interrupted downloads resume', () => {
     await server.publishDirective(agent.id, signer.bundle({ device: agent.id, sequence: 2, releases: [v2] }));
     await until('download to reach the held chunks', heldReached());
 
-    await broker.stop();
+    await h.broker.stop();
     await until('the device to notice', () => !agent.status().connected);
-    await broker.start(); // an in-memory broker: the retained directive is gone, the device still has it
+    await h.broker.start(); // an in-memory broker: the retained directive is gone, the device still has it
     release();
     const r = await finalAfter(agent.id, from);
     server.fault = null;
