@@ -67,13 +67,17 @@ export interface TestBroker {
   start(): Promise<void>;
 }
 
-export async function startBroker(): Promise<TestBroker> {
+/** `authenticate`: which (username, password) the broker lets in; refused ones get CONNACK "not authorized". */
+export async function startBroker(opts: { authenticate?(username: string, password: string): boolean } = {}): Promise<TestBroker> {
   let broker: Aedes | null = null;
   let server: Server | null = null;
   let port = 0;
   const sockets = new Set<import('node:net').Socket>();
   const start = async () => {
-    broker = await Aedes.createBroker();
+    const check = opts.authenticate;
+    broker = await Aedes.createBroker(
+      check ? { authenticate: (_client, username, password, done) => done(null, check(username ?? '', password?.toString() ?? '')) } : {},
+    );
     const b = broker;
     server = createServer((s) => {
       sockets.add(s);
