@@ -393,12 +393,29 @@ static void test_agent(void)
         wf_agent_on_connect(&agent);
         CHECK(wf_agent_config_get(&agent, "mode", 4, val, sizeof val) == 3);
     }
-    /* a directive naming what runs commits its sequence without a download */
-    n = make(17, wasm_ok, sizeof wasm_ok, "2.1.0");
-    r.n_requests = r.next_request = 0;
-    wf_agent_on_directive(&agent, bundle, n);
-    CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 17);
-    CHECK(r.n_requests == 0);
+    /* a directive naming what runs (release and config) commits its sequence without a download */
+    {
+        bundle_spec_t sp;
+        uint8_t val[16];
+        memset(&sp, 0, sizeof sp);
+        sp.device = DEVICE; sp.sequence = 17; sp.now = 1767225600u; sp.component = "app";
+        sp.version = "2.1.0"; sp.image = wasm_ok; sp.image_len = sizeof wasm_ok;
+        sp.max_pages = 1; sp.tick_ms = 100; sp.config_key = "mode"; sp.config_value = "eco";
+        n = bm_make_bundle(&sp, bundle, sizeof bundle);
+        r.n_requests = r.next_request = 0;
+        wf_agent_on_directive(&agent, bundle, n);
+        CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 17);
+        CHECK(r.n_requests == 0);
+        /* the same release with another config is an update: applied under probation */
+        sp.sequence = 18;
+        sp.config_value = "max";
+        n = bm_make_bundle(&sp, bundle, sizeof bundle);
+        wf_agent_on_directive(&agent, bundle, n);
+        serve(&r, wasm_ok, sizeof wasm_ok);
+        run_ticks(&r, 4);
+        CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 18);
+        CHECK(wf_agent_config_get(&agent, "mode", 4, val, sizeof val) == 3 && memcmp(val, "max", 3) == 0);
+    }
     wf_agent_stop(&agent);
 }
 

@@ -155,6 +155,43 @@ static int32_t svc_kv_set(void *ctx, const char *key, size_t klen, const uint8_t
     return wf_posix_write_atomic(d->storage.dir, "kv.bin", buf, pos) == WF_OK ? 0 : -1;
 }
 
+/* kv.trial.bin: u64 sequence (little-endian) + the kv.bin of before the trial of that sequence. */
+static wf_status_t kv_trial(void *ctx, wf_kv_trial_t op, uint64_t sequence)
+{
+    wf_device_t *d = ctx;
+    static uint8_t buf[8 + WF_KV_ENTRIES_MAX * (3 + WF_KV_KEY_MAX + WF_KV_VALUE_MAX)];
+    char path[sizeof d->storage.dir + 16];
+    size_t len = 0;
+    uint64_t seq = 0;
+    int i;
+    bool have = wf_posix_read_file(d->storage.dir, "kv.trial.bin", buf, sizeof buf, &len) == WF_OK &&
+                len >= 8u;
+
+    for (i = 0; have && i < 8; i++) { seq |= (uint64_t)buf[i] << (8 * i); }
+    snprintf(path, sizeof path, "%s/kv.trial.bin", d->storage.dir);
+    switch (op) {
+    case WF_KV_TRIAL_BEGIN:
+        if (have && seq == sequence) { return WF_OK; }
+        for (i = 0; i < 8; i++) { buf[i] = (uint8_t)(sequence >> (8 * i)); }
+        len = 0;
+        if (wf_posix_read_file(d->storage.dir, "kv.bin", buf + 8, sizeof buf - 8u, &len) != WF_OK) {
+            len = 0; /* no kv yet: the copy is the empty store */
+        }
+        return wf_posix_write_atomic(d->storage.dir, "kv.trial.bin", buf, 8u + len);
+    case WF_KV_TRIAL_UNDO:
+        if (!have) { return WF_OK; }
+        if (wf_posix_write_atomic(d->storage.dir, "kv.bin", buf + 8, len - 8u) != WF_OK) {
+            return WF_STORAGE_ERROR;
+        }
+        kv_loaded = false; /* read again on the next kv call */
+        break;
+    case WF_KV_TRIAL_KEEP:
+    default:
+        break;
+    }
+    return (remove(path) == 0 || !have) ? WF_OK : WF_STORAGE_ERROR;
+}
+
 /* seededUnit of device-sim/host-abi.ts: SHA-256("wasmfleet-sim\0" seed "\0" what) → [0, 1). */
 static double seeded_unit(const char *seed, const char *what)
 {
@@ -204,6 +241,7 @@ void wf_device_bind(wf_device_t *d, const char *device_id, uint32_t slot_size)
     d->pf.monotonic_ms = monotonic_ms;
     d->pf.publish = publish;
     d->pf.log = log_line;
+    d->pf.kv_trial = kv_trial;
     d->services.ctx = d;
     d->services.log = svc_log;
     d->services.now_ms = svc_now_ms;
