@@ -53,6 +53,27 @@ static int32_t s_kv_set(void *ctx, const char *k, size_t kl, const uint8_t *v, s
     return 0;
 }
 
+/* kv around a trial (wf_platform_t.kv_trial) for the one-value kv store above */
+static uint8_t kv_saved[16];
+static int32_t kv_saved_len = -1;
+static uint64_t kv_saved_seq;
+static wf_status_t kv_trial(void *ctx, wf_kv_trial_t op, uint64_t sequence)
+{
+    (void)ctx;
+    if (op == WF_KV_TRIAL_BEGIN && kv_saved_seq != sequence) {
+        memcpy(kv_saved, kv_val, sizeof kv_val);
+        kv_saved_len = kv_len;
+        kv_saved_seq = sequence;
+    } else if (op == WF_KV_TRIAL_UNDO && kv_saved_seq != 0u) {
+        memcpy(kv_val, kv_saved, sizeof kv_val);
+        kv_len = kv_saved_len;
+        kv_saved_seq = 0;
+    } else if (op == WF_KV_TRIAL_KEEP) {
+        kv_saved_seq = 0;
+    }
+    return WF_OK;
+}
+
 static const wf_host_services_t services = {NULL, s_log, s_now, s_tel, NULL, s_kv_get, s_kv_set,
                                             NULL, NULL, NULL};
 
@@ -267,6 +288,19 @@ static void test_agent(void)
     kv_len = -1;
     run_ticks(&r, 1);
     CHECK(kv_len == 4); /* the ok module ticks */
+
+    /* a trial that writes kv and then fails: its kv writes are undone with it */
+    pf.kv_trial = kv_trial;
+    {
+        uint32_t before, after;
+        memcpy(&before, kv_val, 4);
+        install(&r, 20, wasm_kv_then_trap, sizeof wasm_kv_then_trap, "1.1.1");
+        CHECK(report_is(&r, WF_STATE_ROLLED_BACK, "MODULE_TRAP"));
+        memcpy(&after, kv_val, 4);
+        /* the previous module counts on from its own count, not from the trial's 1000 */
+        CHECK(kv_len == 4 && after >= before && after < 1000u);
+    }
+    pf.kv_trial = NULL;
 
     /* runs past its budget in probation → rolled_back(MODULE_TIMEOUT) */
     install(&r, 7, wasm_loop, sizeof wasm_loop, "1.2.0");
