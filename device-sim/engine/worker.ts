@@ -5,6 +5,7 @@
 // code starts and ends, so time spent queued, compiling or waiting for a busy main thread is not
 // the module's.
 import { parentPort, workerData } from 'node:worker_threads';
+import { normalizeTrap } from '../../protocol/traps.js';
 import { buildHostImports, HostTrap, type HostImports, type HostEnv } from '../host-abi.js';
 import type { CallOutcome, EntryPoint } from './types.js';
 
@@ -57,10 +58,15 @@ function load(msg: Extract<WorkerRequest, { op: 'load' }>): WorkerReply {
     const instance = asModule(msg.job, () => new WebAssembly.Instance(module, host.imports));
     const memory = instance.exports.memory instanceof WebAssembly.Memory ? instance.exports.memory : undefined;
     host.bindMemory(memory);
-    hosted.set(msg.id, { instance, host, memory, maxPages: msg.maxPages });
+    const h: Hosted = { instance, host, memory, maxPages: msg.maxPages };
+    // A module whose memory starts past the limit does not load (as on every host).
+    if (pagesOf(h) > msg.maxPages) {
+      return { job: msg.job, outcome: { fault: { code: 'MODULE_OUT_OF_MEMORY', detail: `${pagesOf(h)} pages > limit ${msg.maxPages}` }, effects: [], pages: pagesOf(h) } };
+    }
+    hosted.set(msg.id, h);
     return { job: msg.job };
   } catch (err) {
-    const detail = (err as Error).message;
+    const detail = err instanceof WebAssembly.RuntimeError ? normalizeTrap((err as Error).message) : (err as Error).message;
     // A link error means an import the host did not register; a RuntimeError is a trap in start.
     const code = err instanceof WebAssembly.RuntimeError ? 'MODULE_TRAP' : 'MODULE_INVALID';
     return { job: msg.job, error: { code, detail } };
@@ -78,7 +84,7 @@ function call(msg: Extract<WorkerRequest, { op: 'call' }>): WorkerReply {
     try {
       outcome.value = asModule(msg.job, () => Number((fn as () => number)()));
     } catch (err) {
-      const detail = err instanceof HostTrap ? `host: ${err.message}` : (err as Error).message;
+      const detail = err instanceof HostTrap ? `host: ${err.message}` : normalizeTrap((err as Error).message);
       outcome.fault = { code: 'MODULE_TRAP', detail: `${msg.name}: ${detail}` };
     }
   }

@@ -10,6 +10,7 @@
 #include "wf/abi.h"
 #include "wf/crypto.h"
 #include "wf/messages.h"
+#include "wf/probation.h"
 
 /* ---- clock, log, publish ---------------------------------------------------------------- */
 
@@ -192,29 +193,13 @@ static wf_status_t kv_trial(void *ctx, wf_kv_trial_t op, uint64_t sequence)
     return (remove(path) == 0 || !have) ? WF_OK : WF_STORAGE_ERROR;
 }
 
-/* seededUnit of device-sim/host-abi.ts: SHA-256("wasmfleet-sim\0" seed "\0" what) → [0, 1). */
-static double seeded_unit(const char *seed, const char *what)
-{
-    uint8_t h[32];
-    wf_sha256_t ctx;
-    uint32_t hi, lo;
-    wf_sha256_init(&ctx);
-    wf_sha256_update(&ctx, (const uint8_t *)"wasmfleet-sim", 14); /* includes the NUL */
-    wf_sha256_update(&ctx, (const uint8_t *)seed, strlen(seed) + 1u);
-    wf_sha256_update(&ctx, (const uint8_t *)what, strlen(what));
-    wf_sha256_final(&ctx, h);
-    hi = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
-    lo = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
-    return ((double)hi * 2097152.0 + (double)(lo >> 11)) / 9007199254740992.0;
-}
-
 static int32_t svc_gpio_read(void *ctx, int32_t pin)
 {
     wf_device_t *d = ctx;
     char what[32];
     if (pin >= 0 && pin < 64 && d->gpio[pin] != 0xffu) { return d->gpio[pin]; }
     snprintf(what, sizeof what, "gpio:%d", (int)pin);
-    return seeded_unit(d->agent.cfg.device_id, what) < 0.5 ? 0 : 1;
+    return wf_seeded_unit(d->agent.cfg.device_id, what) < 0.5 ? 0 : 1;
 }
 
 static int32_t svc_gpio_write(void *ctx, int32_t pin, int32_t value)
@@ -230,7 +215,7 @@ static double svc_sensor_read(void *ctx, int32_t channel)
     wf_device_t *d = ctx;
     char what[32];
     snprintf(what, sizeof what, "sensor:%d", (int)channel);
-    return seeded_unit(d->agent.cfg.device_id, what);
+    return wf_seeded_unit(d->agent.cfg.device_id, what);
 }
 
 void wf_device_bind(wf_device_t *d, const char *device_id, uint32_t slot_size)

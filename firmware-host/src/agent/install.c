@@ -15,6 +15,7 @@
 #include <string.h>
 #include "wf/abi.h"
 #include "wf/crypto.h"
+#include "wf/probation.h"
 #include "wf/wasm_check.h"
 
 static wf_status_t write_cell(wf_agent_t *a, uint8_t slot, uint32_t off, size_t size,
@@ -76,12 +77,7 @@ wf_status_t wf_ag_start_module(wf_agent_t *a, uint8_t slot, const wf_slot_info_t
         return st;
     }
     st = wf_module_call(&a->module, "wf_init", &rc);
-    if (st == WF_OK && rc != 0) {
-        snprintf(a->detail, sizeof a->detail, "wf_init returned %d", (int)rc);
-        st = WF_MODULE_INIT_FAILED;
-    } else if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "wf_init: %s", a->module.error);
-    }
+    st = wf_entry_fault("wf_init", st, rc, a->module.error, a->detail, sizeof a->detail);
     if (st != WF_OK) {
         wf_ag_stop_module(a);
         return st;
@@ -235,20 +231,10 @@ void wf_ag_tick(wf_agent_t *a, uint64_t now)
 
     a->next_tick_ms = now + info->tick_ms;
     st = wf_module_call(&a->module, "wf_tick", &rc);
-    if (st == WF_OK && rc != 0) {
-        snprintf(a->detail, sizeof a->detail, "wf_tick returned %d", (int)rc);
-        st = WF_MODULE_HEALTH; /* a fault reported by the module (device-sim/probation.ts) */
-    } else if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "wf_tick: %s", a->module.error);
-    }
+    st = wf_entry_fault("wf_tick", st, rc, a->module.error, a->detail, sizeof a->detail);
     if (st == WF_OK && (a->module.exports & WF_EXPORT_HEALTH) != 0u) { /* as the module has it */
         st = wf_module_call(&a->module, "wf_health", &rc);
-        if (st == WF_OK && rc != 0) {
-            snprintf(a->detail, sizeof a->detail, "wf_health returned %d", (int)rc);
-            st = WF_MODULE_HEALTH;
-        } else if (st != WF_OK) {
-            snprintf(a->detail, sizeof a->detail, "wf_health: %s", a->module.error);
-        }
+        st = wf_entry_fault("wf_health", st, rc, a->module.error, a->detail, sizeof a->detail);
     }
     if (a->state == WF_STATE_PROBATION) {
         if (st != WF_OK) {
