@@ -2,7 +2,7 @@
 // with its precise reason while the current module keeps running.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWat } from '../examples/compile.js';
+import { compileWat } from '../cli/wat.js';
 import { decodeBundle, encodeBundle, sha256, type Report } from '../protocol/index.js';
 import type { AgentOptions, DeviceAgent } from '../device-sim/agent.js';
 import { sensorValue } from '../device-sim/host-abi.js';

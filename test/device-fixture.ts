@@ -12,7 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { buildReleaseManifest } from '../cli/commands/module-publish.js';
 import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
-import { compileWat, loadModuleFile } from '../examples/compile.js';
+import { compileWat, loadModuleFile } from '../cli/wat.js';
 import {
   decodeChunkRequest,
   decodeReport,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
-import { compileWat } from '../examples/compile.js';
+import { compileWat } from '../cli/wat.js';
 import { observable, wamrColumn, wasmEngineColumn, type Case, type EngineColumn, type Trace } from './helpers/parity.js';
 
 // The columns. wasm3 joins with one line: wasmEngineColumn('wasm3', () => new Wasm3Engine()).
@@ -41,6 +41,13 @@ const cases: Case[] = [];
 
 beforeAll(async () => {
   for (const f of readdirSync(EXAMPLES).filter((f) => f.endsWith('.wasm')).sort()) cases.push(caseOf(f.replace(/\.wasm$/, ''), join(EXAMPLES, f)));
+  // The examples written in C (examples/c/, built by clang + lld) are rows like the others.
+  for (const c of readdirSync(join(process.cwd(), 'examples', 'c')).filter((f) => f.endsWith('.c'))) {
+    expect(cases.map((x) => x.name), `examples/build/ lacks ${c} (npm run examples needs clang and lld)`).toContain(c.replace(/\.c$/, ''));
+  }
+  // threshold-alarm without its config: wf_init refuses (a misconfigured deploy reverts).
+  const alarm = cases.find((c) => c.name === 'threshold-alarm')!;
+  cases.push({ ...alarm, name: 'threshold-alarm (no config)', config: {} });
   for (const [name, wat] of Object.entries(FAULTS)) {
     const path = join(scratch, `${name}.wasm`);
     writeFileSync(path, await compileWat(wat));
@@ -87,6 +94,16 @@ describe('engine parity matrix', () => {
     for (const [name, t] of await runAll(trap)) expect(t.fault, name).toEqual({ entry: 'wf_init', code: 'MODULE_TRAP', detail: 'wf_init: unreachable' });
     const div = cases.find((c) => c.name === 'trap-in-tick')!;
     for (const [name, t] of await runAll(div)) expect(t.fault?.detail, name).toBe('wf_tick: integer divide by zero');
+  });
+
+  it('the C sensor filter keeps its state in kv across an update on every engine', async () => {
+    const filter = cases.find((c) => c.name === 'sensor-filter')!;
+    for (const col of columns) {
+      const v1 = await col.run({ ...filter, ticks: 2 });
+      const v2 = await col.run({ ...filter, ticks: 1, kv: v1.kv });
+      const samples = v2.events.filter((e) => e.kind === 'telemetry' && e.name === 'samples').map((e) => (e as { value: number }).value);
+      expect(samples, col.name).toEqual([3]);
+    }
   });
 
   it('kv carried across an update: the new version continues from the old one on every engine', async () => {

@@ -1,6 +1,6 @@
 // wasmfleet module publish <file> --name --version: validate the module, sign its release
 // manifest with the operator's release key (never sent to the server), upload both.
-import { loadModuleFile } from '../../examples/compile.js';
+import { loadModuleFile } from '../wat.js';
 import { ABI_VERSION } from '../../protocol/abi.js';
 import { WfError } from '../../protocol/errors.js';
 import { PATTERNS } from '../../protocol/fields.js';
