@@ -7,7 +7,7 @@ import { PATTERNS } from '../../protocol/fields.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { describeModule } from '../../protocol/wasm-inspect.js';
-import type { ModuleView } from '../../server/store/modules.js';
+import type { ModuleView } from '../../protocol/views.js';
 import type { ApiClient } from '../client.js';
 
 export interface PublishOptions {
