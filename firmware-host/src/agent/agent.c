@@ -1,6 +1,6 @@
 /*
  * Device agent (wf/agent.h), entry points: directive intake (steps 1-4), boot (the slot
- * decision table), connect, timers. The steps of DESIGN.md §3 are named functions across
+ * decision table), connect, timers. The steps of docs/protocol.md §4 are named functions across
  * src/agent/ (see agent_internal.h), each doing its I/O through the platform table and moving
  * the state only through wf_update_next(). Write order, which keeps kill -9 safe, is in
  * install.c and download.c (docs/firmware-host.md §5).

@@ -1,5 +1,5 @@
 /*
- * Steps 6-8 (protocol.md §4, DESIGN.md §3): digest check, the verified slot's trailer cells,
+ * Steps 6-8 (docs/protocol.md §4): digest check, the verified slot's trailer cells,
  * activation under probation, ticks and health, commit or revert. Write order (see
  * docs/firmware-host.md §5):
  *   verified: config + sync, info cell, magic cell      (magic last: "complete and verified")
