@@ -6,6 +6,7 @@ import { compileWat } from '../cli/wat.js';
 import { decodeBundle, encodeBundle, sha256, type Report } from '../protocol/index.js';
 import type { AgentOptions, DeviceAgent } from '../device-sim/agent.js';
 import { sensorValue } from '../device-sim/host-abi.js';
+import { transition, UPDATE_EVENTS } from '../protocol/update-table.js';
 import { AgentHarness, NOW, until, wasm, type FakeServer, type Release } from './device-fixture.js';
 
 const h = new AgentHarness('dev', 2);
@@ -382,5 +383,23 @@ describe('device agent: after commit', () => {
     // Counting up to 6, trapping, then starting over from 1 after a restart: twice.
     await until('two restarts', () => ticks().filter((v, i, all) => v === 1 && i > 0 && all[i - 1] === 6).length >= 2, 30_000);
     expect(agent.status()).toMatchObject({ state: 'committed', sequence: 1, running: [{ component: 'late', version: '1.0.0' }] });
+  });
+});
+
+describe('device agent: the update state machine', () => {
+  it('every state change any device of this file reported is a transition of protocol/update-table.ts', () => {
+    let moves = 0;
+    for (const [id, reports] of server.reports) {
+      for (let i = 1; i < reports.length; i++) {
+        const from = reports[i - 1].state;
+        const to = reports[i].state;
+        // The retained report again (reconnect, restart) and progress reports are not moves.
+        if (from === to && to !== 'failed' && to !== 'assigned') continue;
+        const allowed = UPDATE_EVENTS.some((e) => transition(from, e)?.next === to);
+        expect(allowed, `${id}: ${from} → ${to}`).toBe(true);
+        moves++;
+      }
+    }
+    expect(moves).toBeGreaterThan(100);
   });
 });
