@@ -47,7 +47,8 @@ export interface VectorSet {
   files: Map<string, Uint8Array>;
 }
 
-function seeded(label: string): Ed25519KeyPair {
+/** The fixed test key for `label` ('root', 'release', 'director', 'stranger'). */
+export function seeded(label: string): Ed25519KeyPair {
   return keyPairFromSeed(sha256(new TextEncoder().encode(`wasmfleet test vector key: ${label}`)));
 }
 
