@@ -7,7 +7,7 @@ import { signSign1 } from './cose.js';
 import { sha256 } from './crypto.js';
 import { decodeBundle, encodeBundle } from './messages.js';
 import { PAYLOAD_TYPE } from './signed.js';
-import { buildVectors, seeded, VECTOR_NOW } from './vector-builder.js';
+import { buildVectors, seeded, sharedValueBomb, VECTOR_NOW } from './vector-builder.js';
 import type { VerdictKind } from './verdict.js';
 
 export interface Corpus {
@@ -141,10 +141,7 @@ const CBOR_CASES: Record<string, string> = {
 function cborCases(): Array<[string, Uint8Array]> {
   const out: Array<[string, Uint8Array]> = Object.entries(CBOR_CASES).map(([n, h]) => [`hand-${n}`, hex(h)]);
   // The shared-value bomb of issue 9: 2^26 values in 245 bytes.
-  const ref = (i: number) => (i < 24 ? [0xd8, 0x1d, i] : [0xd8, 0x1d, 0x18, i]);
-  const parts: number[] = [0xd8, 0x1c, 0x80];
-  for (let k = 1; k <= 26; k++) parts.push(0xd8, 0x1c, 0x82, ...ref(k - 1), ...ref(k - 1));
-  out.push(['hand-shared-value-bomb', new Uint8Array([0xa1, 0x07, 0x98, 27, ...parts])]);
+  out.push(['hand-shared-value-bomb', sharedValueBomb(26)]);
   const items = (n: number) => new Uint8Array([0x99, (n - 1) >> 8, (n - 1) & 0xff, ...new Uint8Array(n - 1)]);
   out.push(['hand-4096-items', items(4096)], ['hand-4097-items', items(4097)]);
   return out;
@@ -262,7 +259,11 @@ function extractPayload(cose: Uint8Array): Uint8Array {
 
 export function buildCorpus(): Corpus {
   const v = buildVectors();
-  const byKind = (kind: string) => [...v.index.vectors.filter((x) => x.kind === kind).map((x) => v.files.get(x.file)!)];
+  // Mutation seeds are the valid vectors only, so adding an invalid vector does not reshuffle the
+  // mutants; every vector (valid or not) is also a corpus input of its own.
+  const byKind = (kind: string) => v.index.vectors.filter((x) => x.kind === kind && x.valid).map((x) => v.files.get(x.file)!);
+  const vectorsOf = (kind: string): Array<[string, Uint8Array]> =>
+    v.index.vectors.filter((x) => x.kind === kind && !x.context).map((x) => [`vector-${x.name}`, v.files.get(x.file)!]);
   const validBundle = v.files.get('bundle-valid.cbor')!;
   const kd = decodeBundle(validBundle).keyDocument;
   const signed = signedPayloadCases();
@@ -271,11 +272,11 @@ export function buildCorpus(): Corpus {
   const kinds: Record<VerdictKind, Array<[string, Uint8Array]>> = {
     cbor: [...cbor, ...mutants([...cbor.map(([, b]) => b).filter((b) => b.length < 300), ...byKind('hello'), ...byKind('report'), ...byKind('chunk_response')], 400, 1)],
     keydoc: [...signed.keydoc, ...resigned.keydoc, ...mutants([kd], 300, 2)],
-    bundle: [...signed.bundle, ...resigned.bundle, ...mutants([validBundle, ...byKind('bundle').slice(0, 3)], 200, 3)],
-    hello: mutants(byKind('hello'), 120, 4),
-    report: mutants(byKind('report'), 120, 5),
-    chunk_request: mutants(byKind('chunk_request'), 60, 7),
-    chunk_response: mutants(byKind('chunk_response'), 60, 8),
+    bundle: [...vectorsOf('bundle'), ...signed.bundle, ...resigned.bundle, ...mutants(byKind('bundle'), 200, 3)],
+    hello: [...vectorsOf('hello'), ...mutants(byKind('hello'), 120, 4)],
+    report: [...vectorsOf('report'), ...mutants(byKind('report'), 120, 5)],
+    chunk_request: [...vectorsOf('chunk_request'), ...mutants(byKind('chunk_request'), 60, 7)],
+    chunk_response: [...vectorsOf('chunk_response'), ...mutants(byKind('chunk_response'), 60, 8)],
   };
   const files = new Map<string, Uint8Array>();
   for (const [kind, list] of Object.entries(kinds)) for (const [name, bytes] of list) files.set(`${kind}/${name}.cbor`, bytes);

@@ -10,16 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../cli/client.js';
 import { initKeys } from '../cli/commands/keys-init.js';
 import { deviceTopic, encodeHello } from '../protocol/index.js';
+import { sharedValueBomb } from '../protocol/vector-builder.js';
 import { connectAs, tempDir, waitFor, type DeviceCredentials } from './helpers/server.js';
-
-/** `{7: [shareable [], shareable [ref 0, ref 0], shareable [ref 1, ref 1], …]}`: 2^levels leaves. */
-export function sharedValueBomb(levels: number): Uint8Array {
-  const ref = (i: number) => (i < 24 ? [0xd8, 0x1d, i] : [0xd8, 0x1d, 0x18, i]);
-  const parts: number[] = [0xd8, 0x1c, 0x80];
-  for (let k = 1; k <= levels; k++) parts.push(0xd8, 0x1c, 0x82, ...ref(k - 1), ...ref(k - 1));
-  const n = levels + 1;
-  return new Uint8Array([0xa1, 0x07, ...(n < 24 ? [0x80 + n] : [0x98, n]), ...parts]);
-}
 
 const BOMB = sharedValueBomb(26); // 245 bytes, 2^26 leaves once expanded
 
