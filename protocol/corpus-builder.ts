@@ -19,7 +19,7 @@ const hex = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'he
 const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
 /** mulberry32: small, fast, and the same sequence on every machine. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -38,7 +38,7 @@ const INTERESTING = [
 ].map(hex);
 
 /** One random structural edit of `input`. */
-function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
+export function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
   const at = Math.floor(rnd() * Math.max(1, input.length));
   const pick = () => INTERESTING[Math.floor(rnd() * INTERESTING.length)];
   const out = new Uint8Array(input);
