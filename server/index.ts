@@ -11,7 +11,7 @@ import { deviceTopic } from '../protocol/topics.js';
 import { SERVER_USER } from './broker/acl.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
-import { connectLink, type Link } from './link.js';
+import { connectInProcessLink, connectMqttLink, type Link } from './link/index.js';
 import { BlobStore } from './store/blobs.js';
 import { openDb } from './store/db.js';
 import { DeviceRepo } from './store/devices.js';
@@ -112,13 +112,14 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     linkUrl = `mqtt://${host}:${broker.mqttPort}`;
   }
 
-  // 3. the server's own MQTT link, then the retained directives (aedes keeps retained messages in memory)
+  // 3. the server's link to the broker (in-process for the embedded aedes, MQTT for an external
+  //    one), then the retained directives (aedes keeps retained messages in memory)
   let link: Link;
+  const linkCtx = { devices, directives, blobs, log: log.child({ part: 'mqtt' }) };
   try {
-    link = await connectLink(
-      { url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log },
-      { devices, directives, blobs, log: log.child({ part: 'mqtt' }) },
-    );
+    link = broker
+      ? await connectInProcessLink(broker.aedes, linkCtx)
+      : await connectMqttLink({ url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log }, linkCtx);
   } catch (err) {
     await broker?.close();
     db.close();

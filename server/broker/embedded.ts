@@ -7,6 +7,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
 import { SERVER_USER, devicePublishAllowed, deviceSubscribeAllowed } from './acl.js';
+import { createBrokerMq } from './mq.js';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -18,6 +19,8 @@ export interface EmbeddedBrokerOptions {
 }
 
 export interface EmbeddedBroker {
+  /** The aedes instance, for the server's in-process link (server/link/inprocess.ts). */
+  aedes: Aedes;
   mqttPort: number;
   wsPort: number | null;
   close(): Promise<void>;
@@ -32,6 +35,8 @@ const userOf = new WeakMap<Client, string>();
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker({
+    // mqemitter with its deep-recursion crash under load fixed (broker/mq.ts)
+    mq: createBrokerMq(),
     // Step 1 of every connection: who is this? (MQTT 3.1.1 §3.1.3.4-5, username/password)
     authenticate(client, username, password, done) {
       const pass = password ? password.toString('utf8') : '';
@@ -89,8 +94,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     });
   }
   broker.on('clientError', (client, err) => opts.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+  // An 'error' event with no listener would throw and end the process, API and rollouts with it.
+  (broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => opts.log.error({ err: err.message }, 'mqtt broker error'));
 
   return {
+    aedes: broker,
     mqttPort: (tcp.address() as AddressInfo).port,
     wsPort: http ? (http.address() as AddressInfo).port : null,
     async close() {
