@@ -20,6 +20,8 @@ export interface FleetOptions {
   server: string;
   token?: string;
   devices: number;
+  /** Index of this fleet's first device in a larger fleet split over processes (default 0). */
+  first?: number;
   /** Device ids are "<prefix>-0001"…; default "sim-<seed>". */
   prefix?: string;
   /** Seeds device ids, sensors and faults: the same seed gives the same fleet. */
@@ -56,7 +58,7 @@ interface Member {
 }
 
 /** Credentials for every id: reused from <stateDir>/fleet.json when this server issued them, else provisioned in batches. */
-async function provision(opts: FleetOptions, stateDir: string, ids: string[]): Promise<Map<string, Credentials>> {
+export async function provision(opts: FleetOptions, stateDir: string, ids: string[]): Promise<Map<string, Credentials>> {
   const file = join(stateDir, 'fleet.json');
   const known = new Map<string, Credentials>();
   if (existsSync(file)) {
@@ -72,6 +74,11 @@ async function provision(opts: FleetOptions, stateDir: string, ids: string[]): P
   }
   if (missing.length > 0) writeAtomic(file, JSON.stringify({ server: opts.server, devices: [...known.values()] }));
   return known;
+}
+
+/** Device ids "<prefix>-0001"…, `count` of them from index `first`. */
+export function fleetIds(prefix: string, first: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${String(first + i + 1).padStart(4, '0')}`);
 }
 
 export class Fleet {
@@ -96,7 +103,7 @@ export class Fleet {
     const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'wasmfleet-sim-'));
     mkdirSync(stateDir, { recursive: true });
     const prefix = opts.prefix ?? `sim-${seed}`;
-    const ids = Array.from({ length: opts.devices }, (_, i) => `${prefix}-${String(i + 1).padStart(4, '0')}`);
+    const ids = fleetIds(prefix, opts.first ?? 0, opts.devices);
     const creds = await provision(opts, stateDir, ids);
     const engine = opts.engine ?? new NodeEngine({ workers: opts.workers });
     const fleet = new Fleet(engine, !opts.engine, seed, stateDir);
@@ -167,8 +174,9 @@ export class Fleet {
     await this.boot(m);
   }
 
-  statuses(): Array<AgentStatus & { id: string; restarts: number; drops: number; faults: string[] }> {
-    return [...this.members.values()].map((m) => ({ id: m.id, restarts: m.restarts, drops: m.drops, faults: [...m.faults.kinds], ...m.agent.status() }));
+  /** Each device's status; `pid` is the simulator process running it (several with --procs). */
+  statuses(): Array<AgentStatus & { id: string; pid: number; restarts: number; drops: number; faults: string[] }> {
+    return [...this.members.values()].map((m) => ({ id: m.id, pid: process.pid, restarts: m.restarts, drops: m.drops, faults: [...m.faults.kinds], ...m.agent.status() }));
   }
 
   summary(): FleetSummary {
@@ -200,6 +208,8 @@ export interface RunFleetOptions extends FleetOptions {
   signal?: AbortSignal;
   /** Live progress bars (on a terminal). */
   live?: boolean;
+  /** Spread the devices over this many processes (device-sim/fleet-procs.ts); default 1. */
+  procs?: number;
 }
 
 export interface FleetResult {
@@ -215,6 +225,7 @@ export interface FleetResult {
  * online and none is stuck mid-update (assigned … probation).
  */
 export async function runFleet(opts: RunFleetOptions): Promise<FleetResult> {
+  if ((opts.procs ?? 1) > 1) return (await import('./fleet-procs.js')).runFleetProcs(opts);
   const fleet = await Fleet.start(opts);
   const live = new LiveSummary(opts.devices, opts.live ?? false);
   const deadline = opts.durationS ? Date.now() + opts.durationS * 1000 : Infinity;

@@ -46,3 +46,33 @@ describe('wasmfleet sim', () => {
     expect((err as { stderr: string }).stderr).toContain('--fail-rate');
   }, 30_000);
 });
+
+describe('wasmfleet sim --procs', () => {
+  it('runs the devices in two processes, all of which commit a deploy, with one summary', async () => {
+    const stateDir = join(server.dir, 'procs-sim');
+    const args = ['sim', '--devices', '6', '--procs', '2', '--server', server.server.httpUrl, '--token', server.server.operatorToken, '--seed', 'procs', '--tag', 'fleet=procs', '--duration', '20', '--state-dir', stateDir, '--json'];
+    const sim = run(process.execPath, [CLI, ...args]);
+    // Deploy once the server sees all six online.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { devices } = await server.api.get<{ devices: Array<{ id: string; online: boolean }> }>('/v1/devices');
+      if (devices.filter((d) => d.id.startsWith('sim-procs-') && d.online).length === 6) break;
+      if (Date.now() > deadline) throw new Error('the simulated devices did not come online');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await server.publish('blink', 'blink', '1.0.0');
+    await server.api.post('/v1/deployments', { module: 'blink', version: '1.0.0', tags: { fleet: 'procs' } });
+    const r = JSON.parse((await sim).stdout) as {
+      ok: boolean;
+      summary: { devices: number; online: number; states: Record<string, number>; running: Record<string, number> };
+      devices: Array<{ id: string; pid: number }>;
+    };
+    expect(r.ok).toBe(true);
+    expect(r.summary).toMatchObject({ devices: 6, online: 6, states: { committed: 6 }, running: { 'blink@1.0.0': 6 } });
+    expect(r.devices.map((d) => d.id).sort()).toEqual(['sim-procs-0001', 'sim-procs-0002', 'sim-procs-0003', 'sim-procs-0004', 'sim-procs-0005', 'sim-procs-0006']);
+    // Two simulator processes, three devices each, none of them the CLI process itself.
+    const byPid = new Map<number, number>();
+    for (const d of r.devices) byPid.set(d.pid, (byPid.get(d.pid) ?? 0) + 1);
+    expect([...byPid.values()]).toEqual([3, 3]);
+  }, 60_000);
+});

@@ -19,6 +19,7 @@ interface SimOptions {
   duration: number;
   stateDir?: string;
   workers?: number;
+  procs?: number;
   json?: boolean;
 }
 
@@ -56,6 +57,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
       durationS: o.duration,
       stateDir: o.stateDir,
       workers: o.workers,
+      procs: o.procs,
       signal: abort.signal,
       live: !o.json && process.stdout.isTTY === true,
     });
@@ -77,7 +79,8 @@ export function registerSimCommand(program: Command): void {
     .option('--tag <key=value>', 'tag the simulated devices (repeatable)', collectPair)
     .option('--duration <s>', 'seconds to run (0: until Ctrl-C)', positiveInt, 0)
     .option('--state-dir <dir>', 'device state directories (reused across runs: same devices, same slots)')
-    .option('--workers <n>', 'Wasm worker threads', positiveInt)
+    .option('--workers <n>', 'Wasm worker threads (per process)', positiveInt)
+    .option('--procs <n>', 'spread the devices over N processes (one core each), one summary across them', positiveInt, 1)
     .option('--json', 'print the result as JSON')
     .action(async (o: SimOptions) => {
       const r = await simCommand(o);
