@@ -42,6 +42,8 @@ export interface FleetServer {
   wsUrl: string | null;
   operatorToken: string;
   rootPublicKey: Uint8Array;
+  /** The embedded broker (null with an external one): its aedes instance and ports. */
+  broker: EmbeddedBroker | null;
   /** Re-read the key document and director key (after "wasmfleet keys rotate"); new directives use them. */
   reloadTrust(): void;
   close(): Promise<void>;
@@ -156,6 +158,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     wsUrl: broker?.wsPort ? `ws://${host}:${broker.wsPort}` : null,
     operatorToken,
     rootPublicKey: trust.rootPublicKey,
+    broker,
     reloadTrust() {
       trust = loadTrust(opts.keysDir);
       log.info({ serial: trust.keyDocument.serial }, 'key document reloaded');

@@ -22,24 +22,48 @@ export function createBrokerMq(concurrency = 100): mqemitter.MQEmitter {
   const mq = mqemitter({ concurrency, matchEmptyLevels: true /* [MQTT-4.7.1-3] */ });
   const inner = mq as unknown as MqInternals;
   const run = inner._do.bind(mq) as Do;
+  // Messages whose start was moved to a later turn, first in first out. Once one waits, every
+  // later one waits behind it, so messages still start in the order mqemitter released them.
+  const waiting: Array<{ message: mqemitter.Message; callback: (err?: Error) => void }> = [];
   let depth = 0;
-  inner._do = function (message, callback) {
-    if (depth >= MAX_SYNC_DEPTH) {
-      // Hold the slot `released` just gave up, so concurrency and ordering stay as mqemitter keeps them.
-      inner._doing = true;
-      inner.current++;
-      setImmediate(() => {
-        inner.current--;
-        run(message, callback);
-      });
-      return mq;
-    }
+  let scheduled = false;
+
+  const runNested = (message: mqemitter.Message, callback: (err?: Error) => void) => {
     depth++;
     try {
-      return run(message, callback);
+      run(message, callback);
     } finally {
       depth--;
     }
+  };
+  const drain = () => {
+    scheduled = false;
+    // A bounded batch per turn, so sockets and timers get their turn too.
+    for (let n = 0; n < 1024 && waiting.length > 0; n++) {
+      const next = waiting.shift()!;
+      inner.current--;
+      runNested(next.message, next.callback);
+    }
+    if (waiting.length > 0 && !scheduled) {
+      scheduled = true;
+      setImmediate(drain);
+    }
+  };
+
+  inner._do = function (message, callback) {
+    if (depth >= MAX_SYNC_DEPTH || waiting.length > 0) {
+      // Hold the slot `released` just gave up, so mqemitter's concurrency count stays true.
+      inner._doing = true;
+      inner.current++;
+      waiting.push({ message, callback });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+      return mq;
+    }
+    runNested(message, callback);
+    return mq;
   };
   return mq;
 }
