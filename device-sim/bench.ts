@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   initKeys(join(dir, 'keys'));
   const log = (s: string) => process.stdout.write(s + '\n');
 
-  const server = fork(self, ['--role', 'server', dir], { stdio: 'inherit' });
+  const server = fork(self, ['--role', 'server', dir], { stdio: 'inherit', execArgv: process.env.BENCH_PROF_SERVER ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_SERVER}`] : [] });
   const fleet = fork(self, ['--role', 'fleet', dir], { stdio: 'inherit', execArgv: ['--max-old-space-size=4096', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])] });
   try {
     const s = await next(server, 'ready');

@@ -7,6 +7,7 @@ import mqemitter from 'mqemitter';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeChunkResponse, deviceTopic, encodeChunkRequest, encodeHello, encodeOnline, encodeReport, encodeTelemetry } from '../protocol/index.js';
 import { createBrokerMq } from '../server/broker/mq.js';
+import { IndexedMemoryPersistence } from '../server/broker/persistence.js';
 import { DeviceRepo } from '../server/store/devices.js';
 import { connectAs, startFleet, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
 
@@ -128,5 +129,26 @@ describe("the broker's message bus (server/broker/mq.ts)", () => {
     expect(release).not.toThrow();
     await waitFor('the queue to drain', () => order.length === 50_000, 30_000);
     expect(order.every((v, i) => v === i)).toBe(true);
+  });
+});
+
+describe("the broker's retained messages (server/broker/persistence.ts)", () => {
+  const collect = async (stream: NodeJS.ReadableStream) => {
+    const out: string[] = [];
+    for await (const p of stream as AsyncIterable<{ topic: string; payload: Buffer }>) out.push(`${p.topic}=${p.payload.toString()}`);
+    return out.sort();
+  };
+
+  it('an exact filter finds its retained message among 20,000; a wildcard filter still matches all it should; an empty payload clears', async () => {
+    const store = new IndexedMemoryPersistence();
+    for (let i = 0; i < 10_000; i++) {
+      await store.storeRetained({ topic: deviceTopic(`d${i}`, 'directive'), payload: Buffer.from(`dir${i}`) });
+      await store.storeRetained({ topic: deviceTopic(`d${i}`, 'online'), payload: Buffer.from('on') });
+    }
+    expect(await collect(store.createRetainedStreamCombi([deviceTopic('d42', 'chunk'), deviceTopic('d42', 'directive')]))).toEqual(['wf/v1/dev/d42/directive=dir42']);
+    expect(await collect(store.createRetainedStreamCombi(['wf/v1/dev/d4242/+']))).toEqual(['wf/v1/dev/d4242/directive=dir4242', 'wf/v1/dev/d4242/online=on']);
+    await store.storeRetained({ topic: deviceTopic('d42', 'directive'), payload: Buffer.alloc(0) });
+    expect(await collect(store.createRetainedStream(deviceTopic('d42', 'directive')))).toEqual([]);
+    expect(await collect(store.createRetainedStreamCombi(['wf/v1/dev/d42/#']))).toEqual(['wf/v1/dev/d42/online=on']);
   });
 });

@@ -8,6 +8,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
 import { SERVER_USER, devicePublishAllowed, deviceSubscribeAllowed } from './acl.js';
 import { createBrokerMq } from './mq.js';
+import { IndexedMemoryPersistence } from './persistence.js';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -37,6 +38,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const broker = await Aedes.createBroker({
     // mqemitter with its deep-recursion crash under load fixed (broker/mq.ts)
     mq: createBrokerMq(),
+    // retained messages found by topic, not by scanning them all on every SUBSCRIBE (broker/persistence.ts)
+    persistence: new IndexedMemoryPersistence(),
     // Step 1 of every connection: who is this? (MQTT 3.1.1 §3.1.3.4-5, username/password)
     authenticate(client, username, password, done) {
       const pass = password ? password.toString('utf8') : '';
