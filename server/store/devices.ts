@@ -12,6 +12,9 @@ export interface RunningView {
   manifestDigest: string;
 }
 
+/** The part of a device that selectors and pre-flight read. */
+export type DeviceFacts = Pick<DeviceView, 'id' | 'tags' | 'hello' | 'running'>;
+
 export interface DeviceView {
   id: string;
   tags: Record<string, string>;
@@ -171,6 +174,32 @@ export class DeviceRepo {
 
   list(): DeviceView[] {
     return (this.stmts.all.all() as DeviceRow[]).map(toView);
+  }
+
+  /**
+   * What planning a rollout needs of every device, fast at fleet size: tags filtered in SQL,
+   * hello and running parsed once per distinct text (fleets repeat them).
+   */
+  scanForPlan(tags: Record<string, string> = {}): DeviceFacts[] {
+    validateTags(tags);
+    const keys = Object.keys(tags);
+    const where = keys.map(() => 'json_extract(tags, ?) = ?').join(' AND ');
+    const rows = this.db
+      .prepare(`SELECT id, tags, hello, running FROM devices${where ? ` WHERE ${where}` : ''} ORDER BY id`)
+      .raw()
+      .all(...keys.flatMap((k) => [`$."${k}"`, tags[k]])) as Array<[string, string, string | null, string]>;
+    const parsed = new Map<string, unknown>();
+    const once = <T>(text: string): T => {
+      let v = parsed.get(text);
+      if (v === undefined) parsed.set(text, (v = JSON.parse(text)));
+      return v as T;
+    };
+    return rows.map(([id, t, hello, running]) => ({
+      id,
+      tags: once<Record<string, string>>(t),
+      hello: hello ? once<DeviceView['hello']>(hello) : null,
+      running: once<RunningView[]>(running),
+    }));
   }
 
   /** Devices whose tags include every given key=value. */
