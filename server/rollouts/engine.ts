@@ -148,6 +148,7 @@ export class RolloutEngine {
     }
 
     // 3. rollouts touched or due
+    for (const r of this.live.values()) if (now >= r.expires * MS) this.dirtyRollouts.add(r.id);
     for (const [id, at] of this.wakeAt) {
       if (at <= now) {
         this.wakeAt.delete(id);
@@ -301,6 +302,11 @@ export class RolloutEngine {
   // ---------------------------------------------------------------- the rollout's own step
 
   private step(r: RolloutRow, now: number, out: DirectiveRecord[]): void {
+    // Past its expiry the rollback authorizations are no longer valid: start nobody else.
+    if (now >= r.expires * MS) {
+      this.finish(r, 'aborted', 'EXPIRED', now, 'engine');
+      return;
+    }
     if (r.state !== 'running') return;
     const counts = this.counts(r.id);
     if (failureTripped(r.policy, counts)) {
