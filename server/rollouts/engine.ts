@@ -72,6 +72,8 @@ export interface TickStats {
 
 /** How many rows one tick takes from each source, so a burst is spread over ticks. */
 const BATCH = 500;
+/** Starts per rollout per tick: each signs a directive (Ed25519), and the event loop must keep serving devices. */
+const STARTS_PER_TICK = 200;
 const MS = 1000;
 
 export class RolloutEngine {
@@ -325,7 +327,7 @@ export class RolloutEngine {
     let row = r;
     if (started < cap) {
       const rate = waveRate(r.policy, r.wave);
-      for (const m of this.deps.rollouts.pending(r.id, Math.min(cap - started, BATCH))) {
+      for (const m of this.deps.rollouts.pending(r.id, Math.min(cap - started, STARTS_PER_TICK))) {
         const tat = rateAdmit(row.rateTatMs, now, rate);
         if (tat === null) {
           this.wakeAt.set(r.id, rateReadyAt(row.rateTatMs, rate!));
