@@ -14,6 +14,7 @@ import { rollback } from './commands/rollback.js';
 import { runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView, ModuleView } from '../protocol/views.js';
+import { registerRolloutCommands } from './rollout-commands.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')
@@ -203,6 +204,7 @@ withCommon(program.command('status').description('fleet summary')).action(async 
 });
 
 registerSimCommand(program);
+registerRolloutCommands(program);
 
 async function main(): Promise<void> {
   try {
