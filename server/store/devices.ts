@@ -3,7 +3,7 @@ import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
-import { PATTERNS } from '../../protocol/fields.js';
+import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
 import { nowSeconds, type Db } from './db.js';
 
 export interface RunningView {
@@ -121,6 +121,7 @@ export class DeviceRepo {
   create(devices: Array<{ id: string; tags?: Record<string, string> }>): Credentials[] {
     for (const d of devices) {
       if (!PATTERNS.deviceId.test(d.id)) throw new WfError('DEVICE_ID_INVALID', `"${d.id}": use 1-64 of [A-Za-z0-9_-]`);
+      if (isReservedDeviceId(d.id)) throw new WfError('DEVICE_ID_RESERVED', `"${d.id}": ids starting with "wasmfleet" belong to the server`);
       validateTags(d.tags ?? {});
     }
     const seen = new Set<string>();

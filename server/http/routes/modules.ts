@@ -24,6 +24,10 @@ export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
+  // What the server accepts, so the CLI refuses an oversized upload with the server's own limit
+  // before sending megabytes the server would cut off (which clients see as EPIPE, not as 413).
+  app.get('/v1/limits', async () => ({ maxModuleBytes: deps.maxModuleBytes }));
+
   app.get('/v1/modules', async () => ({ modules: deps.modules.list() }));
 
   app.get<{ Params: { name: string; version: string } }>('/v1/modules/:name/:version', async (req) => deps.modules.require(req.params.name, req.params.version));
