@@ -17,6 +17,9 @@ import { openDb } from './store/db.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
+import { TokenRepo } from './store/tokens.js';
+import { defaultLimits, type Limits } from './limits/defaults.js';
+import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
 
 export interface ServerOptions {
@@ -33,6 +36,8 @@ export interface ServerOptions {
   operatorToken?: string;
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
+  /** Rate limits (docs/security.md); each one given replaces its default. */
+  limits?: Partial<Limits>;
   log?: Logger | false;
 }
 
@@ -85,6 +90,11 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     throw err;
   }
   const operatorToken = operatorTokenFor(opts.dataDir, opts.operatorToken);
+  // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
+  const tokens = new TokenRepo(db);
+  tokens.adoptBootstrap(operatorToken);
+  const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
+  const limits: Limits = { ...defaultLimits(maxModuleBytes), ...opts.limits };
 
   // 2. broker: embedded aedes unless an external one is named
   let broker: EmbeddedBroker | null = null;
@@ -107,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       wsPort: opts.wsPort ?? DEFAULTS.wsPort,
       serverPassword: linkPass,
       checkDevice: (id, password) => devices.checkCredentials(id, password),
+      limits,
       log: log.child({ part: 'broker' }),
     });
     linkUrl = `mqtt://${host}:${broker.mqttPort}`;
@@ -117,7 +128,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   try {
     link = await connectLink(
       { url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log },
-      { devices, directives, blobs, log: log.child({ part: 'mqtt' }) },
+      { devices, directives, blobs, rates: new DeviceRates(limits, log.child({ part: 'mqtt' })), log: log.child({ part: 'mqtt' }) },
     );
   } catch (err) {
     await broker?.close();
@@ -137,10 +148,11 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     directives,
     blobs,
     trust: () => trust,
-    maxModuleBytes: opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes,
+    maxModuleBytes,
     directiveTtlSeconds: opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds,
     publish: link.publish,
-    operatorToken,
+    tokens,
+    limits,
     publicMqttUrl: () => mqttUrl,
     log,
   });

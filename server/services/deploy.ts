@@ -8,7 +8,7 @@ import { encodeBundle } from '../../protocol/messages.js';
 import { signDirective } from '../../protocol/payloads/directive.js';
 import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
 import { deviceTopic } from '../../protocol/topics.js';
-import { audit, nowSeconds, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
 import { insertDeployment } from '../store/deployments.js';
 import type { DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
@@ -37,6 +37,8 @@ export interface DeployRequest extends Selector {
   rollbacks?: Record<string, Uint8Array>;
   kind?: 'deploy' | 'rollback';
   config?: Record<string, string>;
+  /** The operator token that asked (audit log); null when the server acts on its own. */
+  actor?: Actor | null;
 }
 
 export interface DeployResult {
@@ -96,7 +98,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
     selector: { devices: req.devices, tags: req.tags },
     deviceCount: targets.length,
   });
-  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length });
+  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length }, req.actor ?? null);
   // Stored first, published second: a crash in between is healed by the republish at start-up.
   for (const rec of records) deps.publish(deviceTopic(rec.deviceId, 'directive'), bundles.get(rec.deviceId)!, { qos: 1, retain: true });
   return { deployment, module, devices: records.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };

@@ -6,7 +6,7 @@ import { WfError } from '../../protocol/errors.js';
 import { manifestDigest, openReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { describeModule, type ModuleFacts } from '../../protocol/wasm-inspect.js';
 import type { BlobStore } from '../store/blobs.js';
-import { audit, nowSeconds, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { Trust } from '../trust.js';
 
@@ -36,7 +36,7 @@ export function checkManifestMatches(m: ReleaseManifest, facts: ModuleFacts): vo
   if (m.memory.maxPages !== facts.maxPages) mismatch('memory.max_pages', m.memory.maxPages, facts.maxPages);
 }
 
-export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array): PublishResult {
+export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array, actor: Actor | null): PublishResult {
   // 1. bound
   if (wasm.length > deps.maxModuleBytes) throw new WfError('IMAGE_TOO_LARGE', `${wasm.length} bytes, limit ${deps.maxModuleBytes}`);
   // 2-3. inspect + ABI, once: the facts every manifest field is checked against
@@ -66,7 +66,7 @@ export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm
       },
       manifestBytes,
     );
-    audit(deps.db, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 });
+    audit(deps.db, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 }, actor);
     return view;
   })();
   return { module, created: true };

@@ -9,7 +9,7 @@ import { fromHex } from '../../protocol/crypto.js';
 import { WfError, type ErrorCode } from '../../protocol/errors.js';
 import { openRollback, checkRollbackCovers } from '../../protocol/payloads/rollback.js';
 import { compareVersions } from '../../protocol/semver.js';
-import { nowSeconds } from '../store/db.js';
+import { nowSeconds, type Actor } from '../store/db.js';
 import type { DeviceView } from '../store/devices.js';
 import { deploy, resolveTargets, type DeployDeps, type DeployResult, type Selector } from './deploy.js';
 
@@ -85,7 +85,7 @@ export interface RollbackResult {
   skipped: RollbackSkip[];
 }
 
-export function executeRollback(deps: DeployDeps, sel: Selector, to: string | undefined, authorizations: Uint8Array[]): RollbackResult {
+export function executeRollback(deps: DeployDeps, sel: Selector, to: string | undefined, authorizations: Uint8Array[], actor: Actor | null): RollbackResult {
   const plan = planRollback(deps, sel, to);
   const skipped = [...plan.skipped];
   const now = nowSeconds();
@@ -128,6 +128,7 @@ export function executeRollback(deps: DeployDeps, sel: Selector, to: string | un
       devices: g.targets.map((t) => t.device),
       rollbacks: g.auth ? { [g.component]: g.auth } : undefined,
       kind: 'rollback',
+      actor,
     }),
   );
   return { deployments, skipped };

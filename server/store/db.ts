@@ -87,6 +87,17 @@ const MIGRATIONS: string[] = [
      action TEXT NOT NULL,
      detail TEXT NOT NULL
    );`,
+  // Operator access (docs/security.md §operator tokens): tokens with roles, stored as SHA-256 hashes;
+  // each audit entry names the token that acted ("<id> <name>", NULL for the server itself).
+  `CREATE TABLE operator_tokens (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     token_hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   ALTER TABLE audit ADD COLUMN actor TEXT;`,
 ];
 
 export function openDb(path: string): Db {
@@ -110,6 +121,18 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-export function audit(db: Db, action: string, detail: Record<string, unknown>): void {
-  db.prepare('INSERT INTO audit (at, action, detail) VALUES (?, ?, ?)').run(nowSeconds(), action, JSON.stringify(detail));
+/** Who acted: the operator token of the request (its id and name). */
+export interface Actor {
+  id: string;
+  name: string;
+}
+
+/** The single append point of the audit log; `actor` is null for what the server does on its own. */
+export function audit(db: Db, action: string, detail: Record<string, unknown>, actor: Actor | null): void {
+  db.prepare('INSERT INTO audit (at, action, detail, actor) VALUES (?, ?, ?, ?)').run(
+    nowSeconds(),
+    action,
+    JSON.stringify(detail),
+    actor ? `${actor.id} ${actor.name}` : null,
+  );
 }

@@ -19,7 +19,7 @@ export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const result = publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'));
+      const result = publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'), req.actor);
       return reply.status(result.created ? 201 : 200).send({ ...result.module, created: result.created });
     },
   );
