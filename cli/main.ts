@@ -15,6 +15,7 @@ import { runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView } from '../server/store/devices.js';
 import type { ModuleView } from '../server/store/modules.js';
+import type { TokenView } from '../server/store/tokens.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')
@@ -205,6 +206,27 @@ withCommon(program.command('status').description('fleet summary')).action(async 
     say`\n`;
     printTable(Object.entries(s.releases).map(([release, count]) => ({ release, devices: count })));
   });
+});
+
+// ---- tokens ----
+const tokens = program.command('tokens').description('operator tokens and their roles (viewer, deployer, admin); admin only');
+withCommon(
+  tokens
+    .command('create')
+    .description('create an operator token and print it (shown once; the server keeps only its hash)')
+    .requiredOption('--name <name>', 'who or what holds it, e.g. ci')
+    .requiredOption('--role <role>', 'viewer (read only), deployer (publish, deploy, rollback, rollouts) or admin (everything)'),
+).action(async (o: CommonOptions & { name: string; role: string }) => {
+  const t = await clientFor(o).post<TokenView & { token: string }>('/v1/tokens', { name: o.name, role: o.role });
+  out(o.json, t, () => say`token ${t.id} (${t.name}, ${t.role})\n  ${t.token}\n(the token is not shown again)\n`);
+});
+withCommon(tokens.command('list').description('operator tokens: id, name, role, created, revoked')).action(async (o: CommonOptions) => {
+  const { tokens: list } = await clientFor(o).get<{ tokens: TokenView[] }>('/v1/tokens');
+  out(o.json, list, () => printTable(list.map((t) => ({ id: t.id, name: t.name, role: t.role, created: ago(t.createdAt), revoked: t.revokedAt ? ago(t.revokedAt) : '-' }))));
+});
+withCommon(tokens.command('revoke <id>').description('revoke an operator token: it is refused from now on')).action(async (id: string, o: CommonOptions) => {
+  const t = await clientFor(o).post<TokenView>(`/v1/tokens/${encodeURIComponent(id)}/revoke`, {});
+  out(o.json, t, () => say`token ${t.id} (${t.name}, ${t.role}) revoked\n`);
 });
 
 registerSimCommand(program);
