@@ -2,7 +2,7 @@
 // Start-up order: store → trust → broker → link (subscribe) → republish retained directives → HTTP.
 // Shutdown runs in reverse, so nothing that was acknowledged is lost.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -14,6 +14,8 @@ import { buildApi } from './http/app.js';
 import { connectLink, type Link } from './link.js';
 import { BlobStore } from './store/blobs.js';
 import { openDb } from './store/db.js';
+import { ensureDir, storeOp } from './store/store-errors.js';
+import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
@@ -36,6 +38,8 @@ export interface ServerOptions {
   operatorToken?: string;
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
+  /** Telemetry write batching (store/telemetry.ts). */
+  telemetryBatch?: Partial<TelemetryBatchOptions>;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
   log?: Logger | false;
@@ -74,25 +78,36 @@ function operatorTokenFor(dataDir: string, given?: string): string {
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
-  mkdirSync(opts.dataDir, { recursive: true });
+  ensureDir(opts.dataDir);
 
-  // 1. store and trust material
-  const db = openDb(join(opts.dataDir, 'wasmfleet.db'));
+  // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
+  const dbPath = join(opts.dataDir, 'wasmfleet.db');
+  const db = storeOp(dbPath, () => openDb(dbPath));
   const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
-  const devices = new DeviceRepo(db);
+  const telemetry = new TelemetryBatch(db, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
+  const devices = new DeviceRepo(db, telemetry);
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
   let trust: Trust;
   try {
     trust = loadTrust(opts.keysDir);
   } catch (err) {
+    telemetry.close();
     db.close();
     throw err;
   }
-  const operatorToken = operatorTokenFor(opts.dataDir, opts.operatorToken);
-  // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
-  const tokens = new TokenRepo(db);
-  tokens.adoptBootstrap(operatorToken);
+  let operatorToken: string;
+  let tokens: TokenRepo;
+  try {
+    operatorToken = storeOp(join(opts.dataDir, 'operator-token'), () => operatorTokenFor(opts.dataDir, opts.operatorToken));
+    // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
+    tokens = storeOp(dbPath, () => new TokenRepo(db));
+    storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
+  } catch (err) {
+    telemetry.close();
+    db.close();
+    throw err;
+  }
   const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
   const limits: Limits = { ...defaultLimits(maxModuleBytes), ...opts.limits };
 
@@ -132,6 +147,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     );
   } catch (err) {
     await broker?.close();
+    telemetry.close();
     db.close();
     throw err;
   }
@@ -176,6 +192,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         await api.close(); // finishes in-flight requests, accepts no new ones
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
+        telemetry.close(); // the last batch
         db.close();
       })();
       return closing;

@@ -49,7 +49,11 @@ export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm
   const existing = deps.modules.get(manifest.component, manifest.version);
   const digestHex = toHex(manifest.image.sha256);
   if (existing) {
-    if (existing.sha256 === digestHex) return { module: existing, created: false };
+    if (existing.sha256 === digestHex) {
+      // Re-verify the stored bytes and repair them from this upload if they were damaged.
+      deps.blobs.put(wasm);
+      return { module: existing, created: false };
+    }
     throw new WfError('MODULE_VERSION_CONFLICT', `${manifest.component}@${manifest.version} is ${existing.sha256.slice(0, 12)}…, upload is ${digestHex.slice(0, 12)}…`);
   }
   deps.blobs.put(wasm);
