@@ -11,7 +11,7 @@ import { rotateKey } from './commands/keys-rotate.js';
 import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
-import { runServer } from './commands/server.js';
+import { readLimitsFile, runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView } from '../server/store/devices.js';
 import type { ModuleView } from '../server/store/modules.js';
@@ -107,8 +107,10 @@ program
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
-  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string }) => {
+  .option('--limits <file>', 'JSON file overriding rate limits (docs/security.md), e.g. {"chunkBytes": {"capacity": 16777216, "perSecond": 2097152}}')
+  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string; limits?: string }) => {
     await runServer({
+      limits: o.limits ? readLimitsFile(o.limits) : undefined,
       dataDir: o.data,
       keysDir: o.keys,
       host: o.host,

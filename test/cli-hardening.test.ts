@@ -146,6 +146,19 @@ describe('finding 5: reserved ids and the server limit on modules', () => {
   });
 });
 
+describe('limits are configurable', () => {
+  it('wasmfleet server --limits refuses unknown keys and non-positive values before starting (exit 1)', async () => {
+    const file = join(fleet.dir, 'limits.json');
+    writeFileSync(file, JSON.stringify({ chunkBytes: { capacity: 0, perSecond: 1 } }));
+    const zero = await cli(['server', '--limits', file, '--data', join(fleet.dir, 'data2'), '--keys', fleet.keysDir]);
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toMatch(/^error REQUEST_INVALID: .*chunkBytes\.capacity must be a positive number/);
+    writeFileSync(file, JSON.stringify({ chunkbytes: { capacity: 1, perSecond: 1 } }));
+    const unknown = await cli(['server', '--limits', file, '--data', join(fleet.dir, 'data2'), '--keys', fleet.keysDir]);
+    expect(unknown.stderr).toMatch(/unknown limit "chunkbytes"/);
+  });
+});
+
 describe('operator access: tokens with roles, revocation, audit', () => {
   it('a viewer reads but cannot deploy (403 AUTH_FORBIDDEN); a deployer deploys and the audit row names it; a revoked token is refused', async () => {
     const created = async (role: string, name: string) => {
