@@ -111,7 +111,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       const user = userOf.get(client);
       if (user === SERVER_USER) return done(null, sub);
       if (user && deviceSubscribeAllowed(user, sub.topic)) return done(null, sub);
-      opts.log.warn({ device: user, topic: sub.topic }, 'mqtt: subscription outside the device subtree refused');
+      warn(`subscribe ${user}`, { device: user, topic: sub.topic }, 'mqtt: subscription outside the device subtree refused');
       return done(null, null);
     },
   });
