@@ -19,6 +19,10 @@ export function resolveToken(given: string | undefined, dataDir = 'data'): strin
 export class ApiClient {
   constructor(private readonly opts: ClientOptions) {}
 
+  get server(): string {
+    return this.opts.server;
+  }
+
   async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {

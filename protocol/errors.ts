@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   DEVICE_NOT_FOUND: { status: 404, message: 'unknown device' },
   DEVICE_EXISTS: { status: 409, message: 'device already exists' },
   DEVICE_ID_INVALID: { status: 400, message: 'invalid device id' },
+  DEVICE_ID_RESERVED: { status: 400, message: 'device id is reserved for the server' },
   DEPLOY_NO_TARGETS: { status: 400, message: 'the selection matches no device' },
   DEPLOY_NO_PREVIOUS: { status: 409, message: 'device has no previous version to roll back to' },
   // Rollouts (docs/rollouts.md)
@@ -84,6 +85,15 @@ export const ERROR_CODES = {
   REQUEST_TOO_LARGE: { status: 413, message: 'request body exceeds the limit' },
   ROUTE_NOT_FOUND: { status: 404, message: 'no such API route' },
   AUTH_REQUIRED: { status: 401, message: 'missing or wrong operator token' },
+  AUTH_FORBIDDEN: { status: 403, message: "the operator token's role does not allow this" },
+  AUTH_THROTTLED: { status: 429, message: 'too many failed authentication attempts from this address' },
+  TOKEN_NOT_FOUND: { status: 404, message: 'no such operator token' },
+  TOKEN_LAST_ADMIN: { status: 409, message: 'the last admin token cannot be revoked' },
+  // Storage (the data directory)
+  STORE_DISK_FULL: { status: 507, message: 'the data directory is full' },
+  STORE_READ_ONLY: { status: 507, message: 'the data directory is not writable' },
+  STORE_IO: { status: 500, message: 'the data directory could not be read or written' },
+  STORE_CORRUPT: { status: 500, message: 'a stored blob does not match its digest' },
   SERVER_UNAVAILABLE: { status: 503, message: 'server is not reachable' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;

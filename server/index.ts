@@ -2,7 +2,7 @@
 // Start-up order: store → trust → broker → link (subscribe) → republish retained directives → HTTP.
 // Shutdown runs in reverse, so nothing that was acknowledged is lost.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -14,11 +14,16 @@ import { buildApi } from './http/app.js';
 import { connectLink, type Link } from './link.js';
 import { BlobStore } from './store/blobs.js';
 import { openDb } from './store/db.js';
+import { ensureDir, storeOp } from './store/store-errors.js';
+import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
 import { RolloutRepo } from './store/rollouts.js';
 import { RolloutEngine } from './rollouts/engine.js';
+import { TokenRepo } from './store/tokens.js';
+import { defaultLimits, type Limits } from './limits/defaults.js';
+import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
 
 export interface ServerOptions {
@@ -35,6 +40,10 @@ export interface ServerOptions {
   operatorToken?: string;
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
+  /** Telemetry write batching (store/telemetry.ts). */
+  telemetryBatch?: Partial<TelemetryBatchOptions>;
+  /** Rate limits (docs/security.md); each one given replaces its default. */
+  limits?: Partial<Limits>;
   log?: Logger | false;
   /** The rollout engine's clock (ms); tests may pass a fake one. */
   clock?: () => number;
@@ -77,12 +86,14 @@ function operatorTokenFor(dataDir: string, given?: string): string {
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
-  mkdirSync(opts.dataDir, { recursive: true });
+  ensureDir(opts.dataDir);
 
-  // 1. store and trust material
-  const db = openDb(join(opts.dataDir, 'wasmfleet.db'));
+  // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
+  const dbPath = join(opts.dataDir, 'wasmfleet.db');
+  const db = storeOp(dbPath, () => openDb(dbPath));
   const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
-  const devices = new DeviceRepo(db);
+  const telemetry = new TelemetryBatch(db, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
+  const devices = new DeviceRepo(db, telemetry);
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
   const rollouts = new RolloutRepo(db);
@@ -90,10 +101,24 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   try {
     trust = loadTrust(opts.keysDir);
   } catch (err) {
+    telemetry.close();
     db.close();
     throw err;
   }
-  const operatorToken = operatorTokenFor(opts.dataDir, opts.operatorToken);
+  let operatorToken: string;
+  let tokens: TokenRepo;
+  try {
+    operatorToken = storeOp(join(opts.dataDir, 'operator-token'), () => operatorTokenFor(opts.dataDir, opts.operatorToken));
+    // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
+    tokens = storeOp(dbPath, () => new TokenRepo(db));
+    storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
+  } catch (err) {
+    telemetry.close();
+    db.close();
+    throw err;
+  }
+  const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
+  const limits: Limits = { ...defaultLimits(maxModuleBytes), ...opts.limits };
 
   // 2. broker: embedded aedes unless an external one is named
   let broker: EmbeddedBroker | null = null;
@@ -116,6 +141,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       wsPort: opts.wsPort ?? DEFAULTS.wsPort,
       serverPassword: linkPass,
       checkDevice: (id, password) => devices.checkCredentials(id, password),
+      limits,
       log: log.child({ part: 'broker' }),
     });
     linkUrl = `mqtt://${host}:${broker.mqttPort}`;
@@ -127,10 +153,11 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   try {
     link = await connectLink(
       { url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log },
-      { devices, directives, blobs, log: log.child({ part: 'mqtt' }), changed: (id, why) => engine?.deviceChanged(id, why) },
+      { devices, directives, blobs, rates: new DeviceRates(limits, log.child({ part: 'mqtt' })), log: log.child({ part: 'mqtt' }), changed: (id, why) => engine?.deviceChanged(id, why) },
     );
   } catch (err) {
     await broker?.close();
+    telemetry.close();
     db.close();
     throw err;
   }
@@ -155,12 +182,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     directives,
     blobs,
     trust: () => trust,
-    maxModuleBytes: opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes,
+    maxModuleBytes,
     directiveTtlSeconds,
     publish: link.publish,
     rollouts,
     engine,
-    operatorToken,
+    tokens,
+    limits,
     publicMqttUrl: () => mqttUrl,
     log,
   });
@@ -185,6 +213,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         engine?.stop();
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
+        telemetry.close(); // the last batch
         db.close();
       })();
       return closing;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { WfError } from '../../protocol/errors.js';
 import { openRollback, checkRollbackCovers } from '../../protocol/payloads/rollback.js';
 import { deviceTopic } from '../../protocol/topics.js';
-import { audit, type AuditMeta, type Db } from '../store/db.js';
+import { audit, type Actor, type AuditMeta, type Db } from '../store/db.js';
 import type { DeviceFacts, DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
@@ -60,7 +60,7 @@ export interface CreateRequest {
   /** Seconds since the epoch; the rollout stops taking devices after it. */
   expires: number;
   kind?: 'rollout' | 'deploy';
-  actor?: string;
+  actor?: Actor | null;
 }
 
 export interface TickStats {
@@ -376,7 +376,7 @@ export class RolloutEngine {
     this.advance(row, now, 'engine');
   }
 
-  private advance(r: RolloutRow, now: number, kind: 'engine' | 'operator', actor?: string): void {
+  private advance(r: RolloutRow, now: number, kind: 'engine' | 'operator', actor?: Actor | null): void {
     const next = r.wave + 1;
     this.transition(r, { wave: next, waveStartedMs: now, waveSettledMs: null, awaitingApproval: false, reason: `WAVE_${next + 1}` }, 'wave.advanced', { wave: next }, now, kind, actor);
   }
@@ -421,17 +421,17 @@ export class RolloutEngine {
     detail: Record<string, unknown>,
     now: number,
     kind: 'engine' | 'operator',
-    actor?: string,
+    actor?: Actor | null,
   ): RolloutRow {
     return this.deps.db.transaction(() => {
       const row = this.save({ ...r, ...change }, now);
-      this.note(row, action, { ...detail, state: row.state, wave: row.wave, ...(actor ? { actor } : {}) }, now, row.reason ?? undefined, kind);
+      this.note(row, action, { ...detail, state: row.state, wave: row.wave }, now, row.reason ?? undefined, kind, actor);
       this.dirtyRollouts.add(row.id);
       return row;
     })();
   }
 
-  private finish(r: RolloutRow, state: 'completed' | 'aborted' | 'rolled_back', reason: string, now: number, kind: 'engine' | 'operator', detail: Record<string, unknown> = {}, actor?: string): void {
+  private finish(r: RolloutRow, state: 'completed' | 'aborted' | 'rolled_back', reason: string, now: number, kind: 'engine' | 'operator', detail: Record<string, unknown> = {}, actor?: Actor | null): void {
     this.deps.db.transaction(() => {
       // Members still waiting for their turn will not get one.
       for (const m of this.deps.rollouts.inState(r.id, 'pending')) {
@@ -444,7 +444,7 @@ export class RolloutEngine {
   }
 
   /** Send every device this rollout updated (or may have) back to the release it ran before. */
-  private rollBack(r: RolloutRow, reason: string, why: string, now: number, out: DirectiveRecord[], kind: 'engine' | 'operator', actor?: string): void {
+  private rollBack(r: RolloutRow, reason: string, why: string, now: number, out: DirectiveRecord[], kind: 'engine' | 'operator', actor?: Actor | null): void {
     this.deps.db.transaction(() => {
       const back = ['assigned', 'committed', 'timed_out'].flatMap((s) => this.deps.rollouts.inState(r.id, s as MemberState));
       let reverting = 0;
@@ -534,9 +534,9 @@ export class RolloutEngine {
         this.deps.rollouts.addMember(id, m, now, m.state !== 'excluded'); // ROLLOUT_CONFLICT undoes everything
       }
       const meta = { targets: plan.targets, eligible: plan.eligible, excluded: plan.excluded.length, module: plan.module, version: plan.version, policy, selector: req.selector };
-      audit(this.deps.db, 'rollout.created', { ...meta, actor: req.actor }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED' });
+      audit(this.deps.db, 'rollout.created', meta, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
       if (plan.newCapabilities.length > 0) {
-        audit(this.deps.db, 'rollout.new_capabilities_allowed', { newCapabilities: plan.newCapabilities, actor: req.actor }, { kind: 'operator', rollout: id, at: nowS, reason: 'ALLOW_NEW_CAPABILITIES' });
+        audit(this.deps.db, 'rollout.new_capabilities_allowed', { newCapabilities: plan.newCapabilities }, { kind: 'operator', rollout: id, at: nowS, reason: 'ALLOW_NEW_CAPABILITIES', actor: req.actor });
       }
       return r;
     })();
@@ -552,7 +552,7 @@ export class RolloutEngine {
    * replaces the live deploy of a device (its membership ends as SUPERSEDED); a staged rollout
    * it refuses with ROLLOUT_CONFLICT.
    */
-  deploy(req: { kind: 'deploy' | 'rollback'; module: ModuleView; manifest: Uint8Array; selector: Selector; targets: string[]; config?: Record<string, string>; rollback?: Uint8Array; actor?: string }): {
+  deploy(req: { kind: 'deploy' | 'rollback'; module: ModuleView; manifest: Uint8Array; selector: Selector; targets: string[]; config?: Record<string, string>; rollback?: Uint8Array; actor?: Actor | null }): {
     id: string;
     devices: Array<{ id: string; sequence: number }>;
   } {
@@ -594,7 +594,7 @@ export class RolloutEngine {
         this.deps.rollouts.updateMember({ ...m, attempt: 1, sequence: rec.sequence, assignedMs: now, deadlineMs: now + policy.deadlineSeconds * MS });
       }
       out.push(...records);
-      audit(this.deps.db, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector, actor: req.actor }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED' });
+      audit(this.deps.db, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
     })();
     this.live.set(id, this.deps.rollouts.require(id));
     for (const r of [id, ...superseded]) this.dirtyRollouts.add(r);
@@ -602,32 +602,32 @@ export class RolloutEngine {
     return { id, devices: out.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
   }
 
-  pause(id: string, actor?: string): RolloutRow {
+  pause(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'pause');
     if (r.state !== 'running') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}`);
     return this.transition(r, { state: 'paused', reason: 'OPERATOR' }, 'rollout.paused', {}, this.clock(), 'operator', actor);
   }
 
-  resume(id: string, actor?: string): RolloutRow {
+  resume(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'resume');
     if (r.state !== 'paused') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}, not paused`);
     return this.transition(r, { state: 'running', reason: 'RESUMED' }, 'rollout.resumed', {}, this.clock(), 'operator', actor);
   }
 
-  approve(id: string, actor?: string): RolloutRow {
+  approve(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'approve');
     if (!r.awaitingApproval) throw new WfError('ROLLOUT_STATE', `${id} is not waiting for approval (wave ${r.wave + 1}, ${r.state})`);
     this.advance(r, this.clock(), 'operator', actor);
     return this.deps.rollouts.require(id);
   }
 
-  abort(id: string, actor?: string): RolloutRow {
+  abort(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'abort');
     this.finish(r, 'aborted', 'OPERATOR', this.clock(), 'operator', {}, actor);
     return this.deps.rollouts.require(id);
   }
 
-  rollback(id: string, actor?: string): RolloutRow {
+  rollback(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'roll back');
     const out: DirectiveRecord[] = [];
     this.rollBack(r, 'OPERATOR', 'operator asked', this.clock(), out, 'operator', actor);
@@ -667,8 +667,8 @@ export class RolloutEngine {
     return { committed, failed, decided: committed + failed };
   }
 
-  private note(r: RolloutRow, action: string, detail: Record<string, unknown>, now: number, reason?: string, kind: AuditMeta['kind'] = 'engine'): void {
-    audit(this.deps.db, action, detail, { kind, rollout: r.id, reason, at: Math.floor(now / MS) });
+  private note(r: RolloutRow, action: string, detail: Record<string, unknown>, now: number, reason?: string, kind: AuditMeta['kind'] = 'engine', actor?: Actor | null): void {
+    audit(this.deps.db, action, detail, { kind, rollout: r.id, reason, at: Math.floor(now / MS), actor });
   }
 
   /** Rollout detail for the API: counts per state, per wave, per reason. */
@@ -694,7 +694,7 @@ export class RolloutEngine {
   }
 
   /** Add an authorization after the start (a late joiner's release): its waiting members can go. */
-  authorize(id: string, bytes: Uint8Array, actor?: string): RolloutRow {
+  authorize(id: string, bytes: Uint8Array, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'authorize');
     const nowS = Math.floor(this.clock() / MS);
     let a;
@@ -710,7 +710,7 @@ export class RolloutEngine {
       for (const m of this.deps.rollouts.inState(id, 'pending')) {
         if (m.reason === 'ROLLBACK_NOT_COVERED' && m.fromDigest === digest) this.deps.rollouts.updateMember({ ...m, reason: null, detail: null, updatedMs: this.clock() });
       }
-      audit(this.deps.db, 'rollout.authorized', { component: a.component, target: digest, actor }, { kind: 'operator', rollout: id, at: nowS });
+      audit(this.deps.db, 'rollout.authorized', { component: a.component, target: digest }, { kind: 'operator', rollout: id, at: nowS, actor });
     })();
     this.dirtyRollouts.add(id);
     return r;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { fromHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
-import { audit, nowSeconds, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
 import { insertDeployment } from '../store/deployments.js';
 import type { DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
@@ -37,6 +37,8 @@ export interface DeployRequest extends Selector {
   rollbacks?: Record<string, Uint8Array>;
   kind?: 'deploy' | 'rollback';
   config?: Record<string, string>;
+  /** The operator token that asked (audit log); null when the server acts on its own. */
+  actor?: Actor | null;
 }
 
 export interface DeployResult {
@@ -65,7 +67,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);
   if (deps.engine) {
     // With the rollout engine running (the server), a deploy is a one-wave rollout.
-    const r = deps.engine.deploy({ kind: req.kind ?? 'deploy', module, manifest, selector: { devices: req.devices, tags: req.tags }, targets, config: req.config, rollback });
+    const r = deps.engine.deploy({ kind: req.kind ?? 'deploy', module, manifest, selector: { devices: req.devices, tags: req.tags }, targets, config: req.config, rollback, actor: req.actor });
     insertDeployment(deps.db, { id: r.id, createdAt: now, kind: req.kind ?? 'deploy', module: module.name, version: module.version, selector: { devices: req.devices, tags: req.tags }, deviceCount: targets.length });
     return { deployment: r.id, module, devices: r.devices };
   }
@@ -87,7 +89,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
     selector: { devices: req.devices, tags: req.tags },
     deviceCount: targets.length,
   });
-  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length });
+  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length }, { actor: req.actor });
   // Stored first, published second: a crash in between is healed by the re-publish of what is owed.
   publishDirectives(deps, records);
   return { deployment, module, devices: records.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };

@@ -149,6 +149,17 @@ const MIGRATIONS: string[] = [
    ALTER TABLE devices ADD COLUMN owed_sequence INTEGER;
    UPDATE devices SET owed_sequence = (SELECT MAX(sequence) FROM directives WHERE device_id = devices.id);
    CREATE INDEX devices_owed ON devices(id) WHERE owed_sequence > sequence;`,
+  // Operator access (docs/security.md §operator tokens): tokens with roles, stored as SHA-256 hashes;
+  // each audit entry names the token that acted ("<id> <name>", NULL for the server itself).
+  `CREATE TABLE operator_tokens (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     token_hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   ALTER TABLE audit ADD COLUMN actor TEXT;`,
 ];
 
 export function openDb(path: string): Db {
@@ -172,8 +183,16 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** Who decided and about what: an operator's request, or the rollout engine on its own. */
+/** Who acted: the operator token of the request (its id and name). */
+export interface Actor {
+  id: string;
+  name: string;
+}
+
+/** Who decided and about what: an operator's request (with its token), or the rollout engine on its own. */
 export interface AuditMeta {
+  /** The operator token that acted; absent or null for what the server does on its own. */
+  actor?: Actor | null;
   kind?: 'operator' | 'engine';
   rollout?: string;
   reason?: string;
@@ -183,13 +202,14 @@ export interface AuditMeta {
 
 /** The single append point of the audit log; nothing updates or deletes its rows. */
 export function audit(db: Db, action: string, detail: Record<string, unknown>, meta: AuditMeta = {}): void {
-  db.prepare('INSERT INTO audit (at, action, detail, rollout_id, kind, reason) VALUES (?, ?, ?, ?, ?, ?)').run(
+  db.prepare('INSERT INTO audit (at, action, detail, rollout_id, kind, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
     meta.at ?? nowSeconds(),
     action,
     JSON.stringify(detail),
     meta.rollout ?? null,
     meta.kind ?? 'operator',
     meta.reason ?? null,
+    meta.actor ? `${meta.actor.id} ${meta.actor.name}` : null,
   );
 }
 
@@ -200,6 +220,8 @@ export interface AuditEntry {
   kind: string;
   rollout: string | null;
   reason: string | null;
+  /** "<token id> <token name>" of the operator who acted; null for the server's own decisions. */
+  actor: string | null;
   detail: Record<string, unknown>;
 }
 
@@ -207,7 +229,7 @@ export interface AuditEntry {
 export function readAudit(db: Db, q: { rollout?: string; since?: number; after?: number; limit?: number }): AuditEntry[] {
   const rows = db
     .prepare(
-      `SELECT id, at, action, kind, rollout_id, reason, detail FROM audit
+      `SELECT id, at, action, kind, rollout_id, reason, actor, detail FROM audit
        WHERE (@rollout IS NULL OR rollout_id = @rollout) AND at >= @since AND id > @after
        ORDER BY id LIMIT @limit`,
     )
@@ -218,7 +240,8 @@ export function readAudit(db: Db, q: { rollout?: string; since?: number; after?:
     kind: string;
     rollout_id: string | null;
     reason: string | null;
+    actor: string | null;
     detail: string;
   }>;
-  return rows.map((r) => ({ id: r.id, at: r.at, action: r.action, kind: r.kind, rollout: r.rollout_id, reason: r.reason, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+  return rows.map((r) => ({ id: r.id, at: r.at, action: r.action, kind: r.kind, rollout: r.rollout_id, reason: r.reason, actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }

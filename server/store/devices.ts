@@ -3,9 +3,10 @@ import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
-import { PATTERNS } from '../../protocol/fields.js';
+import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
 import type { DeviceView, RunningView } from '../../protocol/views.js';
 import { nowSeconds, type Db } from './db.js';
+import type { TelemetryBatch } from './telemetry.js';
 
 export type { DeviceView, RunningView } from '../../protocol/views.js';
 
@@ -75,7 +76,10 @@ export class DeviceRepo {
   private readonly tokenCache = new Map<string, string>();
   private readonly stmts;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly telemetryBatch: TelemetryBatch,
+  ) {
     this.stmts = {
       insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at) VALUES (?, ?, ?, ?)'),
       get: db.prepare('SELECT * FROM devices WHERE id = ?'),
@@ -93,9 +97,6 @@ export class DeviceRepo {
       commit: db.prepare(
         'INSERT OR IGNORE INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      telemetry: db.prepare(
-        'INSERT INTO telemetry (device_id, name, value, at) VALUES (?, ?, ?, ?) ON CONFLICT(device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at',
-      ),
       telemetryOf: db.prepare('SELECT name, value, at FROM telemetry WHERE device_id = ? ORDER BY name'),
       commitsOf: db.prepare('SELECT sequence, component, version, manifest_digest AS manifestDigest, at FROM commits WHERE device_id = ? ORDER BY sequence DESC'),
     };
@@ -105,6 +106,7 @@ export class DeviceRepo {
   create(devices: Array<{ id: string; tags?: Record<string, string> }>): Credentials[] {
     for (const d of devices) {
       if (!PATTERNS.deviceId.test(d.id)) throw new WfError('DEVICE_ID_INVALID', `"${d.id}": use 1-64 of [A-Za-z0-9_-]`);
+      if (isReservedDeviceId(d.id)) throw new WfError('DEVICE_ID_RESERVED', `"${d.id}": ids starting with "wasmfleet" belong to the server`);
       validateTags(d.tags ?? {});
     }
     const seen = new Set<string>();
@@ -230,12 +232,15 @@ export class DeviceRepo {
     })();
   }
 
+  /** Batched (store/telemetry.ts): the latest value per name reaches SQLite within a second. */
   recordTelemetry(id: string, name: string, value: number, at: number): void {
-    this.stmts.telemetry.run(id, name, value, at);
+    this.telemetryBatch.record(id, name, value, at);
   }
 
   telemetry(id: string): Array<{ name: string; value: number; at: number }> {
-    return this.stmts.telemetryOf.all(id) as Array<{ name: string; value: number; at: number }>;
+    const byName = new Map((this.stmts.telemetryOf.all(id) as Array<{ name: string; value: number; at: number }>).map((t) => [t.name, t]));
+    for (const p of this.telemetryBatch.pendingFor(id)) byName.set(p.name, { name: p.name, value: p.value, at: p.at });
+    return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Committed releases of a device, newest first. */

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { audit } from '../../store/db.js';
 import type { ApiDeps } from '../app.js';
 
 const tags = { type: 'object', additionalProperties: { type: 'string', maxLength: 128 }, maxProperties: 32 } as const;
@@ -19,6 +20,7 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Body: { id: string; tags?: Record<string, string> } }>('/v1/devices', { schema: { body: newDevice } }, async (req, reply) => {
     const [creds] = deps.devices.create([req.body]);
     deps.engine.deviceChanged(creds.id, 'new');
+    audit(deps.db, 'device.add', { devices: [creds.id] }, { actor: req.actor });
     return reply.status(201).send(withConnection(creds));
   });
 
@@ -37,6 +39,7 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (req, reply) => {
       const created = deps.devices.create(req.body.devices);
       for (const c of created) deps.engine.deviceChanged(c.id, 'new');
+      audit(deps.db, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
       return reply.status(201).send({ devices: created.map(withConnection) });
     },
   );

@@ -87,7 +87,7 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const authorizations = (req.body.authorizations ?? []).map((a, i) => base64Field(a, `authorizations/${i}`));
-      const r = engine.create({ ...req.body, authorizations });
+      const r = engine.create({ ...req.body, authorizations, actor: req.actor });
       return reply.status(201).send(engine.view(r.id));
     },
   );
@@ -121,7 +121,7 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   for (const action of ['pause', 'resume', 'approve', 'abort', 'rollback'] as const) {
     app.post<{ Params: { id: string } }>(`/v1/rollouts/:id/${action}`, async (req) => {
-      engine[action](req.params.id);
+      engine[action](req.params.id, req.actor);
       return engine.view(req.params.id);
     });
   }
@@ -130,7 +130,7 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/rollouts/:id/authorizations',
     { schema: { body: { type: 'object', required: ['authorization'], additionalProperties: false, properties: { authorization: { type: 'string', maxLength: 1024 } } } } },
     async (req) => {
-      engine.authorize(req.params.id, base64Field(req.body.authorization, 'authorization'));
+      engine.authorize(req.params.id, base64Field(req.body.authorization, 'authorization'), req.actor);
       return engine.view(req.params.id);
     },
   );
