@@ -1,8 +1,11 @@
-// The embedded broker: aedes in-process on TCP (and WebSocket for browsers), with hooks that
-// authenticate each device by its credentials and confine it to its own topic subtree.
+// The embedded broker: aedes in-process on TCP or TLS (and WebSocket or WSS for browsers), with
+// hooks that authenticate each device by its password or its client certificate and confine it
+// to its own topic subtree.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
@@ -14,12 +17,18 @@ export interface EmbeddedBrokerOptions {
   wsPort: number | false;
   serverPassword: string;
   checkDevice(id: string, password: string): boolean;
+  /** A verified client certificate's serial for device `id`: null = accepted, else the refusal's code. */
+  checkCertificate(id: string, serial: string): string | null;
+  /** PEM server certificate, key and the CA that signs device certificates; absent = clear text. */
+  tls?: { cert: string; key: string; ca: string };
   log: Logger;
 }
 
 export interface EmbeddedBroker {
   mqttPort: number;
   wsPort: number | null;
+  /** Close a device's connection now (after its credentials were revoked or rotated). */
+  disconnect(deviceId: string): void;
   close(): Promise<void>;
 }
 
@@ -30,11 +39,48 @@ function authError(message: string, returnCode: number): AuthenticateError {
 // Users are tagged on the aedes client object once authenticated.
 const userOf = new WeakMap<Client, string>();
 
+/** The TLS socket under a client: the connection itself (MQTT/TLS) or the upgraded request's (WSS). */
+function tlsSocketOf(client: Client): TLSSocket | null {
+  const req = (client as unknown as { req?: { socket?: unknown } }).req;
+  const sock = req?.socket ?? (client as unknown as { conn?: unknown }).conn;
+  return sock instanceof TLSSocket ? sock : null;
+}
+
+export type CertIdentity = { ok: true; id: string; serial: string } | { ok: false; code: string; message: string };
+
+/**
+ * The device identity of a presented client certificate (docs/security.md, transport): it must
+ * chain to the fleet CA and be in its validity period (checked by TLS), and its CN is the device
+ * id, which the MQTT client id must equal. Null when no certificate was presented.
+ */
+export function certIdentity(sock: TLSSocket | null, clientId: string): CertIdentity | null {
+  const cert = sock?.getPeerCertificate();
+  if (!sock || !cert || Object.keys(cert).length === 0) return null;
+  if (!sock.authorized) return { ok: false, code: 'CERT_UNTRUSTED', message: String(sock.authorizationError) };
+  const cn = cert.subject?.CN;
+  if (typeof cn !== 'string' || cn !== clientId) {
+    return { ok: false, code: 'CERT_IDENTITY_MISMATCH', message: `certificate CN ${JSON.stringify(cn)} is not the client id ${JSON.stringify(clientId)}` };
+  }
+  return { ok: true, id: cn, serial: cert.serialNumber.replace(/^0+/, '').toUpperCase() };
+}
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker({
     // Step 1 of every connection: who is this? (MQTT 3.1.1 §3.1.3.4-5, username/password)
     authenticate(client, username, password, done) {
       const pass = password ? password.toString('utf8') : '';
+      // A presented certificate decides: it must verify and be the device's current one.
+      const byCert = certIdentity(tlsSocketOf(client), client.id);
+      if (byCert) {
+        const refused = !byCert.ok ? byCert : username && username !== byCert.id ? { code: 'CERT_IDENTITY_MISMATCH', message: `username ${JSON.stringify(username)} is not the certificate CN` } : null;
+        const verdict = refused ?? (byCert.ok ? opts.checkCertificate(byCert.id, byCert.serial) : null);
+        if (verdict) {
+          const code = typeof verdict === 'string' ? verdict : verdict.code;
+          opts.log.warn({ clientId: client.id, code, detail: typeof verdict === 'string' ? undefined : verdict.message }, 'mqtt: refused device certificate');
+          return done(authError(`certificate refused: ${code}`, 5), false);
+        }
+        userOf.set(client, client.id);
+        return done(null, true);
+      }
       if (username === SERVER_USER) {
         if (pass === opts.serverPassword) {
           userOf.set(client, SERVER_USER);
@@ -72,7 +118,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
   });
 
-  const tcp: NetServer = createNetServer(broker.handle);
+  // TLS: ask every client for a certificate but let the password path through without one;
+  // a presented certificate that does not verify is refused in authenticate, with its reason logged.
+  const tlsOpts: TlsOptions | null = opts.tls
+    ? { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }
+    : null;
+  const tcp: NetServer = tlsOpts ? createTlsServer(tlsOpts, broker.handle) : createNetServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(opts.port, opts.host, () => resolve());
@@ -80,7 +131,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   let http: HttpServer | null = null;
   let wss: WebSocketServer | null = null;
   if (opts.wsPort !== false) {
-    http = createHttpServer();
+    http = tlsOpts ? createHttpsServer(tlsOpts) : createHttpServer();
     wss = new WebSocketServer({ server: http });
     wss.on('connection', (socket, req) => broker.handle(createWebSocketStream(socket), req));
     await new Promise<void>((resolve, reject) => {
@@ -93,6 +144,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   return {
     mqttPort: (tcp.address() as AddressInfo).port,
     wsPort: http ? (http.address() as AddressInfo).port : null,
+    disconnect(deviceId) {
+      const client = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
+      if (client) {
+        opts.log.info({ device: deviceId }, 'mqtt: device disconnected (credentials taken back)');
+        client.close();
+      }
+    },
     async close() {
       // Stop accepting, then let aedes close its clients (which flushes what it acknowledged).
       await new Promise<void>((resolve) => broker.close(() => resolve()));

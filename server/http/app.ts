@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WfError } from '../../protocol/errors.js';
 import type { DeployDeps } from '../services/deploy.js';
+import type { CredentialDeps } from '../services/credentials.js';
 import type { PublishDeps } from '../services/publish.js';
 import { errorBody, installErrorHandling } from './errors.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -15,6 +16,9 @@ export type ApiDeps = PublishDeps &
   DeployDeps & {
     operatorToken: string;
     publicMqttUrl(): string;
+    credentials: CredentialDeps & { caPem: string | null };
+    /** HTTPS: the server certificate and key (PEM); absent = HTTP. */
+    https?: { cert: string; key: string };
     log: Logger;
   };
 
@@ -27,6 +31,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     // Per-request lines at info would drown a fleet's worth of traffic; errors are still logged.
     loggerInstance: deps.log.child({ part: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: 8 * 1024 * 1024,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { addDevice, revokeDevice, rotateCredentials, type IssuedCredentials } from '../../services/credentials.js';
 import type { ApiDeps } from '../app.js';
 
 const tags = { type: 'object', additionalProperties: { type: 'string', maxLength: 128 }, maxProperties: 32 } as const;
@@ -8,18 +9,30 @@ const newDevice = {
   additionalProperties: false,
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, tags },
 } as const;
+// A PEM certificate signing request of a P-256 key is about 500 bytes.
+const csr = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const newDeviceWithCsr = { ...newDevice, properties: { ...newDevice.properties, csr } } as const;
 
 export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const withConnection = (c: { id: string; username: string; password: string }) => ({
+  const withConnection = (c: IssuedCredentials) => ({
     ...c,
     mqttUrl: deps.publicMqttUrl(),
     rootPublicKey: Buffer.from(deps.trust().rootPublicKey).toString('hex'),
+    // The CA a device trusts the broker with (public; absent in clear text).
+    ...(deps.credentials.caPem ? { caCertificate: deps.credentials.caPem } : {}),
   });
 
-  app.post<{ Body: { id: string; tags?: Record<string, string> } }>('/v1/devices', { schema: { body: newDevice } }, async (req, reply) => {
-    const [creds] = deps.devices.create([req.body]);
-    return reply.status(201).send(withConnection(creds));
+  app.post<{ Body: { id: string; tags?: Record<string, string>; csr?: string } }>('/v1/devices', { schema: { body: newDeviceWithCsr } }, async (req, reply) => {
+    return reply.status(201).send(withConnection(await addDevice(deps.credentials, req.body)));
   });
+
+  app.post<{ Params: { id: string } }>('/v1/devices/:id/revoke', async (req) => revokeDevice(deps.credentials, req.params.id));
+
+  app.post<{ Params: { id: string }; Body: { csr?: string } }>(
+    '/v1/devices/:id/credentials',
+    { schema: { body: { type: 'object', additionalProperties: false, properties: { csr } } } },
+    async (req) => withConnection(await rotateCredentials(deps.credentials, req.params.id, req.body?.csr)),
+  );
 
   app.post<{ Body: { devices: Array<{ id: string; tags?: Record<string, string> }> } }>(
     '/v1/devices/batch',
