@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApiClient } from '../cli/client.js';
 import { fromHex } from '../protocol/crypto.js';
-import { isErrorCode, WfError } from '../protocol/errors.js';
 import { DeviceAgent, type AgentOptions, type AgentStatus, type DownloadProgress } from './agent.js';
 import { NodeEngine } from './engine/node-engine.js';
 import type { WasmEngine } from './engine/types.js';
@@ -19,6 +19,8 @@ export interface FleetOptions {
   /** HTTP URL of the fleet server. */
   server: string;
   token?: string;
+  /** PEM CA of an https:// server; the devices trust the CA the server hands out with their credentials. */
+  ca?: string;
   devices: number;
   /** Device ids are "<prefix>-0001"…; default "sim-<seed>". */
   prefix?: string;
@@ -42,6 +44,8 @@ interface Credentials {
   password: string;
   mqttUrl: string;
   rootPublicKey: string;
+  /** The broker's CA when it speaks TLS. */
+  caCertificate?: string;
 }
 
 interface Member {
@@ -55,25 +59,6 @@ interface Member {
   drops: number;
 }
 
-async function api<T>(server: string, token: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, server), {
-      method,
-      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (err) {
-    throw new WfError('SERVER_UNAVAILABLE', `${server}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
-  }
-  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-  if (!res.ok) {
-    const code = isErrorCode(json.error?.code) ? json.error.code : 'INTERNAL';
-    throw new WfError(code, json.error?.message ?? `HTTP ${res.status} on ${method} ${path}`);
-  }
-  return json as T;
-}
-
 /** Credentials for every id: reused from <stateDir>/fleet.json when this server issued them, else provisioned in batches. */
 async function provision(opts: FleetOptions, stateDir: string, ids: string[]): Promise<Map<string, Credentials>> {
   const file = join(stateDir, 'fleet.json');
@@ -85,14 +70,8 @@ async function provision(opts: FleetOptions, stateDir: string, ids: string[]): P
   const missing = ids.filter((id) => !known.has(id));
   for (let i = 0; i < missing.length; i += 500) {
     const batch = missing.slice(i, i + 500).map((id) => ({ id, tags: opts.tags }));
-    const r = await api<{ devices: Array<{ id: string; password: string; mqttUrl: string; rootPublicKey: string }> }>(
-      opts.server,
-      opts.token,
-      'POST',
-      '/v1/devices/batch',
-      { devices: batch },
-    );
-    for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey });
+    const r = await new ApiClient({ server: opts.server, token: opts.token, ca: opts.ca }).post<{ devices: Credentials[] }>('/v1/devices/batch', { devices: batch });
+    for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey, caCertificate: d.caCertificate });
   }
   if (missing.length > 0) writeAtomic(file, JSON.stringify({ server: opts.server, devices: [...known.values()] }));
   return known;
@@ -132,6 +111,7 @@ export class Fleet {
         mqttUrl: opts.mqttUrl ?? c.mqttUrl,
         username: id,
         password: c.password,
+        tls: c.caCertificate ? { ca: c.caCertificate } : undefined,
         rootPublicKey: fromHex(c.rootPublicKey),
         stateDir: join(stateDir, id),
         engine,
