@@ -2,6 +2,8 @@
 // client certificates (CN = device id) and the CRL. Everything is built by @peculiar/x509 on
 // Node's WebCrypto (ECDSA P-256, which OpenSSL, libmosquitto and every MQTT broker accept);
 // no ASN.1 is written here. Keys travel as PKCS#8 PEM, certificates as PEM.
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
@@ -168,15 +170,17 @@ export interface RevokedSerial {
 
 /** A CRL signed by the CA (what mosquitto's crlfile and OpenSSL read). */
 export async function createCrl(issuer: Issuer, revoked: RevokedSerial[], validDays = 30): Promise<string> {
+  const thisUpdate = new Date(Date.now() - 60_000);
   const now = Date.now();
   const crl = await x509.X509CrlGenerator.create({
     issuer: issuer.cert.subjectName,
-    thisUpdate: new Date(now - 60_000),
+    thisUpdate,
     nextUpdate: new Date(now + validDays * DAY_MS),
     signingKey: issuer.key,
     signingAlgorithm: EC,
-    entries: revoked.map((r) => ({ serialNumber: r.serial, revocationDate: r.revokedAt, reason: x509.X509CrlReason.unspecified })),
+    entries: revoked.map((r) => ({ serialNumber: r.serial, revocationDate: r.revokedAt < thisUpdate ? r.revokedAt : thisUpdate, reason: x509.X509CrlReason.unspecified })),
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey)],
   });
-  return crl.toString('pem');
+  // OpenSSL (mosquitto's crlfile) reads the RFC 7468 label "X509 CRL".
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
 }
