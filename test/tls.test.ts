@@ -136,7 +136,7 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     const oldCert = readFileSync(first.files!.cert, 'utf8');
     const oldKey = readFileSync(first.files!.key, 'utf8');
     const live = await mqtt.connectAsync(fleet.server.mqttUrl, { clientId: 'tls-rot-1', ca, cert: oldCert, key: oldKey, reconnectPeriod: 0 });
-    const closed = new Promise((resolve) => live.once('close', resolve));
+    const closed = new Promise<void>((resolve) => live.once('close', () => resolve()));
     const second = await rotateDeviceCredentials(fleet.api, 'tls-rot-1', { cert: true, outDir: join(dir, 'b') });
     expect(second.certSerial).not.toBe(first.certSerial);
     await closed;
@@ -164,7 +164,7 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     const cert = readFileSync(creds.files!.cert, 'utf8');
     const key = readFileSync(creds.files!.key, 'utf8');
     const live = await mqtt.connectAsync(fleet.server.mqttUrl, { clientId: 'tls-rev-1', ca, cert, key, reconnectPeriod: 0 });
-    const closed = new Promise((resolve) => live.once('close', resolve));
+    const closed = new Promise<void>((resolve) => live.once('close', () => resolve()));
     const pwDevice = await fleet.addDevice('tls-rev-2');
 
     // the real CLI over HTTPS, trusting the fleet CA
