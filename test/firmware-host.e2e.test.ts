@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDeviceWithCredentials } from '../cli/commands/device-credentials.js';
+import { prepareFleetTls, TLS_FILES } from '../server/tls/fleet-tls.js';
+import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { startFleet, tempDir, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
 
 const ROOT = process.cwd();
@@ -282,5 +284,41 @@ describe('C host over TLS (mqtts://, libmosquitto + OpenSSL)', () => {
     onCommandLine.start();
     expect(await onCommandLine.exited()).toBe(2);
     expect(onCommandLine.log).toMatch(/--password is not taken on the command line .*--password-file/);
+  }, 60_000);
+});
+
+describe('C host on an external mosquitto over TLS (require_certificate, use_identity_as_username)', () => {
+  let mosq: Mosquitto;
+  let fleet: TestFleet;
+  let dev: CDevice | undefined;
+  const dataDir = join(tempDir('wf-cmosq-'), 'data');
+
+  beforeAll(async () => {
+    if (!haveDevice) throw new Error(`firmware-host/build/wasmfleet-device was not built: ${buildMessage.trim()}`);
+    const tls = await prepareFleetTls(dataDir, '127.0.0.1');
+    mosq = await startMosquitto({ tls: { cafile: tls.caFile, certfile: TLS_FILES.serverCert(dataDir), keyfile: TLS_FILES.serverKey(dataDir), crlfile: tls.crlFile } });
+    fleet = await startFleet({ dataDir, brokerUrl: mosq.serverUrl, tls: true });
+  });
+
+  afterAll(async () => {
+    await dev?.stop();
+    await fleet?.close();
+    await mosq?.stop();
+  });
+
+  it('connects with its client certificate and takes an update', async () => {
+    const creds = await addDeviceWithCredentials(fleet.api, 'c-mtls-1', { tags: {}, cert: true, outDir: tempDir('wf-cmcert-') });
+    const f = creds.files!;
+    dev = new CDevice(creds, ['--ca', f.ca!, '--cert', f.cert, '--key', f.key]);
+    dev.start();
+    const view = (id: string) => fleet.api.get<DeviceView>(`/v1/devices/${id}`);
+    await waitFor('online via mosquitto', async () => (await view('c-mtls-1')).online);
+    await fleet.publish('counter', 'counter', '1.0.0');
+    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['c-mtls-1'] });
+    const d = await waitFor('committed via mosquitto', async () => {
+      const v = await view('c-mtls-1');
+      return v.state === 'committed' ? v : undefined;
+    }, 30_000);
+    expect(d.running[0]?.version).toBe('1.0.0');
   }, 60_000);
 });
