@@ -12,6 +12,7 @@ import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
 import { runServer } from './commands/server.js';
+import { initTls, mosquittoTlsSnippet } from './commands/tls-init.js';
 import { addDeviceWithCredentials, rotateDeviceCredentials, type DeviceCredentialsResult } from './commands/device-credentials.js';
 import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView } from '../server/store/devices.js';
@@ -50,6 +51,23 @@ keys
   .action((role: string, o: { dir: string; revokeOld?: boolean; json?: boolean }) => {
     const r = rotateKey(o.dir, role, o.revokeOld);
     out(o.json, r, () => process.stdout.write(`new ${r.role} key ${r.kid}; key document serial ${r.serial}; old key kept as ${r.retiredFile}\n`));
+  });
+
+program
+  .command('tls')
+  .description('transport security material')
+  .command('init')
+  .description('make the fleet CA, server certificate and CRL in <data>/tls (for an external broker) without starting the server')
+  .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
+  .option('--host <host>', 'address the server will listen on', '127.0.0.1')
+  .option('--tls-host <host>', 'extra host name or address for the server certificate, repeatable', collectList)
+  .option('--json', 'print JSON')
+  .action(async (o: { data: string; host: string; tlsHost?: string[]; json?: boolean }) => {
+    const files = await initTls(o.data, o.host, o.tlsHost);
+    out(o.json, files, () => {
+      printTable(Object.entries(files).map(([what, file]) => ({ what, file })));
+      process.stdout.write(`\nmosquitto listener (docs/security.md):\n${mosquittoTlsSnippet(files)}`);
+    });
   });
 
 // ---- module ----

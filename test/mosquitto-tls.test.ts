@@ -3,6 +3,7 @@
 // server in <data>/tls, the server's own link authenticated by its certificate, and a simulated
 // device with a client certificate from "devices add --cert" that takes an update. Revoked and
 // foreign certificates are refused by mosquitto's TLS handshake.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -11,7 +12,7 @@ import { addDeviceWithCredentials } from '../cli/commands/device-credentials.js'
 import { DeviceAgent } from '../device-sim/agent.js';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { createCa, generateKeyPair, issueClientCert, loadIssuer, privateKeyPem } from '../server/tls/certs.js';
-import { prepareFleetTls, TLS_FILES } from '../server/tls/fleet-tls.js';
+import type { TlsFiles } from '../cli/commands/tls-init.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
@@ -33,13 +34,11 @@ describe('external mosquitto over TLS with device certificates', () => {
       .catch((err: Error) => `refused: ${err.message}`);
 
   beforeAll(async () => {
-    // The server's TLS material first (what "wasmfleet server --tls" makes on its first start), so that mosquitto can use it.
-    const tls = await prepareFleetTls(dataDir, '127.0.0.1');
-    mosq = await startMosquitto({
-      tls: { cafile: tls.caFile, certfile: TLS_FILES.serverCert(dataDir), keyfile: TLS_FILES.serverKey(dataDir), crlfile: tls.crlFile },
-    });
+    // The TLS material first, with the real CLI ("wasmfleet tls init"), so that mosquitto can be configured with it.
+    const files = JSON.parse(execFileSync(process.execPath, [join('dist', 'cli', 'main.js'), 'tls', 'init', '--data', dataDir, '--json'], { encoding: 'utf8' })) as TlsFiles;
+    mosq = await startMosquitto({ tls: { cafile: files.ca, certfile: files.serverCert, keyfile: files.serverKey, crlfile: files.crl } });
     fleet = await startFleet({ dataDir, brokerUrl: mosq.serverUrl, tls: true });
-    ca = readFileSync(tls.caFile, 'utf8');
+    ca = readFileSync(files.ca, 'utf8');
     engine = new NodeEngine({ workers: 1 });
   });
 

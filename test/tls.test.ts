@@ -122,6 +122,23 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     expect((await refusalLogged('tls-ref-3', 'CERT_IDENTITY_MISMATCH')).detail).toMatch(/tls-ref-1/);
   }, 30_000);
 
+  it('WSS: the same identity rules over a secure WebSocket (certificate read from the upgraded request)', async () => {
+    const creds = await addDeviceWithCredentials(fleet.api, 'tls-ws-1', { tags: {}, cert: true, outDir: tempDir() });
+    const cert = readFileSync(creds.files!.cert, 'utf8');
+    const key = readFileSync(creds.files!.key, 'utf8');
+    const viaWss = (clientId: string) =>
+      mqtt
+        .connectAsync(fleet.server.wsUrl!, { clientId, ca, cert, key, reconnectPeriod: 0, connectTimeout: 5000 })
+        .then(async (c) => {
+          await c.endAsync();
+          return 'connected';
+        })
+        .catch((err: Error) => `refused: ${err.message}`);
+    expect(await viaWss('tls-ws-1')).toBe('connected');
+    expect(await viaWss('tls-ws-2')).toMatch(/refused/);
+    await refusalLogged('tls-ws-2', 'CERT_IDENTITY_MISMATCH');
+  });
+
   it('a CSR not signed by its own key is refused with CERT_REQUEST_INVALID', async () => {
     const a = await generateKeyPair();
     const b = await generateKeyPair();
