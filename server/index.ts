@@ -142,7 +142,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       wsPort: opts.wsPort ?? DEFAULTS.wsPort,
       serverPassword: linkPass,
       checkDevice: (id, password) => devices.checkCredentials(id, password),
-      checkCertificate: (id, serial) => devices.checkCertificate(id, serial),
+      checkCertificate: (id, serial) => devices.checkCertificate(id, serial, tls !== null && tls.issuer === null),
       tls: tls ? { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem } : undefined,
       log: log.child({ part: 'broker' }),
     });

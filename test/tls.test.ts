@@ -3,7 +3,7 @@
 // issued by "devices add --cert" over HTTPS. Refused: another CA, an expired certificate, a
 // revoked or replaced one, a CN that is not the client id; clear text on a non-loopback address.
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
@@ -14,7 +14,7 @@ import { DeviceAgent } from '../device-sim/agent.js';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { WfError } from '../protocol/errors.js';
 import { startServer } from '../server/index.js';
-import { createCa, createCsr, csrPublicKey, generateKeyPair, issueClientCert, loadIssuer, privateKeyPem } from '../server/tls/certs.js';
+import { createCa, createCsr, csrPublicKey, generateKeyPair, issueClientCert, issueServerCert, loadIssuer, privateKeyPem } from '../server/tls/certs.js';
 import { TLS_FILES } from '../server/tls/fleet-tls.js';
 import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
@@ -214,6 +214,41 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     expect(refused).toMatchObject({ code: 1 });
     expect((refused as { stderr: string }).stderr).toMatch(/error CERT_UNTRUSTED: .*--ca/);
   }, 30_000);
+});
+
+describe('bring your own CA (--tls-cert/--tls-key/--tls-ca, no CA key)', () => {
+  it('devices with certificates from the operator CA connect; devices add --cert is refused; revoke still shuts one out', async () => {
+    const dir = tempDir();
+    const own = await createCa('operator CA');
+    const issuer = await loadIssuer(own);
+    const server = await issueServerCert(issuer, ['127.0.0.1']);
+    const file = (name: string, pem: string) => {
+      writeFileSync(join(dir, name), pem, { mode: 0o600 });
+      return join(dir, name);
+    };
+    const fleet = await startFleet({ tls: { certFile: file('server.crt', server.certPem), keyFile: file('server.key', server.keyPem), caFile: file('ca.crt', own.certPem) } });
+    try {
+      expect(fleet.server.caFile).toBe(join(dir, 'ca.crt'));
+      await fleet.addDevice('byo-1');
+      await expect(addDeviceWithCredentials(fleet.api, 'byo-2', { tags: {}, cert: true, outDir: dir })).rejects.toMatchObject({ code: 'TLS_CA_KEY_MISSING' });
+      const keys = await generateKeyPair();
+      const cert = (await issueClientCert(issuer, 'byo-1', keys.publicKey)).certPem;
+      const key = await privateKeyPem(keys.privateKey);
+      const attempt = () =>
+        mqtt
+          .connectAsync(fleet.server.mqttUrl, { clientId: 'byo-1', ca: own.certPem, cert, key, reconnectPeriod: 0, connectTimeout: 5000 })
+          .then(async (c) => {
+            await c.endAsync();
+            return 'connected';
+          })
+          .catch((err: Error) => `refused: ${err.message}`);
+      expect(await attempt()).toBe('connected');
+      await fleet.api.post('/v1/devices/byo-1/revoke', {});
+      expect(await attempt()).toMatch(/refused/);
+    } finally {
+      await fleet.close();
+    }
+  });
 });
 
 describe('clear text beyond loopback', () => {

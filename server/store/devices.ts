@@ -197,11 +197,16 @@ export class DeviceRepo {
     return timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'));
   }
 
-  /** A verified client certificate: only the device's current one is accepted (rotation and revocation take the others back). */
-  checkCertificate(id: string, serial: string): CertVerdict {
+  /**
+   * A verified client certificate: only the device's current one is accepted (rotation and
+   * revocation take the others back). `operatorIssued`: the CA is the operator's own and the
+   * server cannot issue, so a device with no recorded certificate is vouched for by that CA.
+   */
+  checkCertificate(id: string, serial: string, operatorIssued = false): CertVerdict {
     const row = this.credentials(id);
     if (!row) return 'DEVICE_NOT_FOUND';
     if (row.revoked_at !== null) return 'DEVICE_REVOKED';
+    if (row.cert_serial === null && operatorIssued) return null;
     return row.cert_serial !== null && row.cert_serial === serial ? null : 'CERT_REVOKED';
   }
 
