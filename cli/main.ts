@@ -208,6 +208,9 @@ withCommon(devices.command('show <id>').description('one device in detail')).act
   out(o.json, d, () => {
     printTable([deviceRow(d)]);
     process.stdout.write(`tags: ${JSON.stringify(d.tags)}  sequence: ${d.sequence}  target: ${d.targetSequence ?? '-'}  reason: ${d.reason ?? '-'}\n`);
+    process.stdout.write(
+      d.revokedAt ? `credentials: revoked ${ago(d.revokedAt)}\n` : `credentials: ${d.credential}${d.certSerial ? ` (serial ${d.certSerial}, expires ${new Date((d.certNotAfter ?? 0) * 1000).toISOString().slice(0, 10)})` : ''}\n`,
+    );
     if (d.hello) process.stdout.write(`host: ${d.hello.host} abi ${d.hello.abi}, capabilities ${d.hello.capabilities.join(',')}, max chunk ${d.hello.maxChunk}, memory ${d.hello.memory}\n`);
     if (d.progress) process.stdout.write(`progress: ${d.progress.bytes}/${d.progress.total} bytes\n`);
     if (d.commits.length) {

@@ -11,6 +11,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDeviceWithCredentials, rotateDeviceCredentials } from '../cli/commands/device-credentials.js';
 import { DeviceAgent } from '../device-sim/agent.js';
+import { Fleet } from '../device-sim/fleet.js';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { WfError } from '../protocol/errors.js';
 import { startServer } from '../server/index.js';
@@ -96,6 +97,15 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     expect(d.running[0]?.version).toBe('1.0.0');
     expect(d.credential).toBe('certificate');
   }, 60_000);
+
+  it('wasmfleet sim over HTTPS: a simulated fleet provisions and its devices connect over mqtts with the CA handed out', async () => {
+    const sim = await Fleet.start({ server: fleet.server.httpUrl, token: fleet.server.operatorToken, ca, devices: 2, prefix: 'tls-fleet', engine, stateDir: tempDir() });
+    try {
+      await sim.waitFor('both online', (s) => s.online === 2, 20_000);
+    } finally {
+      await sim.stop();
+    }
+  }, 30_000);
 
   it('refuses a certificate from another CA, an expired one, and one whose CN is not the client id', async () => {
     const creds = await addDeviceWithCredentials(fleet.api, 'tls-ref-1', { tags: {}, cert: true, outDir: tempDir() });
