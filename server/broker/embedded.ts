@@ -51,31 +51,31 @@ export type CertIdentity = { ok: true; id: string; serial: string } | { ok: fals
 /**
  * The device identity of a presented client certificate (docs/security.md, transport): it must
  * chain to the fleet CA and be in its validity period (checked by TLS), and its CN is the device
- * id, which the MQTT client id must equal. Null when no certificate was presented.
+ * id, which the MQTT client id (and the username, if one is given) must equal. Null when no
+ * certificate was presented.
  */
-export function certIdentity(sock: TLSSocket | null, clientId: string): CertIdentity | null {
+export function certIdentity(sock: TLSSocket | null, clientId: string, username: string | undefined): CertIdentity | null {
   const cert = sock?.getPeerCertificate();
   if (!sock || !cert || Object.keys(cert).length === 0) return null;
   if (!sock.authorized) return { ok: false, code: 'CERT_UNTRUSTED', message: String(sock.authorizationError) };
   const cn = cert.subject?.CN;
-  if (typeof cn !== 'string' || cn !== clientId) {
-    return { ok: false, code: 'CERT_IDENTITY_MISMATCH', message: `certificate CN ${JSON.stringify(cn)} is not the client id ${JSON.stringify(clientId)}` };
+  if (typeof cn !== 'string' || cn !== clientId || (username && username !== cn)) {
+    return { ok: false, code: 'CERT_IDENTITY_MISMATCH', message: `certificate CN ${JSON.stringify(cn)} is not the client id ${JSON.stringify(clientId)}${username ? ` / username ${JSON.stringify(username)}` : ''}` };
   }
   return { ok: true, id: cn, serial: cert.serialNumber.replace(/^0+/, '').toUpperCase() };
 }
+
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker({
     // Step 1 of every connection: who is this? (MQTT 3.1.1 §3.1.3.4-5, username/password)
     authenticate(client, username, password, done) {
       const pass = password ? password.toString('utf8') : '';
-      // A presented certificate decides: it must verify and be the device's current one.
-      const byCert = certIdentity(tlsSocketOf(client), client.id);
+      // A presented certificate decides: it must verify, name this client, and be the device's current one.
+      const byCert = certIdentity(tlsSocketOf(client), client.id, username);
       if (byCert) {
-        const refused = !byCert.ok ? byCert : username && username !== byCert.id ? { code: 'CERT_IDENTITY_MISMATCH', message: `username ${JSON.stringify(username)} is not the certificate CN` } : null;
-        const verdict = refused ?? (byCert.ok ? opts.checkCertificate(byCert.id, byCert.serial) : null);
-        if (verdict) {
-          const code = typeof verdict === 'string' ? verdict : verdict.code;
-          opts.log.warn({ clientId: client.id, code, detail: typeof verdict === 'string' ? undefined : verdict.message }, 'mqtt: refused device certificate');
+        const code = byCert.ok ? opts.checkCertificate(byCert.id, byCert.serial) : byCert.code;
+        if (code) {
+          opts.log.warn({ clientId: client.id, code, detail: byCert.ok ? undefined : byCert.message }, 'mqtt: refused device certificate');
           return done(authError(`certificate refused: ${code}`, 5), false);
         }
         userOf.set(client, client.id);
