@@ -75,7 +75,7 @@ export const ERROR_CODES = {
   TLS_MATERIAL_INVALID: { status: 400, message: 'TLS certificate or key file is missing or invalid' },
   TLS_CA_KEY_MISSING: { status: 409, message: 'the server has no CA key to issue device certificates with' },
   CERT_REQUEST_INVALID: { status: 400, message: 'invalid certificate signing request' },
-  CERT_UNTRUSTED: { status: 401, message: 'client certificate does not verify against the fleet CA' },
+  CERT_UNTRUSTED: { status: 401, message: 'certificate does not verify against the trusted CA' },
   CERT_IDENTITY_MISMATCH: { status: 401, message: 'client certificate CN is not the MQTT client id' },
   CERT_REVOKED: { status: 401, message: 'client certificate was revoked or replaced' },
   REQUEST_INVALID: { status: 400, message: 'invalid request' },
