@@ -101,6 +101,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       `listening on ${host} in clear text: add --tls (a fleet CA and server certificate are made in ${join(opts.dataDir, 'tls')}), bring your own with --tls-cert/--tls-key/--tls-ca, or accept clear text with --insecure`,
     );
   }
+  if (!opts.tls && !isLoopback(host)) log.warn({ host }, 'clear text beyond loopback (--insecure): credentials and traffic can be read on the network');
   mkdirSync(opts.dataDir, { recursive: true });
   const tls: FleetTls | null = opts.tls ? await prepareFleetTls(opts.dataDir, host, opts.tls === true ? {} : opts.tls) : null;
   const scheme = { mqtt: tls ? 'mqtts' : 'mqtt', http: tls ? 'https' : 'http', ws: tls ? 'wss' : 'ws' };
