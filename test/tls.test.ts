@@ -16,7 +16,7 @@ import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { WfError } from '../protocol/errors.js';
 import { startServer } from '../server/index.js';
 import { createCa, createCsr, csrPublicKey, generateKeyPair, issueClientCert, issueServerCert, loadIssuer, privateKeyPem } from '../server/tls/certs.js';
-import { TLS_FILES } from '../server/tls/fleet-tls.js';
+import { prepareFleetTls, TLS_FILES } from '../server/tls/fleet-tls.js';
 import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -224,6 +224,27 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     expect(refused).toMatchObject({ code: 1 });
     expect((refused as { stderr: string }).stderr).toMatch(/error CERT_UNTRUSTED: .*--ca/);
   }, 30_000);
+});
+
+describe('the generated server certificate', () => {
+  const sans = async (dataDir: string) => (await run('openssl', ['x509', '-in', TLS_FILES.serverCert(dataDir), '-noout', '-ext', 'subjectAltName'])).stdout;
+
+  it('names the listen host, localhost, 127.0.0.1 and each --tls-host; a new host re-issues it under the same CA', async () => {
+    const dataDir = join(tempDir(), 'data');
+    await prepareFleetTls(dataDir, '10.1.2.3', { hosts: ['fleet.example.com'] });
+    const first = await sans(dataDir);
+    for (const name of ['IP Address:10.1.2.3', 'DNS:localhost', 'IP Address:127.0.0.1', 'DNS:fleet.example.com']) expect(first).toContain(name);
+    const ca = readFileSync(TLS_FILES.caCert(dataDir), 'utf8');
+    await prepareFleetTls(dataDir, '10.1.2.3', { hosts: ['fleet.example.com', 'broker.example.com'] });
+    expect(await sans(dataDir)).toContain('DNS:broker.example.com');
+    expect(readFileSync(TLS_FILES.caCert(dataDir), 'utf8')).toBe(ca);
+    // a wildcard listen address is not a name: the certificate names the others
+    const wildcard = join(tempDir(), 'data');
+    await prepareFleetTls(wildcard, '0.0.0.0');
+    const names = await sans(wildcard);
+    expect(names).toContain('IP Address:127.0.0.1');
+    expect(names).not.toContain('0.0.0.0');
+  });
 });
 
 describe('bring your own CA (--tls-cert/--tls-key/--tls-ca, no CA key)', () => {
