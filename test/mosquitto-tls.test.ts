@@ -72,6 +72,18 @@ describe('external mosquitto over TLS with device certificates', () => {
       return v.state === 'committed' ? v : undefined;
     }, 30_000);
     expect(d.running[0]?.version).toBe('1.0.0');
+
+    // Revoked while connected to mosquitto (which keeps the connection until the device
+    // reconnects): the server ignores what it still sends.
+    type Shown = { telemetry: Array<{ name: string; value: number }> };
+    const count = async () => (await fleet.api.get<Shown>('/v1/devices/mtls-1')).telemetry.find((t) => t.name === 'count')?.value ?? -1;
+    const before = await count();
+    await waitFor('telemetry flowing (positive control)', async () => (await count()) > before);
+    await fleet.api.post('/v1/devices/mtls-1/revoke', {});
+    const atRevoke = await count();
+    await new Promise((r) => setTimeout(r, 1500)); // the counter ticks every 100 ms
+    expect(agent.status().connected).toBe(true);
+    expect(await count()).toBe(atRevoke);
   }, 60_000);
 
   it('mosquitto refuses a certificate of another CA, and a revoked one once it re-reads the CRL', async () => {
