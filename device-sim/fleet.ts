@@ -68,9 +68,10 @@ async function provision(opts: FleetOptions, stateDir: string, ids: string[]): P
     if (saved.server === opts.server) for (const c of saved.devices) known.set(c.id, c);
   }
   const missing = ids.filter((id) => !known.has(id));
+  const client = new ApiClient({ server: opts.server, token: opts.token, ca: opts.ca });
   for (let i = 0; i < missing.length; i += 500) {
     const batch = missing.slice(i, i + 500).map((id) => ({ id, tags: opts.tags }));
-    const r = await new ApiClient({ server: opts.server, token: opts.token, ca: opts.ca }).post<{ devices: Credentials[] }>('/v1/devices/batch', { devices: batch });
+    const r = await client.post<{ devices: Credentials[] }>('/v1/devices/batch', { devices: batch });
     for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey, caCertificate: d.caCertificate });
   }
   if (missing.length > 0) writeAtomic(file, JSON.stringify({ server: opts.server, devices: [...known.values()] }));
