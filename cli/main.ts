@@ -5,13 +5,15 @@ import { Command, CommanderError } from 'commander';
 import { WfError } from '../protocol/errors.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 import { ago, printJson, printTable, say } from './output.js';
-import { clientFor, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
+import { clientFor, collectList, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
 import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
 import { readLimitsFile, runServer } from './commands/server.js';
+import { initTls, mosquittoTlsSnippet } from './commands/tls-init.js';
+import { addDeviceWithCredentials, rotateDeviceCredentials, type DeviceCredentialsResult } from './commands/device-credentials.js';
 import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView, ModuleView } from '../protocol/views.js';
 import { registerRolloutCommands } from './rollout-commands.js';
@@ -50,6 +52,23 @@ keys
   .action((role: string, o: { dir: string; revokeOld?: boolean; json?: boolean }) => {
     const r = rotateKey(o.dir, role, o.revokeOld);
     out(o.json, r, () => say`new ${r.role} key ${r.kid}; key document serial ${r.serial}; old key kept as ${r.retiredFile}\n`);
+  });
+
+program
+  .command('tls')
+  .description('transport security material')
+  .command('init')
+  .description('make the fleet CA, server certificate and CRL in <data>/tls (for an external broker) without starting the server')
+  .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
+  .option('--host <host>', 'address the server will listen on', '127.0.0.1')
+  .option('--tls-host <host>', 'extra host name or address for the server certificate, repeatable', collectList)
+  .option('--json', 'print JSON')
+  .action(async (o: { data: string; host: string; tlsHost?: string[]; json?: boolean }) => {
+    const files = await initTls(o.data, o.host, o.tlsHost);
+    out(o.json, files, () => {
+      printTable(Object.entries(files).map(([what, file]) => ({ what, file })));
+      process.stdout.write(`\nmosquitto listener (docs/security.md):\n${mosquittoTlsSnippet(files)}`);
+    });
   });
 
 // ---- module ----
@@ -108,9 +127,22 @@ program
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
   .option('--limits <file>', 'JSON file overriding rate limits (docs/security.md), e.g. {"chunkBytes": {"capacity": 16777216, "perSecond": 2097152}}')
-  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string; limits?: string }) => {
+  .option('--tls', 'MQTT over TLS, WSS and HTTPS with the fleet CA in <data>/tls (made on first start)')
+  .option('--tls-host <host>', 'extra host name or address for the generated server certificate, repeatable', collectList)
+  .option('--tls-cert <file>', 'your own server certificate (PEM); with --tls-key and --tls-ca')
+  .option('--tls-key <file>', 'its private key (PEM)')
+  .option('--tls-ca <file>', 'the CA that signs device certificates (PEM)')
+  .option('--tls-ca-key <file>', "that CA's key, so that devices add --cert can issue")
+  .option('--insecure', 'allow clear text on a non-loopback address')
+  .action(async (o: {
+    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string;
+    limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
+  }) => {
+    const ownTls = o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCaKey;
     await runServer({
       limits: o.limits ? readLimitsFile(o.limits) : undefined,
+      tls: o.tls || ownTls || o.tlsHost ? { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa, caKeyFile: o.tlsCaKey, hosts: o.tlsHost } : false,
+      insecure: o.insecure,
       dataDir: o.data,
       keysDir: o.keys,
       host: o.host,
@@ -125,23 +157,47 @@ program
 
 // ---- devices ----
 const devices = program.command('devices').description('device inventory and credentials');
+const printCredentials = (r: DeviceCredentialsResult) => {
+  process.stdout.write(`device ${r.id}\n  mqtt      ${r.mqttUrl}\n  username  ${r.username}\n`);
+  if (r.password) process.stdout.write(`  password  ${r.password}\n`);
+  if (r.files) process.stdout.write(`  key       ${r.files.key} (0600)\n  cert      ${r.files.cert} (serial ${r.certSerial})\n`);
+  if (r.files?.ca) process.stdout.write(`  ca        ${r.files.ca}\n`);
+  process.stdout.write(`  root key  ${r.rootPublicKey}\n`);
+  process.stdout.write(r.password ? '(the password is not shown again)\n' : '(the private key was made here and exists only in that file)\n');
+};
+const certOptions = (cmd: import('commander').Command) =>
+  cmd
+    .option('--cert', 'a client certificate (CN = device id, signed by the fleet CA) instead of a password; the key is made here')
+    .option('--out <dir>', 'where --cert writes <id>.key, <id>.crt and ca.crt', 'device-certs');
 withCommon(
-  devices
-    .command('add <id>')
-    .description('register a device and print its MQTT credentials (shown once)')
-    .option('--tag <key=value>', 'tag, repeatable', collectPair, {}),
-).action(async (id: string, o: CommonOptions & { tag: Record<string, string> }) => {
-  const r = await clientFor(o).post<{ id: string; username: string; password: string; mqttUrl: string; rootPublicKey: string }>('/v1/devices', { id, tags: o.tag });
-  out(o.json, r, () =>
-    say`device ${r.id}\n  mqtt      ${r.mqttUrl}\n  username  ${r.username}\n  password  ${r.password}\n  root key  ${r.rootPublicKey}\n(the password is not shown again)\n`,
-  );
+  certOptions(
+    devices
+      .command('add <id>')
+      .description('register a device and print its MQTT credentials (shown once): a password, or with --cert a client certificate')
+      .option('--tag <key=value>', 'tag, repeatable', collectPair, {}),
+  ),
+).action(async (id: string, o: CommonOptions & { tag: Record<string, string>; cert?: boolean; out: string }) => {
+  const r = await addDeviceWithCredentials(clientFor(o), id, { tags: o.tag, cert: o.cert, outDir: o.out });
+  out(o.json, r, () => printCredentials(r));
 });
+withCommon(
+  certOptions(devices.command('rotate-credentials <id>').description('new password (or --cert: new certificate); the old one is refused from then on and the device is disconnected')),
+).action(async (id: string, o: CommonOptions & { cert?: boolean; out: string }) => {
+  const r = await rotateDeviceCredentials(clientFor(o), id, { cert: o.cert, outDir: o.out });
+  out(o.json, r, () => printCredentials(r));
+});
+withCommon(devices.command('revoke <id>').description("refuse the device's password and certificate from then on, and disconnect it")).action(
+  async (id: string, o: CommonOptions) => {
+    const d = await clientFor(o).post<DeviceView>(`/v1/devices/${encodeURIComponent(id)}/revoke`, {});
+    out(o.json, d, () => process.stdout.write(`device ${d.id} revoked: its password and certificates are refused, its connection closed\n`));
+  },
+);
 const deviceRow = (d: DeviceView) => ({
   id: d.id,
   state: d.state,
   module: d.running[0]?.component,
   version: d.running[0]?.version,
-  online: d.online ? 'yes' : 'no',
+  online: d.revokedAt ? 'revoked' : d.online ? 'yes' : 'no',
   'last seen': ago(d.lastSeen),
   'last error': d.lastError,
 });
@@ -156,6 +212,9 @@ withCommon(devices.command('show <id>').description('one device in detail')).act
   out(o.json, d, () => {
     printTable([deviceRow(d)]);
     say`tags: ${JSON.stringify(d.tags)}  sequence: ${d.sequence}  target: ${d.targetSequence ?? '-'}  reason: ${d.reason ?? '-'}\n`;
+    process.stdout.write(
+      d.revokedAt ? `credentials: revoked ${ago(d.revokedAt)}\n` : `credentials: ${d.credential}${d.certSerial ? ` (serial ${d.certSerial}, expires ${new Date((d.certNotAfter ?? 0) * 1000).toISOString().slice(0, 10)})` : ''}\n`,
+    );
     if (d.hello) say`host: ${d.hello.host} abi ${d.hello.abi}, capabilities ${d.hello.capabilities.join(',')}, max chunk ${d.hello.maxChunk}, memory ${d.hello.memory}\n`;
     if (d.progress) say`progress: ${d.progress.bytes}/${d.progress.total} bytes\n`;
     if (d.commits.length) {

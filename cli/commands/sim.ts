@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
-import { resolveToken } from '../client.js';
+import { resolveCa, resolveToken } from '../client.js';
 import { collectPair, positiveInt } from '../options.js';
 import { printJson, printTable, say } from '../output.js';
 
@@ -12,6 +12,7 @@ interface SimOptions {
   devices: number;
   server: string;
   token?: string;
+  ca?: string;
   data: string;
   failRate: number;
   seed?: string;
@@ -50,6 +51,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
     return await runFleet({
       server: o.server,
       token: resolveToken(o.token, o.data),
+      ca: resolveCa(o.server, o.ca, o.data),
       devices: o.devices,
       seed: o.seed,
       tags: o.tag,
@@ -72,6 +74,7 @@ export function registerSimCommand(program: Command): void {
     .requiredOption('--devices <n>', 'number of simulated devices', positiveInt)
     .option('--server <url>', 'fleet server API', process.env.WASMFLEET_SERVER ?? 'http://127.0.0.1:8080')
     .option('--token <token>', 'operator token (default: $WASMFLEET_TOKEN or <data>/operator-token)')
+    .option('--ca <file>', 'CA certificate of an https:// server (default: $WASMFLEET_CA or <data>/tls/ca.crt)')
     .option('--data <dir>', 'data directory of the embedded server (for its operator token)', process.env.WASMFLEET_DATA ?? 'data')
     .option('--fail-rate <p>', 'probability of each injected fault per device (disconnect, restart, corrupt chunks, slow link, clock skew)', probability, 0)
     .option('--seed <s>', 'seed for device ids, sensors and faults')
