@@ -1,11 +1,12 @@
 // Option parsers and the options every command shares. Bad values fail in commander's
 // argument stage (exit code 2) with the flag's name, before any request is sent.
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
-import { ApiClient, resolveToken } from './client.js';
+import { ApiClient, resolveCa, resolveToken } from './client.js';
 
 export interface CommonOptions {
   server: string;
   token?: string;
+  ca?: string;
   keys: string;
   data: string;
   json?: boolean;
@@ -38,13 +39,14 @@ export function withCommon(cmd: Command): Command {
   return cmd
     .option('--server <url>', 'fleet server API', process.env.WASMFLEET_SERVER ?? 'http://127.0.0.1:8080')
     .option('--token <token>', 'operator token (default: $WASMFLEET_TOKEN or <data>/operator-token)')
+    .option('--ca <file>', 'CA certificate of an https:// server (default: $WASMFLEET_CA or <data>/tls/ca.crt)')
     .option('--keys <dir>', 'key directory', process.env.WASMFLEET_KEYS ?? 'keys')
     .option('--data <dir>', 'data directory of the embedded server', process.env.WASMFLEET_DATA ?? 'data')
     .option('--json', 'print JSON for scripts');
 }
 
 export function clientFor(opts: CommonOptions): ApiClient {
-  return new ApiClient({ server: opts.server, token: resolveToken(opts.token, opts.data) });
+  return new ApiClient({ server: opts.server, token: resolveToken(opts.token, opts.data), ca: resolveCa(opts.server, opts.ca, opts.data) });
 }
 
 /** A usage error found after parsing (exit code 2, message printed by the top-level handler). */

@@ -1,6 +1,8 @@
 // One simulated device as its own process, as a real device would run:
 //   node dist/device-sim/agent-main.js --id <id> --mqtt <url> --password <token> --root <hex> --state <dir>
+//   [--ca <file> [--cert <file> --key <file>]]   (mqtts://; a certificate replaces --password)
 // SIGTERM/SIGINT stop it cleanly; the kill-at-every-write tests SIGKILL it (slots.ts crashPoint).
+import { readFileSync } from 'node:fs';
 import { fromHex } from '../protocol/crypto.js';
 import { DeviceAgent } from './agent.js';
 import { NodeEngine } from './engine/node-engine.js';
@@ -17,10 +19,15 @@ function flag(name: string): string {
 
 const engine = new NodeEngine({ workers: 1 });
 const chunk = process.argv.includes('--chunk') ? Number(flag('chunk')) : undefined;
+// TLS (mqtts://): --ca <file>, and --cert/--key files instead of --password.
+const file = (name: string) => (process.argv.includes(`--${name}`) ? readFileSync(flag(name), 'utf8') : undefined);
+const ca = file('ca');
+const tls = ca ? { ca, cert: file('cert'), key: file('key') } : undefined;
 const agent = new DeviceAgent({
   deviceId: flag('id'),
   mqttUrl: flag('mqtt'),
-  password: flag('password'),
+  password: tls?.cert ? undefined : flag('password'),
+  tls,
   rootPublicKey: fromHex(flag('root')),
   stateDir: flag('state'),
   engine,

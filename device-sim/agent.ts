@@ -16,7 +16,7 @@ import type { WasmEngine } from './engine/types.js';
 import { KvStore } from './kv-store.js';
 import { bootDecision, DEFAULT_PROBATION, type ProbationPolicy } from './probation.js';
 import { Runners } from './runners.js';
-import { DeviceSession } from './session.js';
+import { DeviceSession, type DeviceTls } from './session.js';
 import { StateDir, type DeviceState, type Trial } from './slots.js';
 import { Stopped, TRANSIENT, UpdateSteps, type Job } from './update-steps.js';
 
@@ -36,6 +36,8 @@ export interface AgentOptions {
   /** MQTT credentials: username = device id, password = the device token. */
   username?: string;
   password?: string;
+  /** TLS to the broker (mqtts://, wss://): CA, and a client certificate instead of the password. */
+  tls?: DeviceTls;
   /** The pinned root public key: the only trust anchor a device has. */
   rootPublicKey: Uint8Array;
   stateDir: string;
@@ -77,7 +79,7 @@ export interface AgentStatus {
   connected: boolean;
 }
 
-type Defaults = Required<Omit<AgentOptions, 'username' | 'password' | 'faults' | 'probation'>>;
+type Defaults = Required<Omit<AgentOptions, 'username' | 'password' | 'tls' | 'faults' | 'probation'>>;
 
 /** Options given as undefined take the default (a flag not given on a command line, say). */
 function withDefaults(options: AgentOptions): Defaults & AgentOptions {

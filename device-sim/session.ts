@@ -12,7 +12,26 @@ export interface SessionOptions {
   mqttUrl: string;
   username?: string;
   password?: string;
+  /** mqtts:// and wss://: the CA the broker is trusted by, and the device's client certificate and key (PEM). */
+  tls?: DeviceTls;
   reconnectPeriodMs: number;
+}
+
+export interface DeviceTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The device's MQTT identity and transport: client id = device id; a certificate replaces the password. */
+export function connectionOptions(opts: SessionOptions): mqtt.IClientOptions {
+  const tls = opts.tls;
+  return {
+    clientId: opts.deviceId,
+    username: tls?.cert ? undefined : (opts.username ?? opts.deviceId),
+    password: tls?.cert ? undefined : opts.password,
+    ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } : {}),
+  };
 }
 
 export interface SessionHandlers {
@@ -39,9 +58,7 @@ export class DeviceSession {
     const id = this.opts.deviceId;
     const will = { topic: deviceTopic(id, 'online'), payload: Buffer.from(encodeOnline(false)), qos: 1 as const, retain: true };
     const client = mqtt.connect(this.opts.mqttUrl, {
-      clientId: id,
-      username: this.opts.username ?? id,
-      password: this.opts.password,
+      ...connectionOptions(this.opts),
       clean: true,
       keepalive: 30,
       connectTimeout: 10_000,

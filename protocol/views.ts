@@ -1,5 +1,6 @@
 // The operator API's JSON views (docs/architecture.md): what the server answers and the CLI,
 // the simulator and the tests read. One definition for both sides of the HTTP API.
+import type { ErrorCode } from './errors.js';
 import type { Hello } from './messages.js';
 
 export interface RunningView {
@@ -23,6 +24,12 @@ export interface DeviceView {
   running: RunningView[];
   progress: { bytes: number; total: number } | null;
   lastError: string | null;
+  /** How the device authenticates: a password, or a client certificate issued by the fleet CA. */
+  credential: 'password' | 'certificate';
+  certSerial: string | null;
+  certNotAfter: number | null;
+  /** Set by "devices revoke": every credential of the device is refused from then on. */
+  revokedAt: number | null;
 }
 
 export interface ModuleView {
@@ -45,4 +52,25 @@ export interface RollbackTarget {
   manifestDigest: string;
   /** True when the target is older than what runs: the device needs a rollback authorization. */
   downgrade: boolean;
+}
+
+/** A device left out of a rollback, and why (the message names the device). */
+export interface RollbackSkip {
+  device: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface RollbackPlan {
+  targets: RollbackTarget[];
+  skipped: RollbackSkip[];
+}
+
+/** An operator token as the API shows it (never the token itself). */
+export interface TokenView {
+  id: string;
+  name: string;
+  role: 'viewer' | 'deployer' | 'admin';
+  createdAt: number;
+  revokedAt: number | null;
 }

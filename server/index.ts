@@ -2,7 +2,7 @@
 // Start-up order: store → trust → broker → link (subscribe) → republish retained directives → HTTP.
 // Shutdown runs in reverse, so nothing that was acknowledged is lost.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -13,10 +13,19 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
 import { connectInProcessLink, connectMqttLink, type Link } from './link/index.js';
 import { BlobStore } from './store/blobs.js';
+import { WfError } from '../protocol/errors.js';
+import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
 import { openDb } from './store/db.js';
+import { ensureDir, storeOp } from './store/store-errors.js';
+import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
+import { RolloutRepo } from './store/rollouts.js';
+import { RolloutEngine } from './rollouts/engine.js';
+import { TokenRepo } from './store/tokens.js';
+import { defaultLimits, type Limits } from './limits/defaults.js';
+import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
 
 export interface ServerOptions {
@@ -26,18 +35,37 @@ export interface ServerOptions {
   httpPort?: number;
   mqttPort?: number;
   wsPort?: number | false;
-  /** mqtt://user:pass@host:port of an external broker; the embedded aedes is not started. */
+  /** mqtt://user:pass@host:port (or mqtts://) of an external broker; the embedded aedes is not started. */
   brokerUrl?: string;
+  /**
+   * TLS for MQTT, WSS and the API: true = the fleet CA and server certificate in <data>/tls
+   * (made on first start), or the operator's own files. Off by default on loopback.
+   */
+  tls?: boolean | TlsOptions;
+  /** Allow clear text on a non-loopback address (refused otherwise: TRANSPORT_INSECURE). */
+  insecure?: boolean;
   /** The MQTT URL handed to devices; defaults to the broker's. */
   publicMqttUrl?: string;
   operatorToken?: string;
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
+  /** Telemetry write batching (store/telemetry.ts). */
+  telemetryBatch?: Partial<TelemetryBatchOptions>;
+  /** Rate limits (docs/security.md); each one given replaces its default. */
+  limits?: Partial<Limits>;
   log?: Logger | false;
+  /** The rollout engine's clock (ms); tests may pass a fake one. */
+  clock?: () => number;
+  /** How often the rollout engine ticks (ms). */
+  rolloutTickMs?: number;
+  /** How often the engine looks for online devices that lack what they are owed (ms). */
+  owedCheckMs?: number;
 }
 
 export interface FleetServer {
   httpUrl: string;
+  /** The CA certificate file clients trust (null in clear text). */
+  caFile: string | null;
   mqttUrl: string;
   wsUrl: string | null;
   operatorToken: string;
@@ -68,25 +96,67 @@ function operatorTokenFor(dataDir: string, given?: string): string {
   return token;
 }
 
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Where the server's own clients dial a listener bound to `host` (a wildcard is reached on loopback). */
+function dialHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+/** Host part of a URL (IPv6 in brackets). */
+const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
-  mkdirSync(opts.dataDir, { recursive: true });
+  // Nothing listens beyond this machine in clear text unless the operator says so.
+  if (!opts.tls && !opts.insecure && !isLoopback(host)) {
+    throw new WfError(
+      'TRANSPORT_INSECURE',
+      `listening on ${host} in clear text: add --tls (a fleet CA and server certificate are made in ${join(opts.dataDir, 'tls')}), bring your own with --tls-cert/--tls-key/--tls-ca, or accept clear text with --insecure`,
+    );
+  }
+  if (!opts.tls && !isLoopback(host)) log.warn({ host }, 'clear text beyond loopback (--insecure): credentials and traffic can be read on the network');
+  ensureDir(opts.dataDir);
+  const tls: FleetTls | null = opts.tls ? await prepareFleetTls(opts.dataDir, host, opts.tls === true ? {} : opts.tls) : null;
+  const scheme = { mqtt: tls ? 'mqtts' : 'mqtt', http: tls ? 'https' : 'http', ws: tls ? 'wss' : 'ws' };
+  const dial = urlHost(dialHost(host));
 
-  // 1. store and trust material
-  const db = openDb(join(opts.dataDir, 'wasmfleet.db'));
+  // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
+  const dbPath = join(opts.dataDir, 'wasmfleet.db');
+  const db = storeOp(dbPath, () => openDb(dbPath));
   const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
-  const devices = new DeviceRepo(db);
+  const telemetry = new TelemetryBatch(db, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
+  const devices = new DeviceRepo(db, telemetry);
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
+  const rollouts = new RolloutRepo(db);
   let trust: Trust;
   try {
     trust = loadTrust(opts.keysDir);
   } catch (err) {
+    telemetry.close();
     db.close();
     throw err;
   }
-  const operatorToken = operatorTokenFor(opts.dataDir, opts.operatorToken);
+  let operatorToken: string;
+  let tokens: TokenRepo;
+  try {
+    operatorToken = storeOp(join(opts.dataDir, 'operator-token'), () => operatorTokenFor(opts.dataDir, opts.operatorToken));
+    // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
+    tokens = storeOp(dbPath, () => new TokenRepo(db));
+    storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
+  } catch (err) {
+    telemetry.close();
+    db.close();
+    throw err;
+  }
+  const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
+  const limits: Limits = { ...defaultLimits(maxModuleBytes), ...opts.limits };
 
   // 2. broker: embedded aedes unless an external one is named
   let broker: EmbeddedBroker | null = null;
@@ -109,21 +179,39 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       wsPort: opts.wsPort ?? DEFAULTS.wsPort,
       serverPassword: linkPass,
       checkDevice: (id, password) => devices.checkCredentials(id, password),
+      limits,
+      checkCertificate: (id, serial) => devices.checkCertificate(id, serial, tls !== null && tls.issuer === null),
+      tls: tls ? { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem } : undefined,
       log: log.child({ part: 'broker' }),
     });
-    linkUrl = `mqtt://${host}:${broker.mqttPort}`;
+    linkUrl = `${scheme.mqtt}://${dial}:${broker.mqttPort}`;
   }
+  if (tls) await tls.writeCrl(devices.revokedSerials().map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
 
   // 3. the server's link to the broker (in-process for the embedded aedes, MQTT for an external
   //    one), then the retained directives (aedes keeps retained messages in memory)
+  let engine: RolloutEngine | null = null;
   let link: Link;
-  const linkCtx = { devices, directives, blobs, log: log.child({ part: 'mqtt' }) };
+  const linkLog = log.child({ part: 'mqtt' });
+  const linkCtx = { devices, directives, blobs, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
   try {
     link = broker
       ? await connectInProcessLink(broker.aedes, linkCtx)
-      : await connectMqttLink({ url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log }, linkCtx);
+      : await connectMqttLink(
+          {
+            url: linkUrl,
+            username: linkUser,
+            password: linkPass,
+            clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`,
+            // The broker is trusted by the fleet CA; an external one that wants a certificate and no password gets the server's own.
+            tls: tls ? { ca: tls.caPem, ...(linkPass === undefined && tls.link ? { cert: tls.link.certPem, key: tls.link.keyPem } : {}) } : undefined,
+            log,
+          },
+          linkCtx,
+        );
   } catch (err) {
     await broker?.close();
+    telemetry.close();
     db.close();
     throw err;
   }
@@ -131,7 +219,15 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
   }
 
-  // 4. the operator API
+  // 4. the rollout engine: picks up every live rollout where the store left it
+  const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
+  engine = new RolloutEngine(
+    { db, devices, modules, directives, rollouts, trust: () => trust, directiveTtlSeconds, publish: link.publish, log: log.child({ part: 'rollouts' }), clock: opts.clock },
+    { tickMs: opts.rolloutTickMs, owedCheckMs: opts.owedCheckMs },
+  );
+  engine.start();
+
+  // 5. the operator API
   const mqttUrl = opts.publicMqttUrl ?? linkUrl;
   const api = buildApi({
     db,
@@ -140,22 +236,36 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     directives,
     blobs,
     trust: () => trust,
-    maxModuleBytes: opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes,
-    directiveTtlSeconds: opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds,
+    maxModuleBytes,
+    directiveTtlSeconds,
     publish: link.publish,
-    operatorToken,
+    rollouts,
+    engine,
+    tokens,
+    limits,
     publicMqttUrl: () => mqttUrl,
+    credentials: {
+      db,
+      devices,
+      issuer: tls?.issuer ?? null,
+      caPem: tls?.caPem ?? null,
+      writeCrl: async (revoked) => tls?.writeCrl(revoked),
+      disconnect: (id) => broker?.disconnect(id),
+    },
+    https: tls ? { cert: tls.certPem, key: tls.keyPem } : undefined,
     log,
   });
   await api.listen({ host, port: opts.httpPort ?? DEFAULTS.httpPort });
   const httpPort = (api.server.address() as AddressInfo).port;
-  log.info({ http: `http://${host}:${httpPort}`, mqtt: mqttUrl, external: Boolean(opts.brokerUrl) }, 'wasmfleet server ready');
+  const httpUrl = `${scheme.http}://${dial}:${httpPort}`;
+  log.info({ http: httpUrl, mqtt: mqttUrl, tls: Boolean(tls), external: Boolean(opts.brokerUrl) }, 'wasmfleet server ready');
 
   let closing: Promise<void> | null = null;
   return {
-    httpUrl: `http://${host}:${httpPort}`,
+    httpUrl,
+    caFile: tls?.caFile ?? null,
     mqttUrl,
-    wsUrl: broker?.wsPort ? `ws://${host}:${broker.wsPort}` : null,
+    wsUrl: broker?.wsPort ? `${scheme.ws}://${dial}:${broker.wsPort}` : null,
     operatorToken,
     rootPublicKey: trust.rootPublicKey,
     broker,
@@ -166,8 +276,10 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     close() {
       closing ??= (async () => {
         await api.close(); // finishes in-flight requests, accepts no new ones
+        engine?.stop();
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
+        telemetry.close(); // the last batch
         db.close();
       })();
       return closing;

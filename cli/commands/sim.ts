@@ -4,14 +4,15 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
-import { resolveToken } from '../client.js';
+import { resolveCa, resolveToken } from '../client.js';
 import { collectPair, positiveInt } from '../options.js';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable, say } from '../output.js';
 
 interface SimOptions {
   devices: number;
   server: string;
   token?: string;
+  ca?: string;
   data: string;
   failRate: number;
   seed?: string;
@@ -31,15 +32,16 @@ function probability(value: string): number {
 
 export function renderFleetResult(r: FleetResult): void {
   const s = r.summary;
-  process.stdout.write(`\n${s.devices} simulated devices (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`);
+  say`\n${s.devices} simulated devices (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`;
   printTable(Object.entries(s.states).map(([state, devices]) => ({ state, devices })));
-  process.stdout.write('\n');
+  say`\n`;
   printTable(Object.entries(s.running).map(([release, devices]) => ({ running: release, devices })));
   if (Object.keys(s.reasons).length > 0) {
-    process.stdout.write('\n');
+    say`\n`;
     printTable(Object.entries(s.reasons).map(([reason, devices]) => ({ reason, devices })));
   }
-  process.stdout.write(r.ok ? '\nok: every device online, none stuck mid-update\n' : `\nNOT OK: ${s.inProgress} mid-update, ${s.devices - s.online} offline\n`);
+  if (r.ok) say`\nok: every device online, none stuck mid-update\n`;
+  else say`\nNOT OK: ${s.inProgress} mid-update, ${s.devices - s.online} offline\n`;
 }
 
 export async function simCommand(o: SimOptions): Promise<FleetResult> {
@@ -50,6 +52,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
     return await runFleet({
       server: o.server,
       token: resolveToken(o.token, o.data),
+      ca: resolveCa(o.server, o.ca, o.data),
       devices: o.devices,
       seed: o.seed,
       tags: o.tag,
@@ -73,6 +76,7 @@ export function registerSimCommand(program: Command): void {
     .requiredOption('--devices <n>', 'number of simulated devices', positiveInt)
     .option('--server <url>', 'fleet server API', process.env.WASMFLEET_SERVER ?? 'http://127.0.0.1:8080')
     .option('--token <token>', 'operator token (default: $WASMFLEET_TOKEN or <data>/operator-token)')
+    .option('--ca <file>', 'CA certificate of an https:// server (default: $WASMFLEET_CA or <data>/tls/ca.crt)')
     .option('--data <dir>', 'data directory of the embedded server (for its operator token)', process.env.WASMFLEET_DATA ?? 'data')
     .option('--fail-rate <p>', 'probability of each injected fault per device (disconnect, restart, corrupt chunks, slow link, clock skew)', probability, 0)
     .option('--seed <s>', 'seed for device ids, sensors and faults')

@@ -34,6 +34,8 @@ export function dispatcher(ctx: HandlerContext): Dispatch {
         ctx.log.debug({ topic }, 'message from an unknown device ignored');
         return;
       }
+      // Per-device message rates (docs/security.md); chunk requests pace themselves (window).
+      if (parsed.kind !== 'chunk/get' && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
       handler(ctx, parsed.deviceId, payload);
     } catch (err) {
       // Bad input from one device never stops the server: log its precise reason and go on.

@@ -74,6 +74,18 @@ wf_status_t wf_mqtt_open(wf_device_t *d, const wf_posix_config_t *c)
     if (c->username[0] != '\0') {
         mosquitto_username_pw_set(d->mosq, c->username, c->password[0] != '\0' ? c->password : NULL);
     }
+    if (c->tls) {
+        /* OpenSSL under libmosquitto: verify the broker against the fleet CA and its host name;
+         * present the device certificate when there is one (docs/security.md, transport). */
+        int rc = mosquitto_tls_set(d->mosq, c->ca_file, NULL, c->cert_file[0] != '\0' ? c->cert_file : NULL,
+                                   c->key_file[0] != '\0' ? c->key_file : NULL, NULL);
+        if (rc == MOSQ_ERR_SUCCESS) { rc = mosquitto_tls_opts_set(d->mosq, 1, "tlsv1.2", NULL); }
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "[%s] mqtt: TLS setup failed (%s): check --ca, --cert, --key\n", c->device_id,
+                    mosquitto_strerror(rc));
+            return WF_TRANSPORT_ERROR;
+        }
+    }
     /* the broker says "offline" for us when the link dies (protocol.md §5 online) */
     (void)wf_online_encode(false, off, sizeof off, &off_len);
     topic(d, "online", t, sizeof t);
