@@ -13,6 +13,7 @@ import { publishModuleFile, type PublishedModule } from './commands/module-publi
 import { rollback } from './commands/rollback.js';
 import { runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
+import { registerRolloutOps } from './commands/rollout-ops.js';
 import type { DeviceView } from '../server/store/devices.js';
 import type { ModuleView } from '../server/store/modules.js';
 
@@ -204,6 +205,7 @@ withCommon(program.command('status').description('fleet summary')).action(async 
 });
 
 registerSimCommand(program);
+registerRolloutOps(program);
 
 async function main(): Promise<void> {
   try {

@@ -1,0 +1,56 @@
+// wasmfleet audit: the append-only log of operator actions and automatic decisions
+// (GET /v1/audit), oldest first, as a table or JSON. Filters run on the server.
+import type { ApiClient } from '../client.js';
+import { escapeRow } from '../escape.js';
+import { parseSince } from '../since.js';
+import type { Row } from '../output.js';
+
+export interface AuditEntry {
+  id: number;
+  /** Seconds since the epoch. */
+  at: number;
+  /** Who or what decided: "operator" or "engine". */
+  actor?: string;
+  action: string;
+  rollout?: string | null;
+  reason?: string | null;
+  detail?: Record<string, unknown> | string | null;
+}
+
+export interface AuditQuery {
+  rollout?: string;
+  since?: string;
+}
+
+export async function readAudit(client: ApiClient, q: AuditQuery): Promise<AuditEntry[]> {
+  const params = new URLSearchParams();
+  if (q.rollout) params.set('rollout', q.rollout);
+  if (q.since !== undefined) params.set('since', String(parseSince(q.since)));
+  const query = params.size ? `?${params}` : '';
+  const { entries } = await client.get<{ entries: AuditEntry[] }>(`/v1/audit${query}`);
+  return entries;
+}
+
+/** detail as "key=value …", short enough for one table row; the full object is in --json. */
+function detailText(detail: AuditEntry['detail']): string {
+  if (detail === null || detail === undefined) return '';
+  if (typeof detail === 'string') return detail;
+  return Object.entries(detail)
+    .filter(([k]) => k !== 'rollout' && k !== 'reason')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+// The detail can quote device-reported reasons and ids: escaped like everything else a device sent.
+export function auditRows(entries: AuditEntry[]): Row[] {
+  return entries.map((e) =>
+    escapeRow({
+      at: new Date(e.at * 1000).toISOString().replace('.000Z', 'Z'),
+      actor: e.actor ?? '-',
+      action: e.action,
+      rollout: e.rollout ?? (typeof e.detail === 'object' && e.detail && typeof e.detail.rollout === 'string' ? e.detail.rollout : '-'),
+      reason: e.reason ?? '-',
+      detail: detailText(e.detail),
+    }),
+  );
+}
