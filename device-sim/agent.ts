@@ -55,6 +55,8 @@ export interface AgentOptions {
   /** Seed of the simulated gpio/sensors (default: the device id). */
   seed?: string;
   capabilities?: string[];
+  /** Host kind announced in the hello (a rehearsal twin announces its real twin's; the engine stays V8). */
+  hostKind?: 'v8' | 'wasm3' | 'wamr';
   /** Bytes of linear memory a module may have. */
   memory?: number;
   /** Chunk size the device asks for (and announces as max_chunk). */
@@ -137,6 +139,7 @@ export class DeviceAgent extends EventEmitter {
     this.id = options.deviceId;
     this.opts = {
       seed: options.deviceId,
+      hostKind: 'v8',
       capabilities: [...BASE_CAPABILITIES, 'gpio', 'sensor'].sort(),
       memory: 1024 * 1024,
       chunkSize: 4096,
@@ -242,7 +245,7 @@ export class DeviceAgent extends EventEmitter {
     try {
       await client.subscribeAsync({ [deviceTopic(this.id, 'chunk')]: { qos: 0 }, [deviceTopic(this.id, 'directive')]: { qos: 1 } });
       const hello = encodeHello({
-        host: 'v8',
+        host: this.opts.hostKind,
         abi: ABI_VERSION,
         capabilities: this.opts.capabilities,
         maxChunk: this.opts.chunkSize,
