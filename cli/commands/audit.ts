@@ -9,8 +9,8 @@ export interface AuditEntry {
   id: number;
   /** Seconds since the epoch. */
   at: number;
-  /** Who or what decided: "operator" or "engine". */
-  actor?: string;
+  /** Who decided: "operator" (a request) or "engine" (the rollout engine on its own). */
+  kind: string;
   action: string;
   rollout?: string | null;
   reason?: string | null;
@@ -46,7 +46,7 @@ export function auditRows(entries: AuditEntry[]): Row[] {
   return entries.map((e) =>
     escapeRow({
       at: new Date(e.at * 1000).toISOString().replace('.000Z', 'Z'),
-      actor: e.actor ?? '-',
+      by: e.kind,
       action: e.action,
       rollout: e.rollout ?? (typeof e.detail === 'object' && e.detail && typeof e.detail.rollout === 'string' ? e.detail.rollout : '-'),
       reason: e.reason ?? '-',
