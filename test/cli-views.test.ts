@@ -51,6 +51,7 @@ const snap = (over: Partial<WatchSnapshot>): WatchSnapshot => ({
   state: 'running',
   reason: null,
   wave: 0,
+  awaitingApproval: false,
   waves: [
     { index: 0, planned: 2, done: 1, failed: 0, state: 'running' },
     { index: 1, planned: 8, done: 0, failed: 0, state: 'pending' },

@@ -16,6 +16,8 @@ export interface WatchSnapshot {
   reason: string | null;
   /** Index of the current wave (0-based), null before the first or after the last. */
   wave: number | null;
+  /** The current wave is done and waits for "rollout approve". */
+  awaitingApproval: boolean;
   waves: Array<{ index: number; planned: number; done: number; failed: number; state: string }>;
   /** Rollout devices by state (assigned, downloading, committed, failed, rolled_back, …). */
   states: Record<string, number>;
@@ -61,7 +63,7 @@ function textBar(done: number, total: number, width = 24): string {
 
 /** The text a non-terminal watch prints for one snapshot (also the model of the live view). */
 export function renderSnapshot(s: WatchSnapshot): string {
-  const lines = [`rollout ${escapeForTerminal(s.id)} ${escapeForTerminal(s.release)}: ${s.state}${s.wave !== null ? ` (wave ${s.wave + 1}/${s.waves.length})` : ''}${s.reason ? ` — ${escapeForTerminal(s.reason)}` : ''}`];
+  const lines = [`rollout ${escapeForTerminal(s.id)} ${escapeForTerminal(s.release)}: ${s.state}${s.wave !== null ? ` (wave ${s.wave + 1}/${s.waves.length}${s.awaitingApproval ? ', awaiting approval' : ''})` : ''}${s.reason ? ` — ${escapeForTerminal(s.reason)}` : ''}`];
   for (const w of s.waves) {
     lines.push(`  wave ${w.index + 1} ${textBar(w.done, w.planned)} ${w.done}/${w.planned} ${w.state}${w.failed ? `, ${w.failed} failed` : ''}`);
   }
