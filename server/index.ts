@@ -17,6 +17,8 @@ import { openDb } from './store/db.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
+import { RolloutRepo } from './store/rollouts.js';
+import { RolloutEngine } from './rollouts/engine.js';
 import { loadTrust, type Trust } from './trust.js';
 
 export interface ServerOptions {
@@ -34,6 +36,12 @@ export interface ServerOptions {
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
   log?: Logger | false;
+  /** The rollout engine's clock (ms); tests may pass a fake one. */
+  clock?: () => number;
+  /** How often the rollout engine ticks (ms). */
+  rolloutTickMs?: number;
+  /** How often the engine looks for online devices that lack what they are owed (ms). */
+  owedCheckMs?: number;
 }
 
 export interface FleetServer {
@@ -77,6 +85,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const devices = new DeviceRepo(db);
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
+  const rollouts = new RolloutRepo(db);
   let trust: Trust;
   try {
     trust = loadTrust(opts.keysDir);
@@ -113,11 +122,12 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   }
 
   // 3. the server's own MQTT link, then the retained directives (aedes keeps retained messages in memory)
+  let engine: RolloutEngine | null = null;
   let link: Link;
   try {
     link = await connectLink(
       { url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log },
-      { devices, directives, blobs, log: log.child({ part: 'mqtt' }) },
+      { devices, directives, blobs, log: log.child({ part: 'mqtt' }), changed: (id, why) => engine?.deviceChanged(id, why) },
     );
   } catch (err) {
     await broker?.close();
@@ -128,7 +138,15 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
   }
 
-  // 4. the operator API
+  // 4. the rollout engine: picks up every live rollout where the store left it
+  const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
+  engine = new RolloutEngine(
+    { db, devices, modules, directives, rollouts, trust: () => trust, directiveTtlSeconds, publish: link.publish, log: log.child({ part: 'rollouts' }), clock: opts.clock },
+    { tickMs: opts.rolloutTickMs, owedCheckMs: opts.owedCheckMs },
+  );
+  engine.start();
+
+  // 5. the operator API
   const mqttUrl = opts.publicMqttUrl ?? linkUrl;
   const api = buildApi({
     db,
@@ -138,8 +156,10 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     blobs,
     trust: () => trust,
     maxModuleBytes: opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes,
-    directiveTtlSeconds: opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds,
+    directiveTtlSeconds,
     publish: link.publish,
+    rollouts,
+    engine,
     operatorToken,
     publicMqttUrl: () => mqttUrl,
     log,
@@ -162,6 +182,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     close() {
       closing ??= (async () => {
         await api.close(); // finishes in-flight requests, accepts no new ones
+        engine?.stop();
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
         db.close();

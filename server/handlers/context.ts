@@ -10,6 +10,8 @@ export interface HandlerContext {
   directives: DirectiveRepo;
   blobs: BlobStore;
   log: Logger;
+  /** Tell the rollout engine that a device said something (it looks at it on its next tick). */
+  changed?(deviceId: string, why: 'report' | 'hello' | 'online'): void;
   /** Publish to the broker as the server. */
   publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): void;
 }

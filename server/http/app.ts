@@ -5,6 +5,10 @@ import type { Logger } from 'pino';
 import { WfError } from '../../protocol/errors.js';
 import type { DeployDeps } from '../services/deploy.js';
 import type { PublishDeps } from '../services/publish.js';
+import type { RolloutEngine } from '../rollouts/engine.js';
+import type { RolloutRepo } from '../store/rollouts.js';
+import { auditRoutes } from './routes/audit.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { errorBody, installErrorHandling } from './errors.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -14,6 +18,8 @@ import { statusRoutes } from './routes/status.js';
 export type ApiDeps = PublishDeps &
   DeployDeps & {
     operatorToken: string;
+    rollouts: RolloutRepo;
+    engine: RolloutEngine;
     publicMqttUrl(): string;
     log: Logger;
   };
@@ -46,5 +52,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   moduleRoutes(app, deps);
   deploymentRoutes(app, deps);
   statusRoutes(app, deps);
+  rolloutRoutes(app, deps);
+  auditRoutes(app, deps);
   return app;
 }

@@ -133,6 +133,12 @@ export function rateAdmit(tatMs: number, nowMs: number, ratePerMinute: number | 
   return Math.max(tatMs, nowMs) + interval;
 }
 
+/** When rateAdmit will next admit a device. */
+export function rateReadyAt(tatMs: number, ratePerMinute: number): number {
+  const interval = 60_000 / ratePerMinute;
+  return Math.ceil(tatMs - interval * (Math.max(1, Math.floor(ratePerMinute / 60)) - 1));
+}
+
 export interface Counts {
   committed: number;
   failed: number;

@@ -100,6 +100,7 @@ export class DeviceRepo {
       tokenHash: db.prepare('SELECT token_hash FROM devices WHERE id = ?'),
       hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
       online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
+      setTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
       report: db.prepare(
         `UPDATE devices SET state = ?, reason = ?, detail = ?, sequence = ?, target_sequence = ?, running = ?,
            progress_bytes = ?, progress_total = ?, report_time = ?, last_seen = ?,
@@ -176,6 +177,13 @@ export class DeviceRepo {
   selectByTags(tags: Record<string, string>): DeviceView[] {
     const wanted = Object.entries(tags);
     return this.list().filter((d) => wanted.every(([k, v]) => d.tags[k] === v));
+  }
+
+  /** Replace a device's tags (a running rollout whose selector now matches picks it up). */
+  setTags(id: string, tags: Record<string, string>): void {
+    validateTags(tags);
+    this.require(id);
+    this.stmts.setTags.run(JSON.stringify(tags), id);
   }
 
   recordHello(id: string, hello: Hello): void {

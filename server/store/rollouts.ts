@@ -118,7 +118,7 @@ const memberOf = (r: RawMember): MemberRow => ({
   updatedMs: r.updated_ms,
 });
 
-export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'>;
+export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'> & { wave?: number | null };
 
 export class RolloutRepo {
   private readonly s;
@@ -142,14 +142,14 @@ export class RolloutRepo {
       auth: db.prepare('SELECT bytes, expires FROM rollout_authorizations WHERE rollout_id = ? AND manifest_digest = ?'),
       authDigests: db.prepare('SELECT manifest_digest AS d FROM rollout_authorizations WHERE rollout_id = ?'),
       insertMember: db.prepare(
-        `INSERT INTO rollout_devices (rollout_id, device_id, active, state, reason, detail, from_version, from_digest, joined_ms, updated_ms)
-         VALUES (@rolloutId, @deviceId, @active, @state, @reason, @detail, @fromVersion, @fromDigest, @now, @now)`,
+        `INSERT INTO rollout_devices (rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms)
+         VALUES (@rolloutId, @deviceId, @active, @state, @reason, @detail, @wave, @fromVersion, @fromDigest, @now, @now)`,
       ),
       member: db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? AND device_id = ?'),
       activeOf: db.prepare('SELECT * FROM rollout_devices WHERE device_id = ? AND active = 1'),
       membersOf: db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id'),
       pending: db.prepare(
-        `SELECT * FROM rollout_devices INDEXED BY rollout_devices_state WHERE rollout_id = ? AND state = 'pending' ORDER BY joined_ms, device_id LIMIT ?`,
+        `SELECT * FROM rollout_devices INDEXED BY rollout_devices_state WHERE rollout_id = ? AND state = 'pending' AND reason IS NULL ORDER BY joined_ms, device_id LIMIT ?`,
       ),
       inState: db.prepare(`SELECT * FROM rollout_devices INDEXED BY rollout_devices_state WHERE rollout_id = ? AND state = ?`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state'),
@@ -164,7 +164,7 @@ export class RolloutRepo {
            sequence = @sequence, assigned_ms = @assignedMs, deadline_ms = @deadlineMs, updated_ms = @updatedMs
          WHERE rollout_id = @rolloutId AND device_id = @deviceId`,
       ),
-      release: db.prepare('UPDATE rollout_devices SET active = 0 WHERE rollout_id = ? AND active = 1 AND state NOT IN (\'reverting\')'),
+      release: db.prepare(`UPDATE rollout_devices SET active = 0, deadline_ms = NULL WHERE rollout_id = ? AND state != 'reverting'`),
       assignedTimes: db.prepare('SELECT device_id AS device, wave, assigned_ms AS at FROM rollout_devices WHERE rollout_id = ? AND assigned_ms IS NOT NULL ORDER BY assigned_ms'),
     };
   }
@@ -213,7 +213,7 @@ export class RolloutRepo {
   /** Add a member; a device already active elsewhere hits the unique index: ROLLOUT_CONFLICT naming that rollout. */
   addMember(rolloutId: string, m: NewMember, nowMs: number, active = true): void {
     try {
-      this.s.insertMember.run({ rolloutId, ...m, active: active ? 1 : 0, now: nowMs });
+      this.s.insertMember.run({ rolloutId, wave: null, ...m, active: active ? 1 : 0, now: nowMs });
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         const other = this.activeOf(m.deviceId);
