@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../device-sim/fleet.js';
 import { buildCDevice, CDevice } from './helpers/c-device.js';
-import { createRollout, members, waitRolloutState } from './helpers/rollouts.js';
+import { createRollout, members, waitRolloutState } from './helpers/rollout-api.js';
 import { startFleet, waitFor, type TestFleet } from './helpers/server.js';
 
 const build = buildCDevice();
