@@ -1,0 +1,96 @@
+// "wasmfleet rollout watch" as a user runs it: the real CLI as a child process against a real
+// server, simulated devices taking the rollout, its output read as it comes.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Fleet } from '../device-sim/fleet.js';
+import { createRollout } from './helpers/rollout-api.js';
+import { startFleet, type TestFleet } from './helpers/server.js';
+
+const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
+
+/** Run the CLI to its end (async: the server lives in this process). */
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('rollout watch', () => {
+  let fleet: TestFleet;
+  const sims: Fleet[] = [];
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    fleet = await startFleet({ rolloutTickMs: 100 });
+    env = { WASMFLEET_SERVER: fleet.server.httpUrl, WASMFLEET_TOKEN: fleet.server.operatorToken, WASMFLEET_KEYS: fleet.keysDir };
+    await fleet.publish('counter', 'counter', '1.0.0');
+    await fleet.publish('trap-init', 'counter', '1.1.0');
+    for (const site of ['a', 'b']) {
+      const f = await Fleet.start({ server: fleet.server.httpUrl, token: fleet.server.operatorToken, devices: site === 'a' ? 6 : 3, prefix: `w${site}`, tags: { site }, agent: { probation: { ticks: 2 } } });
+      sims.push(f);
+      await f.waitFor('online', (s) => s.online === s.devices, 20_000);
+    }
+  });
+  afterAll(async () => {
+    for (const f of sims) await f.stop();
+    await fleet?.close();
+  });
+
+  it('follows a healthy rollout wave by wave and exits 0 when it completes (JSON lines and text)', async () => {
+    const r = await createRollout(fleet.api, fleet.keysDir, {
+      module: 'counter',
+      version: '1.0.0',
+      selector: { tags: { site: 'a' } },
+      // a soak long enough that the watch (a Node process starting up) sees every wave
+      policy: { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 3, deadlineSeconds: 60 },
+    });
+    const [json, text] = await Promise.all([
+      cli(['rollout', 'watch', r.id, '--json', '--interval', '150'], env),
+      cli(['rollout', 'watch', r.id, '--interval', '150'], env),
+    ]);
+    expect(json.code, json.stderr).toBe(0);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { state: string; wave: number | null; waves: Array<{ planned: number; done: number; state: string }>; states: Record<string, number> });
+    expect(lines.length).toBeGreaterThan(1);
+    // one line per change: no two consecutive lines alike
+    for (let i = 1; i < lines.length; i++) expect({ ...lines[i], at: 0 }).not.toEqual({ ...lines[i - 1], at: 0 });
+    const last = lines.at(-1)!;
+    expect(last.state).toBe('completed');
+    expect(last.waves.map((w) => [w.planned, w.done])).toEqual([[2, 2], [4, 4]]);
+    expect(last.states).toEqual({ committed: 6 });
+    // wave 1 was done while wave 2 had not finished: the watch saw the waves in turn
+    expect(lines.some((l) => l.waves[0].done === 2 && l.waves[1].done < 4)).toBe(true);
+
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`rollout ${r.id} counter@1.0.0: running (wave 1/2)`);
+    expect(text.stdout).toMatch(/wave 1 \[#{24}\] 2\/2 done/);
+    expect(text.stdout).toMatch(/wave 2 \[#{24}\] 4\/4 done/);
+    expect(text.stdout).toContain(`rollout ${r.id} counter@1.0.0: completed`);
+    expect(text.stdout).toContain('devices: committed 6');
+  }, 90_000);
+
+  it('shows the devices\' reasons and exits 1 when the failure threshold pauses the rollout', async () => {
+    const r = await createRollout(fleet.api, fleet.keysDir, {
+      module: 'counter',
+      version: '1.1.0',
+      selector: { tags: { site: 'b' } },
+      policy: { waves: [{ count: 1 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, maxFailuresPercent: 0, minSample: 1, onFailure: 'pause' },
+    });
+    const out = await cli(['rollout', 'watch', r.id, '--interval', '150'], env);
+    expect(out.code, out.stderr).toBe(1);
+    expect(out.stdout).toMatch(new RegExp(`rollout ${r.id} counter@1.1.0: paused`));
+    expect(out.stdout).toMatch(/reasons: failed:MODULE_TRAP 1/);
+    expect(out.stdout).toMatch(/wave 1 \[#{24}\] 1\/1 paused, 1 failed/);
+  }, 90_000);
+
+  it('an unknown rollout is refused with exit 1 and the server\'s code', async () => {
+    const out = await cli(['rollout', 'watch', 'ro-nope', '--json'], env);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/ROLLOUT_NOT_FOUND/);
+  });
+});
