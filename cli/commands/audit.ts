@@ -22,17 +22,31 @@ export interface AuditQuery {
   since?: string;
 }
 
+const PAGE = 1000;
+
+/** Every matching entry, oldest first, read a page at a time (the server caps a page). */
 export async function readAudit(client: ApiClient, q: AuditQuery): Promise<AuditEntry[]> {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams({ limit: String(PAGE) });
   if (q.rollout) params.set('rollout', q.rollout);
   if (q.since !== undefined) params.set('since', String(parseSince(q.since)));
-  const query = params.size ? `?${params}` : '';
-  const { entries } = await client.get<{ entries: AuditEntry[] }>(`/v1/audit${query}`);
-  return entries;
+  const all: AuditEntry[] = [];
+  for (;;) {
+    const { entries } = await client.get<{ entries: AuditEntry[] }>(`/v1/audit?${params}`);
+    all.push(...entries);
+    if (entries.length < PAGE) return all;
+    params.set('after', String(entries[entries.length - 1].id));
+  }
 }
 
-/** detail as "key=value …", short enough for one table row; the full object is in --json. */
+const DETAIL_WIDTH = 100;
+
+/** detail as "key=value …", cut to one table row's width; the full object is in --json. */
 function detailText(detail: AuditEntry['detail']): string {
+  const text = detailPairs(detail);
+  return text.length > DETAIL_WIDTH ? `${text.slice(0, DETAIL_WIDTH - 1)}…` : text;
+}
+
+function detailPairs(detail: AuditEntry['detail']): string {
   if (detail === null || detail === undefined) return '';
   if (typeof detail === 'string') return detail;
   return Object.entries(detail)
