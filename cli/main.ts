@@ -14,6 +14,7 @@ import { rollback } from './commands/rollback.js';
 import { runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerRolloutOps } from './commands/rollout-ops.js';
+import { registerRolloutCommands } from './rollout-commands.js';
 import type { DeviceView } from '../server/store/devices.js';
 import type { ModuleView } from '../server/store/modules.js';
 
@@ -205,6 +206,8 @@ withCommon(program.command('status').description('fleet summary')).action(async 
 });
 
 registerSimCommand(program);
+registerRolloutCommands(program);
+// after the rollout group exists: adds "rollout watch" to it, and "audit"
 registerRolloutOps(program);
 
 async function main(): Promise<void> {

@@ -324,11 +324,12 @@ export class RolloutEngine {
           this.wakeAt.set(r.id, rateReadyAt(row.rateTatMs, rate!));
           break;
         }
-        row = { ...row, rateTatMs: tat };
+        const next: RolloutRow = { ...row, rateTatMs: tat };
         this.deps.db.transaction(() => {
-          this.deps.rollouts.update(row);
-          this.assign(row, m, now, out, null);
+          this.save(next, now);
+          this.assign(next, m, now, out, null);
         })();
+        row = next;
         started++;
       }
       if (started < cap && this.deps.rollouts.pending(r.id, 1).length > 0 && !this.wakeAt.has(r.id)) this.dirtyRollouts.add(r.id);
