@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../device-sim/fleet.js';
-import { createRollout, waitRolloutState } from './helpers/rollout-api.js';
+import { startRollout, waitRollout } from './helpers/rollouts.js';
 import { startFleet, type TestFleet } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -42,9 +42,9 @@ describe('wasmfleet audit', () => {
     await fleet.publish('counter', 'counter', '1.0.0');
     sims = await Fleet.start({ server: fleet.server.httpUrl, token: fleet.server.operatorToken, devices: 2, prefix: 'aud', tags: { site: 'x' }, agent: { probation: { ticks: 2 } } });
     await sims.waitFor('online', (s) => s.online === 2, 20_000);
-    const r = await createRollout(fleet.api, fleet.keysDir, { module: 'counter', version: '1.0.0', selector: { tags: { site: 'x' } }, policy: { waves: [{ percent: 100 }], deadlineSeconds: 60 } });
+    const r = await startRollout(fleet.api, fleet.keysDir, 'counter@1.0.0', { tags: { site: 'x' } }, { waves: [{ percent: 100 }], deadlineSeconds: 60 });
     rolloutId = r.id;
-    await waitRolloutState(fleet.api, r.id, ['completed'], 60_000);
+    await waitRollout(fleet.api, r.id, 'completed', (v) => v.state === 'completed', 60_000);
   });
   afterAll(async () => {
     await sims?.stop();

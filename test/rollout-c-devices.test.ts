@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../device-sim/fleet.js';
 import { buildCDevice, CDevice } from './helpers/c-device.js';
-import { createRollout, members, waitRolloutState } from './helpers/rollout-api.js';
+import { members, startRollout, waitRollout } from './helpers/rollouts.js';
 import { startFleet, waitFor, type TestFleet } from './helpers/server.js';
 
 const build = buildCDevice();
@@ -49,13 +49,8 @@ describe('a rollout over C and simulated devices', () => {
     for (const id of all) await waitFor(`${id} on 1.0.0`, async () => { const d = await view(id); return d.state === 'committed' && d.running[0]?.version === '1.0.0'; }, 60_000);
 
     await fleet.publish('counter', 'counter', '1.1.0');
-    const created = await createRollout(fleet.api, fleet.keysDir, {
-      module: 'counter',
-      version: '1.1.0',
-      selector: { tags: { site: 'mixed' } },
-      policy: { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, maxFailuresPercent: 0, minSample: 1, onFailure: 'pause' },
-    });
-    const done = await waitRolloutState(fleet.api, created.id, ['completed', 'paused', 'rolled_back', 'aborted'], 120_000);
+    const created = await startRollout(fleet.api, fleet.keysDir, 'counter@1.1.0', { tags: { site: 'mixed' } }, { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, maxFailuresPercent: 0, minSample: 1, onFailure: 'pause' });
+    const done = await waitRollout(fleet.api, created.id, 'the rollout to end', (r) => ['completed', 'paused', 'rolled_back', 'aborted'].includes(r.state), 120_000);
     const ms = await members(fleet.api, created.id);
     expect(done.state, JSON.stringify(ms)).toBe('completed');
     expect(ms).toHaveLength(8);

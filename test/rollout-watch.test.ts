@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../device-sim/fleet.js';
-import { createRollout } from './helpers/rollout-api.js';
+import { startRollout } from './helpers/rollouts.js';
 import { startFleet, type TestFleet } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -43,13 +43,8 @@ describe('rollout watch', () => {
   });
 
   it('follows a healthy rollout wave by wave and exits 0 when it completes (JSON lines and text)', async () => {
-    const r = await createRollout(fleet.api, fleet.keysDir, {
-      module: 'counter',
-      version: '1.0.0',
-      selector: { tags: { site: 'a' } },
-      // a soak long enough that the watch (a Node process starting up) sees every wave
-      policy: { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 3, deadlineSeconds: 60 },
-    });
+    // a soak long enough that the watch (a Node process starting up) sees every wave
+    const r = await startRollout(fleet.api, fleet.keysDir, 'counter@1.0.0', { tags: { site: 'a' } }, { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 3, deadlineSeconds: 60 });
     const [json, text] = await Promise.all([
       cli(['rollout', 'watch', r.id, '--json', '--interval', '150'], env),
       cli(['rollout', 'watch', r.id, '--interval', '150'], env),
@@ -75,12 +70,7 @@ describe('rollout watch', () => {
   }, 90_000);
 
   it('shows the devices\' reasons and exits 1 when the failure threshold pauses the rollout', async () => {
-    const r = await createRollout(fleet.api, fleet.keysDir, {
-      module: 'counter',
-      version: '1.1.0',
-      selector: { tags: { site: 'b' } },
-      policy: { waves: [{ count: 1 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, maxFailuresPercent: 0, minSample: 1, onFailure: 'pause' },
-    });
+    const r = await startRollout(fleet.api, fleet.keysDir, 'counter@1.1.0', { tags: { site: 'b' } }, { waves: [{ count: 1 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, maxFailuresPercent: 0, minSample: 1, onFailure: 'pause' });
     const out = await cli(['rollout', 'watch', r.id, '--interval', '150'], env);
     expect(out.code, out.stderr).toBe(1);
     expect(out.stdout).toMatch(new RegExp(`rollout ${r.id} counter@1.1.0: paused`));
