@@ -1,7 +1,7 @@
-// The go-ahead after a rehearsal: asked on a terminal, given by --yes in scripts. Without a
+// The operator's go-ahead (before a rollout starts, after a rehearsal): asked on a terminal, given by --yes in scripts.
 // terminal and without --yes nothing is created: a script must say yes explicitly.
 import { createInterface } from 'node:readline/promises';
-import { usageError } from '../options.js';
+import { usageError } from './options.js';
 
 export interface ConfirmOptions {
   yes: boolean;
