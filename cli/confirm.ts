@@ -1,5 +1,5 @@
-// The operator's go-ahead (before a rollout starts, after a rehearsal): asked on a terminal, given by --yes in scripts.
-// terminal and without --yes nothing is created: a script must say yes explicitly.
+// The operator's go-ahead before a rollout starts (after its plan or its rehearsal): asked on a
+// terminal, given by --yes in scripts. Without a terminal and without --yes nothing is created.
 import { createInterface } from 'node:readline/promises';
 import { usageError } from './options.js';
 
