@@ -10,7 +10,7 @@ import { WfError } from '../../protocol/errors.js';
 import { openRollback, checkRollbackCovers } from '../../protocol/payloads/rollback.js';
 import { deviceTopic } from '../../protocol/topics.js';
 import { audit, type AuditMeta, type Db } from '../store/db.js';
-import type { DeviceRepo, DeviceView } from '../store/devices.js';
+import type { DeviceProfile, DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { MemberRow, RolloutRepo, RolloutRow } from '../store/rollouts.js';
@@ -233,7 +233,7 @@ export class RolloutEngine {
   }
 
   /** Pre-flight, capability gate and rollback coverage of one device: its first member state. */
-  private admission(r: RolloutRow, d: DeviceView): Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest' | 'wave'> {
+  private admission(r: RolloutRow, d: DeviceProfile): Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest' | 'wave'> {
     const { need } = this.release(r);
     const current = d.running[0];
     const base = { deviceId: d.id, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: null };

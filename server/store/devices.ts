@@ -29,6 +29,9 @@ export interface DeviceView {
   lastError: string | null;
 }
 
+/** The part of a device a rollout plan looks at: who it is, its tags, what it said it can do, what it runs. */
+export type DeviceProfile = Pick<DeviceView, 'id' | 'tags' | 'hello' | 'running'>;
+
 interface DeviceRow {
   id: string;
   token_hash: string;
@@ -97,6 +100,7 @@ export class DeviceRepo {
       insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at) VALUES (?, ?, ?, ?)'),
       get: db.prepare('SELECT * FROM devices WHERE id = ?'),
       all: db.prepare('SELECT * FROM devices ORDER BY id'),
+      profiles: db.prepare('SELECT id, tags, hello, running FROM devices ORDER BY id'),
       tokenHash: db.prepare('SELECT token_hash FROM devices WHERE id = ?'),
       hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
       online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
@@ -171,6 +175,30 @@ export class DeviceRepo {
 
   list(): DeviceView[] {
     return (this.stmts.all.all() as DeviceRow[]).map(toView);
+  }
+
+  /**
+   * What a rollout plan needs of every device (id, tags, hello, running), for one read-only pass
+   * over the fleet. It reads only those columns, and a fleet says the same few things: identical
+   * tags, hellos and running lists (same firmware, same release) are parsed once and shared, so a
+   * pass costs about its SELECT. Callers must not mutate what they get.
+   */
+  profiles(): DeviceProfile[] {
+    const parsed = new Map<string, unknown>();
+    const parse = (text: string): unknown => {
+      let v = parsed.get(text);
+      if (v === undefined) {
+        v = JSON.parse(text);
+        parsed.set(text, v);
+      }
+      return v;
+    };
+    return (this.stmts.profiles.all() as Array<Pick<DeviceRow, 'id' | 'tags' | 'hello' | 'running'>>).map((row) => ({
+      id: row.id,
+      tags: parse(row.tags) as Record<string, string>,
+      hello: row.hello ? (parse(row.hello) as DeviceView['hello']) : null,
+      running: parse(row.running) as RunningView[],
+    }));
   }
 
   /** Devices whose tags include every given key=value. */
