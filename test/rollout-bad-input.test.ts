@@ -245,3 +245,28 @@ describe('rollout create through the CLI', () => {
     expect(human.stdout).toMatch(/completed \(ALL_WAVES_DONE\)/);
   });
 });
+
+describe('deploy is a one-wave rollout', () => {
+  it('tracked per device to completion; a later deploy supersedes a live one', async () => {
+    await server.publish('counter', 'counter', '1.3.0');
+    const d = await server.api.post<{ deployment: string; devices: Array<{ id: string; sequence: number }> }>('/v1/deployments', { module: 'counter', version: '1.3.0', tags: SEL.tags });
+    expect(d.devices).toHaveLength(DEVICES);
+    const done = await waitRollout(server.api, d.deployment, 'deploy completed', (v) => v.state === 'completed');
+    expect(done).toMatchObject({ kind: 'deploy', states: { committed: DEVICES } });
+    expect(done.waves).toHaveLength(1);
+
+    // One device offline: the next deploy stays live for it, until a newer deploy replaces it.
+    const offline = fleet.ids[0];
+    await fleet.agent(offline).stop();
+    await server.publish('counter', 'counter', '1.4.0');
+    await server.publish('counter', 'counter', '1.5.0');
+    const a = await server.api.post<{ deployment: string }>('/v1/deployments', { module: 'counter', version: '1.4.0', devices: [offline] });
+    expect((await server.api.get<{ state: string }>(`/v1/rollouts/${a.deployment}`)).state).toBe('running');
+    const b = await server.api.post<{ deployment: string }>('/v1/deployments', { module: 'counter', version: '1.5.0', devices: [offline] });
+    const first = await waitRollout(server.api, a.deployment, 'superseded deploy completed', (v) => v.state === 'completed');
+    expect(first.reasons).toEqual({ 'excluded:SUPERSEDED': 1 });
+    await fleet.restart(offline);
+    await waitRollout(server.api, b.deployment, 'second deploy completed', (v) => v.state === 'completed' && v.states.committed === 1);
+    await fleet.waitFor('offline device on 1.5.0', (s, f) => f.statuses().find((x) => x.id === offline)!.running[0]?.version === '1.5.0', 30_000);
+  });
+});

@@ -195,7 +195,8 @@ export class RolloutEngine {
     }
     // Not in a rollout: does a running one now select it (new, re-tagged, back online, said hello)?
     for (const r of this.live.values()) {
-      if (r.state === 'completed' || !matchesSelector(r.selector, d) || now > r.expires * MS) continue;
+      // Deploys are one-shot: they take the devices named when they were made, no late joiners.
+      if (r.kind !== 'rollout' || !matchesSelector(r.selector, d) || now > r.expires * MS) continue;
       if (this.join(r, d, now)) return;
     }
   }
@@ -534,6 +535,63 @@ export class RolloutEngine {
     this.live.set(id, row);
     this.dirtyRollouts.add(id);
     return row;
+  }
+
+  /**
+   * `deploy` (and the manual `rollback`): a rollout of one wave to the devices named, assigned at
+   * once. No pre-flight exclusion (the device is told and checks for itself), no capability gate,
+   * no threshold; the deadline still applies, so no device stays "in progress" forever. A deploy
+   * replaces the live deploy of a device (its membership ends as SUPERSEDED); a staged rollout
+   * it refuses with ROLLOUT_CONFLICT.
+   */
+  deploy(req: { kind: 'deploy' | 'rollback'; module: ModuleView; manifest: Uint8Array; selector: Selector; targets: string[]; config?: Record<string, string>; rollback?: Uint8Array; actor?: string }): {
+    id: string;
+    devices: Array<{ id: string; sequence: number }>;
+  } {
+    const now = this.clock();
+    const nowS = Math.floor(now / MS);
+    const id = `${req.kind}-${randomUUID().slice(0, 8)}`;
+    const policy: Policy = { ...DEFAULT_POLICY, waves: [{ percent: 100 }], successPercent: 0, allowNewCapabilities: true };
+    const out: DirectiveRecord[] = [];
+    const superseded = new Set<string>();
+    this.deps.db.transaction(() => {
+      for (const deviceId of req.targets) {
+        const other = this.deps.rollouts.activeOf(deviceId);
+        if (!other) continue;
+        const r = this.live.get(other.rolloutId);
+        if (r && r.kind === 'rollout') throw new WfError('ROLLOUT_CONFLICT', `device ${deviceId} is in rollout ${r.id}`, { rollout: r.id, device: deviceId });
+        this.deps.rollouts.updateMember({ ...other, state: 'excluded', reason: 'SUPERSEDED', detail: id, active: false, deadlineMs: null, updatedMs: now });
+        superseded.add(other.rolloutId);
+      }
+      this.deps.rollouts.insert({
+        id,
+        createdMs: now,
+        kind: req.kind,
+        module: req.module.name,
+        version: req.module.version,
+        manifestDigest: req.module.manifestDigest,
+        selector: req.selector,
+        policy,
+        state: 'running',
+        reason: 'CREATED',
+        waveStartedMs: now,
+        expires: nowS + this.deps.directiveTtlSeconds,
+      });
+      const records = issueDirectives(this.deps, req.targets, { module: req.module, manifest: req.manifest, rollout: id, config: req.config, rollback: req.rollback });
+      const devices = new Map(req.targets.map((t) => [t, this.deps.devices.get(t)]));
+      for (const rec of records) {
+        const current = devices.get(rec.deviceId)?.running[0];
+        this.deps.rollouts.addMember(id, { deviceId: rec.deviceId, state: 'assigned', reason: null, detail: null, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: 0 }, now);
+        const m = this.deps.rollouts.member(id, rec.deviceId)!;
+        this.deps.rollouts.updateMember({ ...m, attempt: 1, sequence: rec.sequence, assignedMs: now, deadlineMs: now + policy.deadlineSeconds * MS });
+      }
+      out.push(...records);
+      audit(this.deps.db, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector, actor: req.actor }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED' });
+    })();
+    this.live.set(id, this.deps.rollouts.require(id));
+    for (const r of [id, ...superseded]) this.dirtyRollouts.add(r);
+    publishDirectives(this.deps, out);
+    return { id, devices: out.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
   }
 
   pause(id: string, actor?: string): RolloutRow {

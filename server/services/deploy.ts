@@ -11,6 +11,7 @@ import type { DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { RolloutRepo } from '../store/rollouts.js';
+import type { RolloutEngine } from '../rollouts/engine.js';
 import { issueDirectives, publishDirectives, type IssueDeps } from './issue.js';
 
 export interface DeployDeps extends IssueDeps {
@@ -20,6 +21,8 @@ export interface DeployDeps extends IssueDeps {
   directives: DirectiveRepo;
   /** Present when the rollout engine runs: deploys refuse devices in an active rollout. */
   rollouts?: RolloutRepo;
+  /** Present in the server: a deploy becomes a one-wave rollout. */
+  engine?: RolloutEngine;
 }
 
 export interface Selector {
@@ -60,6 +63,12 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   // A rollback authorization is checked here too, so a bad one fails the request, not 1000 devices.
   const rollback = req.rollbacks?.[module.name];
   if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);
+  if (deps.engine) {
+    // With the rollout engine running (the server), a deploy is a one-wave rollout.
+    const r = deps.engine.deploy({ kind: req.kind ?? 'deploy', module, manifest, selector: { devices: req.devices, tags: req.tags }, targets, config: req.config, rollback });
+    insertDeployment(deps.db, { id: r.id, createdAt: now, kind: req.kind ?? 'deploy', module: module.name, version: module.version, selector: { devices: req.devices, tags: req.tags }, deviceCount: targets.length });
+    return { deployment: r.id, module, devices: r.devices };
+  }
   const deployment = `${req.kind ?? 'deploy'}-${randomUUID().slice(0, 8)}`;
   const records = deps.db.transaction(() => {
     // A device in an active staged rollout belongs to that rollout: a deploy may not go around it.

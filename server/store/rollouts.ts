@@ -7,7 +7,7 @@ import type { Db } from './db.js';
 export interface RolloutRow {
   id: string;
   createdMs: number;
-  kind: 'rollout' | 'deploy';
+  kind: 'rollout' | 'deploy' | 'rollback';
   module: string;
   version: string;
   manifestDigest: string;
