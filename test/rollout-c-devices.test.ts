@@ -45,9 +45,11 @@ describe('a rollout over C and simulated devices', () => {
 
     // a release every device runs first, so the rollout is an update with a rollback path
     await fleet.publish('counter', 'counter', '1.0.0');
-    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', tags: { site: 'mixed' } });
+    const { deployment } = await fleet.api.post<{ deployment: string }>('/v1/deployments', { module: 'counter', version: '1.0.0', tags: { site: 'mixed' } });
     for (const id of all) await waitFor(`${id} on 1.0.0`, async () => { const d = await view(id); return d.state === 'committed' && d.running[0]?.version === '1.0.0'; }, 60_000);
 
+    // a deploy holds its devices until it completes
+    await waitRollout(fleet.api, deployment, 'the deploy to complete', (r) => r.state === 'completed', 60_000);
     await fleet.publish('counter', 'counter', '1.1.0');
     const created = await startRollout(fleet.api, fleet.keysDir, 'counter@1.1.0', { tags: { site: 'mixed' } }, { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, maxFailuresPercent: 0, minSample: 1, onFailure: 'pause' });
     const done = await waitRollout(fleet.api, created.id, 'the rollout to end', (r) => ['completed', 'paused', 'rolled_back', 'aborted'].includes(r.state), 120_000);

@@ -51,7 +51,8 @@ describe('rollout create --rehearse', () => {
   const rollouts = async () => (await fleet.api.get<{ rollouts: Array<{ id: string; kind: string; version: string }> }>('/v1/rollouts')).rollouts.filter((r) => r.kind === 'rollout');
   const devices = async () => (await fleet.api.get<{ devices: DeviceView[] }>('/v1/devices')).devices;
   const trapArgs = ['rollout', 'create', 'counter@1.1.0', '--target', 'site=r', '--waves', '25%,100%', '--soak', '10m', '--deadline', '30m',
-    '--max-failures', '10%', '--min-sample', '1', '--on-failure', 'rollback', '--rehearse'];
+    '--max-failures', '10%', '--min-sample', '2', '--on-failure', 'rollback', '--rehearse'];
+  // --min-sample 2: the threshold waits for both devices of wave 1, so both report their own reason
 
   beforeAll(async () => {
     fleet = await startFleet({ rolloutTickMs: 100 });
@@ -62,8 +63,9 @@ describe('rollout create --rehearse', () => {
     const base = { server: fleet.server.httpUrl, token: fleet.server.operatorToken, tags: { site: 'r' } };
     sims.push(await Fleet.start({ ...base, devices: 5, prefix: 'rv8', agent: { probation: { ticks: 2 } } }));
     sims.push(await Fleet.start({ ...base, devices: 3, prefix: 'rwamr', agent: { hostKind: 'wamr', memory: 262144, chunkSize: 1024, probation: { ticks: 2 } } }));
-    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', tags: { site: 'r' } });
+    const { deployment } = await fleet.api.post<{ deployment: string }>('/v1/deployments', { module: 'counter', version: '1.0.0', tags: { site: 'r' } });
     await waitFor('8 devices on 1.0.0', async () => (await devices()).filter((d) => d.state === 'committed' && d.running[0]?.version === '1.0.0').length === 8, 60_000);
+    await waitFor('the deploy to complete', async () => (await fleet.api.get<{ state: string }>(`/v1/rollouts/${deployment}`)).state === 'completed', 30_000);
   });
   afterAll(async () => {
     for (const f of sims) await f.stop();

@@ -5,21 +5,26 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../device-sim/fleet.js';
 import { startRollout } from './helpers/rollouts.js';
-import { startFleet, type TestFleet } from './helpers/server.js';
+import { startFleet, waitFor, type TestFleet } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 
-/** Run the CLI to its end (async: the server lives in this process). */
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+interface Running {
+  /** What it printed so far. */
+  out: { stdout: string; stderr: string };
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
+
+/** Start the CLI (async: the server lives in this process); its output can be read while it runs. */
+function start(args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  return { out, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, ...out }))) };
+}
+
+const cli = (args: string[], env: Record<string, string>) => start(args, env).done;
 
 describe('rollout watch', () => {
   let fleet: TestFleet;
@@ -43,14 +48,16 @@ describe('rollout watch', () => {
   });
 
   it('follows a healthy rollout wave by wave and exits 0 when it completes (JSON lines and text)', async () => {
-    // a soak long enough that the watch (a Node process starting up) sees every wave
-    const r = await startRollout(fleet.api, fleet.keysDir, 'counter@1.0.0', { tags: { site: 'a' } }, { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 3, deadlineSeconds: 60 });
-    const [json, text] = await Promise.all([
-      cli(['rollout', 'watch', r.id, '--json', '--interval', '150'], env),
-      cli(['rollout', 'watch', r.id, '--interval', '150'], env),
-    ]);
+    // wave 2 waits for "rollout approve": the test approves once both watches have shown wave 1 done
+    const r = await startRollout(fleet.api, fleet.keysDir, 'counter@1.0.0', { tags: { site: 'a' } }, { waves: [{ count: 2 }, { percent: 100 }], soakSeconds: 1, deadlineSeconds: 60, approval: true });
+    const jsonRun = start(['rollout', 'watch', r.id, '--json', '--interval', '150'], env);
+    const textRun = start(['rollout', 'watch', r.id, '--interval', '150'], env);
+    await waitFor('both watches to show wave 1 done, waiting for approval', () =>
+      jsonRun.out.stdout.includes('"awaitingApproval":true') && textRun.out.stdout.includes('(wave 1/2, awaiting approval)'), 60_000);
+    await fleet.api.post(`/v1/rollouts/${r.id}/approve`, {});
+    const [json, text] = await Promise.all([jsonRun.done, textRun.done]);
     expect(json.code, json.stderr).toBe(0);
-    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { state: string; wave: number | null; waves: Array<{ planned: number; done: number; state: string }>; states: Record<string, number> });
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { state: string; awaitingApproval: boolean; wave: number | null; waves: Array<{ planned: number; done: number; state: string }>; states: Record<string, number> });
     expect(lines.length).toBeGreaterThan(1);
     // one line per change: no two consecutive lines alike
     for (let i = 1; i < lines.length; i++) expect({ ...lines[i], at: 0 }).not.toEqual({ ...lines[i - 1], at: 0 });
@@ -58,11 +65,12 @@ describe('rollout watch', () => {
     expect(last.state).toBe('completed');
     expect(last.waves.map((w) => [w.planned, w.done])).toEqual([[2, 2], [4, 4]]);
     expect(last.states).toEqual({ committed: 6 });
-    // wave 1 was done while wave 2 had not finished: the watch saw the waves in turn
-    expect(lines.some((l) => l.waves[0].done === 2 && l.waves[1].done < 4)).toBe(true);
+    // the watch saw the waves in turn: wave 1 done and waiting while wave 2 had not started
+    expect(lines.some((l) => l.waves[0].done === 2 && l.waves[1].done === 0 && l.awaitingApproval)).toBe(true);
 
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`rollout ${r.id} counter@1.0.0: running (wave 1/2)`);
+    expect(text.stdout).toContain(`rollout ${r.id} counter@1.0.0: running (wave 1/2`);
+    expect(text.stdout).toMatch(/wave 1 \[#{24}\] 2\/2 awaiting approval/);
     expect(text.stdout).toMatch(/wave 1 \[#{24}\] 2\/2 done/);
     expect(text.stdout).toMatch(/wave 2 \[#{24}\] 4\/4 done/);
     expect(text.stdout).toContain(`rollout ${r.id} counter@1.0.0: completed`);

@@ -19,7 +19,7 @@ export interface WavePrediction {
   /** Reverted by the device (rolled back on its own) or refused: reason → count. */
   reverted: Record<string, number>;
   timeouts: number;
-  /** Sent back to the previous release by the rollout's own rollback. */
+  /** Sent back to the previous release by the rollout's own rollback (after the failure threshold). */
   rolledBack: number;
   /** Still pending or assigned when the rehearsal ended. */
   unfinished: number;
@@ -57,11 +57,9 @@ export function predictWaves(members: TwinMember[], waveCount: number): { waves:
     if (m.state === 'committed') w.committed++;
     else if (m.state === 'timed_out') w.timeouts++;
     else if (m.state === 'failed') bump(w.reverted, m.reason ?? 'UNKNOWN');
-    else if (m.state === 'rolled_back' || m.state === 'reverting') {
-      // rolled back by the rollout after its failure threshold: it had committed or failed first
-      w.rolledBack++;
-      if (m.reason) bump(w.reverted, m.reason);
-    } else w.unfinished++;
+    // sent back by the rollout's own rollback (its reason is the rollout's, not the device's)
+    else if (m.state === 'rolled_back' || m.state === 'reverting') w.rolledBack++;
+    else w.unfinished++;
   }
   return { waves, excluded };
 }

@@ -89,9 +89,11 @@ export async function startTwinWorld(o: TwinWorldOptions): Promise<TwinWorld> {
 
     // 3. the twins run what their real counterparts run before the rollout starts
     const deadline = Date.now() + o.setupTimeoutMs;
+    const deploys: string[] = [];
     for (const [i, p] of o.plan.profiles.entries()) {
       if (!p.running) continue;
-      await api.post('/v1/deployments', { module: p.running.component, version: p.running.version, devices: fleets[i].ids });
+      const d = await api.post<{ deployment: string }>('/v1/deployments', { module: p.running.component, version: p.running.version, devices: fleets[i].ids });
+      deploys.push(d.deployment);
     }
     for (const [i, p] of o.plan.profiles.entries()) {
       const want = p.running ? `${p.running.component}@${p.running.version}` : null;
@@ -100,6 +102,16 @@ export async function startTwinWorld(o: TwinWorldOptions): Promise<TwinWorld> {
         (s) => s.online === s.devices && (want === null || s.running[want] === s.devices),
         Math.max(1000, deadline - Date.now()),
       );
+    }
+    // A deploy holds its devices until it completes: the rehearsed rollout may only start then.
+    for (const id of deploys) {
+      for (;;) {
+        const r = await api.get<{ state: string; reason: string | null }>(`/v1/rollouts/${id}`);
+        if (r.state === 'completed') break;
+        if (r.state !== 'running') throw new Error(`rehearsal: the twins could not be set up like the targets (${id} ${r.state}: ${r.reason})`);
+        if (Date.now() > deadline) throw new Error('rehearsal: the twins did not reach the targets\' releases in time');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
     return { api, server, fleets, profileOf, close };
   } catch (err) {
