@@ -86,6 +86,22 @@ describe('rollout watch', () => {
     expect(out.stdout).toMatch(/wave 1 \[#{24}\] 1\/1 paused, 1 failed/);
   }, 90_000);
 
+  it('on a terminal: progress bars per wave (cli-progress), then the exit code', async () => {
+    const done = (await fleet.api.get<{ rollouts: Array<{ id: string; state: string; kind: string }> }>('/v1/rollouts')).rollouts.find((x) => x.kind === 'rollout' && x.state === 'completed')!;
+    // script(1) gives the CLI a pseudo-terminal, so stdout.isTTY holds as for a person
+    const command = [process.execPath, CLI, 'rollout', 'watch', done.id].map((a) => `'${a}'`).join(' ');
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('exit', (code) => resolve({ code, stdout }));
+    });
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/wave 1 \|█+\| 2\/2 done/);
+    expect(out.stdout).toMatch(/wave 2 \|█+\| 4\/4 done/);
+    expect(out.stdout).toContain(`${done.id} counter@1.0.0 completed`);
+  });
+
   it('an unknown rollout is refused with exit 1 and the server\'s code', async () => {
     const out = await cli(['rollout', 'watch', 'ro-nope', '--json'], env);
     expect(out.code).toBe(1);
