@@ -270,3 +270,34 @@ describe('deploy is a one-wave rollout', () => {
     await fleet.waitFor('offline device on 1.5.0', (s, f) => f.statuses().find((x) => x.id === offline)!.running[0]?.version === '1.5.0', 30_000);
   });
 });
+
+describe('a late joiner on a release no authorization covers', () => {
+  it('waits as pending ROLLBACK_NOT_COVERED through a wave, and is updated once an authorization arrives', async () => {
+    const extra = await Fleet.start({ server: server.server.httpUrl, token: server.server.operatorToken, devices: 1, seed: 'x', prefix: 'xtra', tags: { g: 'other' }, stateDir: join(server.dir, 'sim-x'), workers: 1, agent: { probation: { ticks: 2 }, callBudgetMs: 2000, chunkTimeoutMs: 2000 } });
+    try {
+      const x = extra.ids[0];
+      await extra.waitFor('online', (s) => s.online === 1, 30_000);
+      const d = await server.api.post<{ deployment: string }>('/v1/deployments', { module: 'counter', version: '1.0.0', devices: [x] });
+      await waitRollout(server.api, d.deployment, 'deploy to x completed', (v) => v.state === 'completed');
+      await server.publish('counter', 'counter', '1.6.0');
+      const r = await startRollout(server.api, server.keysDir, 'counter@1.6.0', SEL, { waves: [{ count: 1 }, { percent: 50 }, { percent: 100 }], approval: true });
+      await waitRollout(server.api, r.id, 'wave 1 waiting for approval', (v) => v.awaitingApproval);
+      await server.api.put(`/v1/devices/${x}/tags`, { tags: SEL.tags! });
+      await waitRollout(server.api, r.id, 'x joined', (v) => v.reasons['pending:ROLLBACK_NOT_COVERED'] === 1);
+      await server.api.post(`/v1/rollouts/${r.id}/approve`, {});
+      await waitRollout(server.api, r.id, 'wave 2 waiting for approval', (v) => v.wave === 1 && v.awaitingApproval);
+      // A whole wave went by: x was not sent anything, and the rollout says why.
+      expect((await members(server.api, r.id)).find((m) => m.deviceId === x)).toMatchObject({ state: 'pending', reason: 'ROLLBACK_NOT_COVERED', sequence: null });
+      const digest = (await server.api.get<{ running: Array<{ manifestDigest: string }> }>(`/v1/devices/${x}`)).running[0].manifestDigest;
+      await server.api.post(`/v1/rollouts/${r.id}/authorizations`, { authorization: auth(digest) });
+      await server.api.post(`/v1/rollouts/${r.id}/approve`, {});
+      const done = await waitRollout(server.api, r.id, 'completed', (v) => v.state === 'completed');
+      expect((await members(server.api, r.id)).find((m) => m.deviceId === x)).toMatchObject({ state: 'committed', wave: 2, fromVersion: '1.0.0' });
+      expect(done.states.committed).toBe(DEVICES + 1);
+      await extra.waitFor('x on 1.6.0', (s) => s.running['counter@1.6.0'] === 1, 30_000);
+      expect((await auditOf(server.api, r.id)).map((e) => e.action)).toContain('rollout.authorized');
+    } finally {
+      await extra.stop();
+    }
+  }, 120_000);
+});

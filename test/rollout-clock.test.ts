@@ -1,4 +1,4 @@
-// The engine's clock is injected: soaks of 10 minutes and deadlines of an hour are tested by
+// The engine's clock is injected: soaks of 10 minutes, deadlines of an hour and expiry are tested by
 // moving a fake clock, with the real server, broker and simulated devices around it.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,9 @@ describe('rollout timing on a fake clock', () => {
     expect(done).toMatchObject({ state: 'paused', reason: 'SUCCESS_THRESHOLD' });
     const actions = (await auditOf(server.api, r.id)).map((e) => e.action);
     expect(actions).toEqual(['rollout.created', 'wave.settled', 'wave.advanced', 'device.timed_out', 'wave.settled', 'rollout.paused']);
+    // Past --expires (7 days here) the rollback authorizations are void: the rollout ends.
+    now += 7 * 86_400_000;
+    await waitRollout(server.api, r.id, 'expired', (v) => v.state === 'aborted' && v.reason === 'EXPIRED');
     await fleet.restart(silent);
   }, 60_000);
 });

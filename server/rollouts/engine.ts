@@ -10,7 +10,7 @@ import { WfError } from '../../protocol/errors.js';
 import { openRollback, checkRollbackCovers } from '../../protocol/payloads/rollback.js';
 import { deviceTopic } from '../../protocol/topics.js';
 import { audit, type AuditMeta, type Db } from '../store/db.js';
-import type { DeviceProfile, DeviceRepo, DeviceView } from '../store/devices.js';
+import type { DeviceFacts, DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { MemberRow, RolloutRepo, RolloutRow } from '../store/rollouts.js';
@@ -72,6 +72,8 @@ export interface TickStats {
 
 /** How many rows one tick takes from each source, so a burst is spread over ticks. */
 const BATCH = 500;
+/** Starts per rollout per tick: each signs a directive (Ed25519), and the event loop must keep serving devices. */
+const STARTS_PER_TICK = 200;
 const MS = 1000;
 
 export class RolloutEngine {
@@ -148,6 +150,7 @@ export class RolloutEngine {
     }
 
     // 3. rollouts touched or due
+    for (const r of this.live.values()) if (now >= r.expires * MS) this.dirtyRollouts.add(r.id);
     for (const [id, at] of this.wakeAt) {
       if (at <= now) {
         this.wakeAt.delete(id);
@@ -234,7 +237,7 @@ export class RolloutEngine {
   }
 
   /** Pre-flight, capability gate and rollback coverage of one device: its first member state. */
-  private admission(r: RolloutRow, d: DeviceProfile): Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest' | 'wave'> {
+  private admission(r: RolloutRow, d: DeviceFacts): Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest' | 'wave'> {
     const { need } = this.release(r);
     const current = d.running[0];
     const base = { deviceId: d.id, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: null };
@@ -301,6 +304,11 @@ export class RolloutEngine {
   // ---------------------------------------------------------------- the rollout's own step
 
   private step(r: RolloutRow, now: number, out: DirectiveRecord[]): void {
+    // Past its expiry the rollback authorizations are no longer valid: start nobody else.
+    if (now >= r.expires * MS) {
+      this.finish(r, 'aborted', 'EXPIRED', now, 'engine');
+      return;
+    }
     if (r.state !== 'running') return;
     const counts = this.counts(r.id);
     if (failureTripped(r.policy, counts)) {
@@ -319,7 +327,7 @@ export class RolloutEngine {
     let row = r;
     if (started < cap) {
       const rate = waveRate(r.policy, r.wave);
-      for (const m of this.deps.rollouts.pending(r.id, Math.min(cap - started, BATCH))) {
+      for (const m of this.deps.rollouts.pending(r.id, Math.min(cap - started, STARTS_PER_TICK))) {
         const tat = rateAdmit(row.rateTatMs, now, rate);
         if (tat === null) {
           this.wakeAt.set(r.id, rateReadyAt(row.rateTatMs, rate!));

@@ -1,7 +1,7 @@
 // The rollout model (docs/rollouts.md): selector, policy, states and the pure rules over them.
 // Nothing here touches the store or the clock; the engine feeds it rows and times.
 import { WfError } from '../../protocol/errors.js';
-import type { DeviceProfile } from '../store/devices.js';
+import type { DeviceFacts } from '../store/devices.js';
 
 /** Rollout states; the ones after the arrow are final. draft → running ⇄ paused → completed | aborted | rolled_back. */
 export const ROLLOUT_STATES = ['draft', 'running', 'paused', 'completed', 'aborted', 'rolled_back'] as const;
@@ -155,7 +155,7 @@ export function successMet(p: Policy, c: Counts): boolean {
   return c.decided === 0 || c.committed * 100 >= p.successPercent * c.decided;
 }
 
-export function matchesSelector(sel: Selector, d: DeviceProfile): boolean {
+export function matchesSelector(sel: Selector, d: DeviceFacts): boolean {
   if (sel.devices && sel.devices.length > 0 && !sel.devices.includes(d.id)) return false;
   if (sel.tags) for (const [k, v] of Object.entries(sel.tags)) if (d.tags[k] !== v) return false;
   if (sel.hosts && sel.hosts.length > 0 && (!d.hello || !sel.hosts.includes(d.hello.host))) return false;
@@ -187,7 +187,7 @@ export interface ReleaseNeeds {
 }
 
 /** Pre-flight of one device against the release: null when it can run it, else the reason code and detail. */
-export function preflight(need: ReleaseNeeds, d: DeviceProfile): { code: string; detail: string } | null {
+export function preflight(need: ReleaseNeeds, d: DeviceFacts): { code: string; detail: string } | null {
   const h = d.hello;
   if (!h) return { code: 'DEVICE_NO_HELLO', detail: 'the device has never said hello: its host is unknown' };
   if (h.abi !== need.abi) return { code: 'ABI_UNSUPPORTED', detail: `device speaks host ABI v${h.abi}, the release needs v${need.abi}` };

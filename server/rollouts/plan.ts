@@ -5,7 +5,7 @@
 import { WfError } from '../../protocol/errors.js';
 import { openReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { nowSeconds } from '../store/db.js';
-import type { DeviceProfile, DeviceRepo } from '../store/devices.js';
+import type { DeviceFacts, DeviceRepo } from '../store/devices.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { Trust } from '../trust.js';
 import { matchesSelector, preflight, selectorIsEmpty, type ReleaseNeeds, type Selector } from './model.js';
@@ -60,7 +60,7 @@ export function releaseNeeds(deps: PlanDeps, module: ModuleView): ReleaseNeeds {
 }
 
 /** Capabilities `need` adds over the release `d` runs now; empty when it runs nothing (no predecessor). */
-export function addedCapabilities(modules: ModuleRepo, need: ReleaseNeeds, d: DeviceProfile): { from: string; capabilities: string[] } | null {
+export function addedCapabilities(modules: ModuleRepo, need: ReleaseNeeds, d: DeviceFacts): { from: string; capabilities: string[] } | null {
   const current = d.running[0];
   if (!current || current.manifestDigest === need.manifestDigest) return null;
   const before = modules.byManifestDigest(current.manifestDigest);
@@ -69,17 +69,18 @@ export function addedCapabilities(modules: ModuleRepo, need: ReleaseNeeds, d: De
   return added.length > 0 ? { from: `${current.component}@${current.version}`, capabilities: added } : null;
 }
 
-export function planRollout(deps: PlanDeps, req: { module: string; version: string; selector: Selector }): RolloutPlan & { eligibleDevices: DeviceProfile[] } {
+export function planRollout(deps: PlanDeps, req: { module: string; version: string; selector: Selector }): RolloutPlan & { eligibleDevices: DeviceFacts[] } {
   if (selectorIsEmpty(req.selector)) throw new WfError('REQUEST_INVALID', 'selector: name devices, tags or device attributes');
   const module = deps.modules.require(req.module, req.version);
   const need = releaseNeeds(deps, module);
   for (const id of req.selector.devices ?? []) deps.devices.require(id);
-  const targets = deps.devices.profiles().filter((d) => matchesSelector(req.selector, d));
+  const targets = deps.devices.scanForPlan(req.selector.tags).filter((d) => matchesSelector(req.selector, d));
   if (targets.length === 0) throw new WfError('DEPLOY_NO_TARGETS', JSON.stringify(req.selector));
   const excluded: Exclusion[] = [];
-  const eligibleDevices: DeviceProfile[] = [];
+  const eligibleDevices: DeviceFacts[] = [];
   const releases = new Map<string, ReleaseRun>();
   const added = new Map<string, string[]>();
+  const gateChecked = new Set<string>();
   let alreadyRunning = 0;
   for (const d of targets) {
     const refused = preflight(need, d);
@@ -95,8 +96,12 @@ export function planRollout(deps: PlanDeps, req: { module: string; version: stri
       r.devices++;
       releases.set(current.manifestDigest, r);
     }
-    const more = addedCapabilities(deps.modules, need, d);
-    if (more) added.set(more.from, more.capabilities);
+    const digest = current?.manifestDigest ?? '';
+    if (!gateChecked.has(digest)) {
+      gateChecked.add(digest);
+      const more = addedCapabilities(deps.modules, need, d);
+      if (more) added.set(more.from, more.capabilities);
+    }
   }
   return {
     module: module.name,

@@ -12,6 +12,9 @@ export interface RunningView {
   manifestDigest: string;
 }
 
+/** The part of a device that selectors and pre-flight read. */
+export type DeviceFacts = Pick<DeviceView, 'id' | 'tags' | 'hello' | 'running'>;
+
 export interface DeviceView {
   id: string;
   tags: Record<string, string>;
@@ -28,9 +31,6 @@ export interface DeviceView {
   progress: { bytes: number; total: number } | null;
   lastError: string | null;
 }
-
-/** The part of a device a rollout plan looks at: who it is, its tags, what it said it can do, what it runs. */
-export type DeviceProfile = Pick<DeviceView, 'id' | 'tags' | 'hello' | 'running'>;
 
 interface DeviceRow {
   id: string;
@@ -100,7 +100,6 @@ export class DeviceRepo {
       insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at) VALUES (?, ?, ?, ?)'),
       get: db.prepare('SELECT * FROM devices WHERE id = ?'),
       all: db.prepare('SELECT * FROM devices ORDER BY id'),
-      profiles: db.prepare('SELECT id, tags, hello, running FROM devices ORDER BY id'),
       tokenHash: db.prepare('SELECT token_hash FROM devices WHERE id = ?'),
       hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
       online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
@@ -178,26 +177,28 @@ export class DeviceRepo {
   }
 
   /**
-   * What a rollout plan needs of every device (id, tags, hello, running), for one read-only pass
-   * over the fleet. It reads only those columns, and a fleet says the same few things: identical
-   * tags, hellos and running lists (same firmware, same release) are parsed once and shared, so a
-   * pass costs about its SELECT. Callers must not mutate what they get.
+   * What planning a rollout needs of every device, fast at fleet size: tags filtered in SQL,
+   * hello and running parsed once per distinct text (fleets repeat them).
    */
-  profiles(): DeviceProfile[] {
+  scanForPlan(tags: Record<string, string> = {}): DeviceFacts[] {
+    validateTags(tags);
+    const keys = Object.keys(tags);
+    const where = keys.map(() => 'json_extract(tags, ?) = ?').join(' AND ');
+    const rows = this.db
+      .prepare(`SELECT id, tags, hello, running FROM devices${where ? ` WHERE ${where}` : ''} ORDER BY id`)
+      .raw()
+      .all(...keys.flatMap((k) => [`$."${k}"`, tags[k]])) as Array<[string, string, string | null, string]>;
     const parsed = new Map<string, unknown>();
-    const parse = (text: string): unknown => {
+    const once = <T>(text: string): T => {
       let v = parsed.get(text);
-      if (v === undefined) {
-        v = JSON.parse(text);
-        parsed.set(text, v);
-      }
-      return v;
+      if (v === undefined) parsed.set(text, (v = JSON.parse(text)));
+      return v as T;
     };
-    return (this.stmts.profiles.all() as Array<Pick<DeviceRow, 'id' | 'tags' | 'hello' | 'running'>>).map((row) => ({
-      id: row.id,
-      tags: parse(row.tags) as Record<string, string>,
-      hello: row.hello ? (parse(row.hello) as DeviceView['hello']) : null,
-      running: parse(row.running) as RunningView[],
+    return rows.map(([id, t, hello, running]) => ({
+      id,
+      tags: once<Record<string, string>>(t),
+      hello: hello ? once<DeviceView['hello']>(hello) : null,
+      running: once<RunningView[]>(running),
     }));
   }
 

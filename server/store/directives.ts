@@ -36,7 +36,8 @@ export class DirectiveRepo {
       latestBundleOf: db.prepare('SELECT sequence, bundle FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT 1'),
       undelivered: db.prepare(
         `SELECT id FROM devices INDEXED BY devices_owed WHERE owed_sequence > sequence
-           AND online = 1 AND (target_sequence IS NULL OR target_sequence < owed_sequence) LIMIT ?`,
+           AND online = 1 AND (target_sequence IS NULL OR target_sequence < owed_sequence)
+           AND NOT (state = 'failed' AND target_sequence IS NULL) LIMIT ?`,
       ),
       latestOf: db.prepare('SELECT sequence, deployment FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT 1'),
       imagesOf: db.prepare('SELECT DISTINCT sha256 FROM directive_images WHERE device_id = ?'),
@@ -78,7 +79,9 @@ export class DirectiveRepo {
 
   /**
    * Devices whose last report shows they have not seen what they are owed: neither committed
-   * nor working on (nor refused) their newest directive. Served by a partial index.
+   * nor working on (nor refused) their newest directive. Served by a partial index. A device
+   * whose last report is a refusal (checks 1-4 fail without naming a sequence) is left to the
+   * check on its next hello, so a refused directive is not re-sent every period.
    */
   undelivered(limit: number): string[] {
     return (this.stmts.undelivered.all(limit) as Array<{ id: string }>).map((r) => r.id);

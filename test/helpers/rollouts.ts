@@ -16,7 +16,7 @@ export async function startRollout(
   policy: Partial<Policy> & Pick<Policy, 'waves'>,
 ): Promise<NonNullable<RolloutCreated['rollout']>> {
   const [module, version] = release.split('@');
-  const r = await createRollout(api, { module, version, selector, policy, validSeconds: 3600, keysDir });
+  const r = await createRollout(api, { module, version, selector, policy, validSeconds: 7 * 86400, keysDir });
   return r.rollout!;
 }
 
