@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../device-sim/fleet.js';
 import { startRollout, waitRollout } from './helpers/rollouts.js';
-import { startFleet, type TestFleet } from './helpers/server.js';
+import { startFleet, waitFor, type TestFleet } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 
@@ -42,6 +42,8 @@ describe('wasmfleet audit', () => {
     await fleet.publish('counter', 'counter', '1.0.0');
     sims = await Fleet.start({ server: fleet.server.httpUrl, token: fleet.server.operatorToken, devices: 2, prefix: 'aud', tags: { site: 'x' }, agent: { probation: { ticks: 2 } } });
     await sims.waitFor('online', (s) => s.online === 2, 20_000);
+    // pre-flight needs the hellos on the server
+    await waitFor('the hellos on the server', async () => (await fleet.api.get<{ devices: Array<{ hello: unknown }> }>('/v1/devices')).devices.filter((d) => d.hello).length === 2);
     const r = await startRollout(fleet.api, fleet.keysDir, 'counter@1.0.0', { tags: { site: 'x' } }, { waves: [{ percent: 100 }], deadlineSeconds: 60 });
     rolloutId = r.id;
     await waitRollout(fleet.api, r.id, 'completed', (v) => v.state === 'completed', 60_000);

@@ -41,6 +41,8 @@ describe('rollout watch', () => {
       sims.push(f);
       await f.waitFor('online', (s) => s.online === s.devices, 20_000);
     }
+    // pre-flight needs the hellos on the server
+    await waitFor('the hellos on the server', async () => (await fleet.api.get<{ devices: Array<{ hello: unknown }> }>('/v1/devices')).devices.filter((d) => d.hello).length === 9);
   });
   afterAll(async () => {
     for (const f of sims) await f.stop();
