@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Policy, Selector } from '../server/rollouts/model.js';
 import type { RolloutPlan } from '../server/rollouts/plan.js';
 import { rolloutAction, ROLLOUT_ACTIONS, type RolloutAction } from './commands/rollout-action.js';
+import { authorizeRollback } from './commands/rollout-authorize.js';
 import { createRollout } from './commands/rollout-create.js';
 import { listRollouts, rolloutRow } from './commands/rollout-list.js';
 import { showRollout, type RolloutView } from './commands/rollout-show.js';
@@ -184,5 +185,12 @@ export function registerRolloutCommands(program: Command): Command {
       else printRollout(r);
     });
   }
+  withCommon(
+    rollout.command('authorize <id> <release>').description('sign a rollback authorization for <name>@<version> that late joiners run, so they can take their wave'),
+  ).action(async (id: string, release: string, o: CommonOptions) => {
+    const r = await authorizeRollback(clientFor(o), id, releaseRef(release), o.keys);
+    if (o.json) printJson(r);
+    else printRollout(r);
+  });
   return rollout;
 }
