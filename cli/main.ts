@@ -15,8 +15,7 @@ import { runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerRolloutOps } from './commands/rollout-ops.js';
 import { registerRolloutCommands } from './rollout-commands.js';
-import type { DeviceView } from '../server/store/devices.js';
-import type { ModuleView } from '../server/store/modules.js';
+import type { DeviceView, ModuleView } from '../protocol/views.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')

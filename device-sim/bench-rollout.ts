@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { buildReleaseManifest } from '../cli/commands/module-publish.js';
 import { initKeys } from '../cli/commands/keys-init.js';
-import { compileWat } from '../examples/compile.js';
+import { compileWat } from '../cli/wat.js';
 import { readKeyPair } from '../protocol/keyfiles.js';
 import { signReleaseManifest } from '../protocol/payloads/release-manifest.js';
 import { signRollback } from '../protocol/payloads/rollback.js';
