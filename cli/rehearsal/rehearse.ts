@@ -89,7 +89,7 @@ export async function rehearse(o: RehearsalOptions): Promise<Prediction> {
   await o.real.post('/v1/rollouts/plan', { module: o.module, version: o.version, selector: o.selector });
   // 2. the targets with their hellos, and their twin
   const { devices } = await o.real.get<{ devices: DeviceView[] }>('/v1/devices');
-  const plan = planTwin(devices.filter((d) => matchesSelector(o.selector, d)), o.maxTwins ?? 50);
+  const plan = planTwin(devices.filter((d) => matchesSelector(o.selector, d)), Math.max(1, o.maxTwins ?? 50));
   const { policy, time } = compressPolicy(o.policy, plan);
   const failRate = o.failRate ?? 0.05;
   say(`rehearsing on ${plan.twinTotal} simulated twin(s) of ${plan.realTotal} target(s)…`);
