@@ -5,7 +5,7 @@ import { fromHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signRollback } from '../../protocol/payloads/rollback.js';
-import type { ModuleView } from '../../server/store/modules.js';
+import type { ModuleView } from '../../protocol/views.js';
 import type { ApiClient } from '../client.js';
 import type { RolloutView } from './rollout-show.js';
 
