@@ -15,9 +15,10 @@ import { readLimitsFile, runServer } from './commands/server.js';
 import { initTls, mosquittoTlsSnippet } from './commands/tls-init.js';
 import { addDeviceWithCredentials, rotateDeviceCredentials, type DeviceCredentialsResult } from './commands/device-credentials.js';
 import { registerSimCommand } from './commands/sim.js';
-import type { DeviceView, ModuleView } from '../protocol/views.js';
+import { registerRolloutOps } from './commands/rollout-ops.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 import type { TokenView } from '../protocol/views.js';
+import type { DeviceView, ModuleView } from '../protocol/views.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')
@@ -292,6 +293,8 @@ withCommon(tokens.command('revoke <id>').description('revoke an operator token: 
 
 registerSimCommand(program);
 registerRolloutCommands(program);
+// after the rollout group exists: adds "rollout watch" to it, and "audit"
+registerRolloutOps(program);
 
 async function main(): Promise<void> {
   try {

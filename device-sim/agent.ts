@@ -45,6 +45,8 @@ export interface AgentOptions {
   /** Seed of the simulated gpio/sensors (default: the device id). */
   seed?: string;
   capabilities?: string[];
+  /** Host kind announced in the hello (a rehearsal twin announces its real twin's; the engine stays V8). */
+  hostKind?: 'v8' | 'wasm3' | 'wamr';
   /** Bytes of linear memory a module may have. */
   memory?: number;
   /** Chunk size the device asks for (and announces as max_chunk). */
@@ -86,6 +88,7 @@ function withDefaults(options: AgentOptions): Defaults & AgentOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as AgentOptions;
   return {
     seed: options.deviceId,
+    hostKind: 'v8',
     capabilities: [...BASE_CAPABILITIES, 'gpio', 'sensor'].sort(),
     memory: 1024 * 1024,
     chunkSize: 4096,
@@ -231,7 +234,7 @@ export class DeviceAgent extends EventEmitter {
   /** Every (re)connect: announce hello + online, re-publish the last report, resume a download. */
   private async announce(s: DeviceSession): Promise<void> {
     const hello = encodeHello({
-      host: 'v8',
+      host: this.opts.hostKind,
       abi: ABI_VERSION,
       capabilities: this.opts.capabilities,
       maxChunk: this.opts.chunkSize,
