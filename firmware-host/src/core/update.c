@@ -17,6 +17,7 @@ static const unsigned char next_state[WF_STATE_COUNT_][WF_EV_COUNT_] = {
     /* committed   */ {WF_STATE_ASSIGNED, X, X, X, X, X, X, X, WF_STATE_FAILED, X},
     /* failed      */ {WF_STATE_ASSIGNED, X, X, X, X, X, X, X, WF_STATE_FAILED, X},
     /* rolled_back */ {WF_STATE_ASSIGNED, X, X, X, X, X, X, X, WF_STATE_FAILED, X},
+    /* stale       */ {X, X, X, X, X, X, X, X, X, X}, /* reported only, never entered (freshness.h) */
 };
 /* Probation does not take a new directive: it ends (commit or revert) first, so a device is
  * never left between two modules. A bundle that fails checks in a final state is reported
