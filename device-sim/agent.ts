@@ -23,7 +23,10 @@ import {
   type Telemetry,
 } from '../protocol/messages.js';
 import type { DeviceState as ReportState } from '../protocol/states.js';
-import { deviceTopic } from '../protocol/topics.js';
+import { deviceTopic, FRESHNESS_TOPIC } from '../protocol/topics.js';
+import { FINAL_STATES } from '../protocol/states.js';
+import type { RootState } from '../protocol/payloads/root-chain.js';
+import { FreshnessWatch } from './freshness.js';
 import { checkAbi, inspectWasm } from '../protocol/wasm-inspect.js';
 import { Download, DownloadAborted, PartialFile } from './download.js';
 import type { Fault, WasmEngine } from './engine/types.js';
@@ -71,6 +74,10 @@ export interface AgentOptions {
   /** Pause before a transiently failed directive is tried again. */
   retryDelayMs?: number;
   faults?: AgentFaults;
+  /** Seconds after boot without a valid freshness statement before the device reports stale (default 3600). */
+  freshnessGraceS?: number;
+  /** How often the device looks at its freshness, in ms (default 10 s). */
+  freshnessCheckMs?: number;
 }
 
 /** Emitted as 'progress' for every chunk written (reports are throttled; fault injection is not). */
@@ -121,6 +128,9 @@ export class DeviceAgent extends EventEmitter {
   private readonly runners = new Map<string, ModuleRunner>();
   private readonly kv = new Map<string, Record<string, string>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly intervals = new Set<NodeJS.Timeout>();
+  /** The last update state reported, shown again when the device is fresh again. */
+  private updateState: { state: ReportState; extra: Parameters<DeviceAgent['makeReport']>[1] } = { state: 'idle', extra: {} };
   private download: Download | null = null;
   private job: Job | null = null;
   private jobDone: Promise<void> = Promise.resolve();
@@ -131,6 +141,8 @@ export class DeviceAgent extends EventEmitter {
   private lastProgressAt = 0;
   private stopped = false;
   private started = false;
+  private freshness!: FreshnessWatch;
+  private stale = false;
 
   constructor(options: AgentOptions) {
     super();
@@ -147,6 +159,8 @@ export class DeviceAgent extends EventEmitter {
       clockOffsetMs: 0,
       reconnectPeriodMs: 1000,
       retryDelayMs: 5000,
+      freshnessGraceS: 3600,
+      freshnessCheckMs: 10_000,
       ...options,
     };
     this.policy = { ...DEFAULT_PROBATION, ...options.probation };
@@ -161,9 +175,10 @@ export class DeviceAgent extends EventEmitter {
     if (this.started) throw new Error('agent already started');
     this.started = true;
     this.state = this.store.loadState();
-    this.lastReport = this.makeReport(this.state.last?.state ?? (this.state.committedSequence > 0 ? 'committed' : 'idle'), {
-      reason: this.state.last?.reason,
-    });
+    this.freshness = new FreshnessWatch(this.opts.freshnessGraceS, () => this.nowSec());
+    this.every(this.opts.freshnessCheckMs, () => this.checkFreshness());
+    this.updateState = { state: this.state.last?.state ?? (this.state.committedSequence > 0 ? 'committed' : 'idle'), extra: { reason: this.state.last?.reason } };
+    this.lastReport = this.makeReport(this.updateState.state, this.updateState.extra);
     const trial = this.state.trial;
     if (trial) await this.bootWithTrial(trial);
     else await this.startCommittedRunners();
@@ -180,6 +195,8 @@ export class DeviceAgent extends EventEmitter {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.intervals) clearInterval(t);
+    this.intervals.clear();
     this.job?.abort.abort();
     this.download?.abort();
     // Modules first: a probation waiting on its next tick ends at once, then the job unwinds.
@@ -203,6 +220,12 @@ export class DeviceAgent extends EventEmitter {
       running: r.running.map((c) => ({ component: c.component, version: c.version })),
       connected: this.client?.connected ?? false,
     };
+  }
+
+  /** Fault injection (a fake clock): move the device's clock, e.g. past its freshness window. */
+  setClockOffset(ms: number): void {
+    this.opts.clockOffsetMs = ms;
+    this.checkFreshness();
   }
 
   /** Fault injection: drop the TCP connection as a flaky link would (the client reconnects). */
@@ -240,7 +263,11 @@ export class DeviceAgent extends EventEmitter {
   /** Every (re)connect: subscribe, announce hello + online, re-publish the last report, resume. */
   private async onConnected(client: MqttClient): Promise<void> {
     try {
-      await client.subscribeAsync({ [deviceTopic(this.id, 'chunk')]: { qos: 0 }, [deviceTopic(this.id, 'directive')]: { qos: 1 } });
+      await client.subscribeAsync({
+        [deviceTopic(this.id, 'chunk')]: { qos: 0 },
+        [deviceTopic(this.id, 'directive')]: { qos: 1 },
+        [FRESHNESS_TOPIC]: { qos: 1 },
+      });
       const hello = encodeHello({
         host: 'v8',
         abi: ABI_VERSION,
@@ -266,7 +293,27 @@ export class DeviceAgent extends EventEmitter {
       if (payload.length > 0) this.onDirective(payload);
     } else if (topic === deviceTopic(this.id, 'chunk')) {
       this.onChunk(payload);
+    } else if (topic === FRESHNESS_TOPIC) {
+      const err = this.freshness.accept(payload, this.trust());
+      if (err) this.emit('log', `freshness statement refused: ${err.code}: ${err.message}`);
+      this.checkFreshness();
     }
+  }
+
+  /** Stale or fresh again: a change is reported at once (only a final state is shown as stale). */
+  private checkFreshness(): void {
+    const stale = this.freshness.status().stale;
+    if (stale === this.stale || this.stopped) return;
+    this.stale = stale;
+    this.report(this.updateState.state, this.updateState.extra);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(() => {
+      if (!this.stopped) fn();
+    }, ms);
+    t.unref();
+    this.intervals.add(t);
   }
 
   private onChunk(payload: Uint8Array): void {
@@ -325,7 +372,10 @@ export class DeviceAgent extends EventEmitter {
 
   private report(state: ReportState, extra: Parameters<DeviceAgent['makeReport']>[1] = {}): void {
     if (this.stopped) return;
-    this.lastReport = this.makeReport(state, extra);
+    this.updateState = { state, extra };
+    const f = this.freshness.status();
+    // A device that has done all it was told and sees no fresh statement says it may be frozen.
+    this.lastReport = f.stale && FINAL_STATES.includes(state) ? this.makeReport('stale', { reason: f.reason, detail: f.detail }) : this.makeReport(state, extra);
     this.publish('report', encodeReport(this.lastReport), 1, true);
     this.emit('report', this.lastReport);
   }
@@ -421,15 +471,31 @@ export class DeviceAgent extends EventEmitter {
       if (info) running.set(component, { version: info.version, manifestDigest: fromHex(info.manifestDigest) });
     }
     return {
+      ...this.trust(),
       deviceId: this.id,
-      rootPublicKey: this.opts.rootPublicKey,
       now: this.nowSec(),
       capabilities: this.opts.capabilities,
       memory: this.opts.memory,
       committedSequence: this.state.committedSequence,
-      keydocSerial: this.state.keydocSerial,
       running,
     };
+  }
+
+  private trust(): { rootPublicKey: Uint8Array; root?: RootState; keydocSerial: number } {
+    const root = this.state.root;
+    return {
+      rootPublicKey: this.opts.rootPublicKey,
+      ...(root ? { root: { version: root.version, publicKey: fromHex(root.publicKey) } } : {}),
+      keydocSerial: this.state.keydocSerial,
+    };
+  }
+
+  /** A bundle that is acted on raises the trust floors: key document serial and root version. */
+  private raiseTrust(checked: CheckedBundle): void {
+    this.state.keydocSerial = Math.max(this.state.keydocSerial, checked.keyDocument.serial);
+    if (checked.root && checked.root.version > (this.state.root?.version ?? 1)) {
+      this.state.root = { version: checked.root.version, publicKey: toHex(checked.root.publicKey) };
+    }
   }
 
   /** A directive bundle arrived (retained, so also on every reconnect) or was pending on disk. */
@@ -602,7 +668,7 @@ export class DeviceAgent extends EventEmitter {
       trial.slots[s.release.component] = s.slot;
     }
     this.state.trial = trial;
-    this.state.keydocSerial = Math.max(this.state.keydocSerial, job.checked.keyDocument.serial);
+    this.raiseTrust(job.checked);
     this.store.saveState(this.state);
     this.report('installing', { targetSequence: job.sequence });
     return trial;
@@ -648,7 +714,7 @@ export class DeviceAgent extends EventEmitter {
     for (const [component, slot] of Object.entries(slots)) this.state.components[component].active = slot;
     this.state.committedSequence = job.sequence;
     this.state.committedDirective = job.digest;
-    if (job.checked) this.state.keydocSerial = Math.max(this.state.keydocSerial, job.checked.keyDocument.serial);
+    if (job.checked) this.raiseTrust(job.checked);
     this.state.last = { sequence: job.sequence, directiveDigest: job.digest, state: 'committed' };
     delete this.state.trial;
     this.store.saveState(this.state);

@@ -10,6 +10,9 @@ export type DeviceTopic = (typeof DEVICE_TOPICS)[number];
 export const DEVICE_PUBLISHES: readonly DeviceTopic[] = ['hello', 'online', 'chunk/get', 'report', 'telemetry'];
 export const DEVICE_SUBSCRIBES: readonly DeviceTopic[] = ['directive', 'chunk'];
 
+/** Fleet-wide, server → devices, retained: the freshness message (protocol.md §3.6). Devices only read it. */
+export const FRESHNESS_TOPIC = 'wf/v1/fleet/freshness';
+
 export function deviceTopic(deviceId: string, kind: DeviceTopic): string {
   return `${TOPIC_ROOT}/${deviceId}/${kind}`;
 }

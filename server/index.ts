@@ -18,6 +18,9 @@ import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
 import { loadTrust, type Trust } from './trust.js';
+import { startFreshness, type FreshnessOptions, type FreshnessPublisher } from './services/freshness.js';
+import { watchKeyExpiry } from './services/key-expiry.js';
+import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -33,6 +36,8 @@ export interface ServerOptions {
   operatorToken?: string;
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
+  /** Freshness statements (protocol.md §3.6): interval and validity. */
+  freshness?: FreshnessOptions;
   log?: Logger | false;
 }
 
@@ -42,6 +47,8 @@ export interface FleetServer {
   wsUrl: string | null;
   operatorToken: string;
   rootPublicKey: Uint8Array;
+  /** The periodic freshness statements (tests hold them back with pause()). */
+  freshness: FreshnessPublisher;
   /** Re-read the key document and director key (after "wasmfleet keys rotate"); new directives use them. */
   reloadTrust(): void;
   close(): Promise<void>;
@@ -127,6 +134,8 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   for (const { deviceId, bundle } of directives.latestBundles()) {
     link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
   }
+  const freshness = startFreshness({ trust: () => trust, publish: link.publish, log: log.child({ part: 'freshness' }), now: nowSeconds }, opts.freshness);
+  const stopExpiryWatch = watchKeyExpiry(() => trust, nowSeconds, log.child({ part: 'keys' }));
 
   // 4. the operator API
   const mqttUrl = opts.publicMqttUrl ?? linkUrl;
@@ -155,12 +164,16 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     wsUrl: broker?.wsPort ? `ws://${host}:${broker.wsPort}` : null,
     operatorToken,
     rootPublicKey: trust.rootPublicKey,
+    freshness,
     reloadTrust() {
       trust = loadTrust(opts.keysDir);
-      log.info({ serial: trust.keyDocument.serial }, 'key document reloaded');
+      log.info({ serial: trust.keyDocument.serial, rootVersion: trust.root.version }, 'key document reloaded');
+      freshness.publishNow(); // devices see the new key document (and root chain) at once
     },
     close() {
       closing ??= (async () => {
+        freshness.close();
+        stopExpiryWatch();
         await api.close(); // finishes in-flight requests, accepts no new ones
         await link.close(); // flushes what the server still had to publish
         await broker?.close();

@@ -6,6 +6,8 @@ import { fromHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { encodeBundle } from '../../protocol/messages.js';
 import { signDirective } from '../../protocol/payloads/directive.js';
+import type { KeyDocument } from '../../protocol/payloads/key-document.js';
+import { openReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
 import { deviceTopic } from '../../protocol/topics.js';
 import { audit, nowSeconds, type Db } from '../store/db.js';
@@ -60,6 +62,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   const targets = resolveTargets(deps.devices, req).map((d) => d.id);
   const trust = deps.trust();
   const now = nowSeconds();
+  checkStillSigned(manifest, `${module.name}@${module.version}`, trust.keyDocument, now);
   // A rollback authorization is checked here too, so a bad one fails the request, not 1000 devices.
   const rollback = req.rollbacks?.[module.name];
   if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);
@@ -77,7 +80,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
       },
       trust.director,
     );
-    const bundle = encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [manifest] });
+    const bundle = encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [manifest], roots: trust.roots });
     bundles.set(deviceId, bundle);
     return {
       issuedAt: now,
@@ -102,3 +105,16 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   return { deployment, module, devices: records.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
 }
 
+
+/** A release whose signing key was revoked (or expired) since it was published is refused here,
+ *  as every device would refuse it: the error names the release and what to do. */
+function checkStillSigned(manifest: Uint8Array, release: string, keys: KeyDocument, now: number): void {
+  try {
+    openReleaseManifest(manifest, keys, now);
+  } catch (err) {
+    if (err instanceof WfError && (err.code === 'COSE_UNKNOWN_KID' || err.code === 'KEY_EXPIRED')) {
+      throw new WfError(err.code, `${release} is signed by a release key the current key document no longer accepts (revoked or expired); publish a new version signed with the current release key`);
+    }
+    throw err;
+  }
+}
