@@ -18,6 +18,9 @@
 #define WF_CHUNK_MAX 65536u
 #define WF_CHUNK_INDEX_MAX 0xffffffu
 #define WF_DETAIL_MAX 256u
+/** Fleet-wide, server → devices, retained: the freshness message (protocol.md §3.6). */
+#define WF_FRESHNESS_TOPIC "wf/v1/fleet/freshness"
+
 
 /* Device states (DESIGN.md §3); the strings are the wire names. */
 typedef enum {
