@@ -22,12 +22,12 @@ let fleet: TestFleet;
 let serverClockOffset = 0;
 const children: ChildProcess[] = [];
 
-function startDevice(creds: DeviceCredentials, clockFile: string): { log: () => string } {
+function startDevice(creds: DeviceCredentials, clockFile: string, stateDir = tempDir('wf-cfresh-')): { log: () => string } {
   let log = '';
   const child = spawn(
     DEVICE_BIN,
     ['--url', creds.mqttUrl, '--id', creds.id, '--username', creds.username, '--password', creds.password, '--root-key', creds.rootPublicKey,
-      '--state-dir', tempDir('wf-cfresh-'), '--probation-ticks', '2', '--clock-offset-file', clockFile],
+      '--state-dir', stateDir, '--probation-ticks', '2', '--clock-offset-file', clockFile],
     { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -96,5 +96,25 @@ describe('C host: freshness and root rotation', () => {
     await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.1.0', devices: [creds.id] });
     await waitState(creds.id, (d) => d.state === 'committed' && d.running[0]?.version === '1.1.0', 'committed 1.1.0 under root 2');
     expect(dev.log()).not.toMatch(/freshness statement refused/);
+  }, 60_000);
+
+  it('reads a device record written before the root fields existed, keeping its key document floor', async () => {
+    // The earlier record.bin: "wfrec1", the 88-byte struct without root_version/root_key, FNV-1a.
+    const body = Buffer.alloc(88);
+    body.writeBigUInt64LE(5n, 0); // keydoc_serial 5: a bundle with serial 1 must now be refused
+    let h = 2166136261;
+    for (const b of body) h = Math.imul(h ^ b, 16777619) >>> 0;
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32LE(h, 0);
+    const stateDir = tempDir('wf-cold-');
+    writeFileSync(join(stateDir, 'record.bin'), Buffer.concat([Buffer.from('wfrec1'), body, sum]));
+    const clockFile = join(tempDir(), 'clock');
+    writeFileSync(clockFile, `${serverClockOffset / 1000}\n`);
+    const creds = await fleet.addDevice('c-old-record');
+    startDevice(creds, clockFile, stateDir);
+    await waitState(creds.id, (d) => d.online, 'online');
+    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: [creds.id] });
+    const d = await waitState(creds.id, (v) => v.state === 'failed', 'failed');
+    expect(d.reason).toBe('KEYDOC_ROLLBACK');
   }, 60_000);
 });
