@@ -38,7 +38,7 @@ keys
     const r = initKeys(o.dir);
     out(o.json, r, () => {
       printTable(r.keys.map((k) => ({ key: k.name, kid: k.kid, file: `${o.dir}/${k.name}.key` })));
-      process.stdout.write(`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub.\n`);
+      process.stdout.write(`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub (and root-1.pub, root-chain.cbor once the root has rotated).\n`);
     });
   });
 keys
@@ -116,7 +116,7 @@ program
   .command('server')
   .description('run the fleet server (embedded aedes broker + SQLite by default)')
   .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
-  .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub)', process.env.WASMFLEET_KEYS ?? 'keys')
+  .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub, root-chain.cbor)', process.env.WASMFLEET_KEYS ?? 'keys')
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--http-port <port>', 'operator API port', positiveInt, 8080)
   .option('--mqtt-port <port>', 'embedded broker MQTT port', positiveInt, 1883)
