@@ -20,6 +20,7 @@ import { ModuleRepo } from './store/modules.js';
 import { loadTrust, type Trust } from './trust.js';
 import { startFreshness, type FreshnessOptions, type FreshnessPublisher } from './services/freshness.js';
 import { watchKeyExpiry } from './services/key-expiry.js';
+import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
@@ -131,9 +132,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     db.close();
     throw err;
   }
-  for (const { deviceId, bundle } of directives.latestBundles()) {
-    link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
-  }
+  publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
   const freshness = startFreshness({ trust: () => trust, publish: link.publish, log: log.child({ part: 'freshness' }), now: nowSeconds }, opts.freshness);
   const stopExpiryWatch = watchKeyExpiry(() => trust, nowSeconds, log.child({ part: 'keys' }));
 
@@ -169,6 +168,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       trust = loadTrust(opts.keysDir);
       log.info({ serial: trust.keyDocument.serial, rootVersion: trust.root.version }, 'key document reloaded');
       freshness.publishNow(); // devices see the new key document (and root chain) at once
+      publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
     },
     close() {
       closing ??= (async () => {

@@ -21,6 +21,8 @@ import {
   readRootChain,
   WfError,
 } from '../protocol/index.js';
+import pino from 'pino';
+import { startServer } from '../server/index.js';
 import { loadTrust } from '../server/trust.js';
 import { connectAs, deviceContext, nextMessage, startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
@@ -56,6 +58,43 @@ describe('an expired key document', () => {
     const doc = loadTrust(dir).keyDocument;
     expect(doc.expires).toBeGreaterThan(NOW() + YEAR - DAY);
     expect(doc.keys.map((k) => k.role).sort()).toEqual(['director', 'director', 'release']); // same keys, none dropped
+  });
+});
+
+describe('expiry warnings in the server log', () => {
+  it('a server started on keys that expire within 60 days logs a warning naming keys renew', async () => {
+    const dir = tempDir();
+    const keysDir = join(dir, 'keys');
+    initKeys(keysDir);
+    renewKeys(keysDir, 20 / 365);
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const server = await startServer({ dataDir: join(dir, 'data'), keysDir, httpPort: 0, mqttPort: 0, wsPort: false, log });
+    await server.close();
+    const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string; daysLeft?: number }).find((l) => /expires in/.test(l.msg));
+    expect(warn?.level).toBe(40);
+    expect(warn?.msg).toMatch(/key document expires in (19|20) day\(s\).*wasmfleet keys renew/);
+  });
+});
+
+describe('the CLI binary', () => {
+  it('keys renew and keys rotate root write what the server then loads', async () => {
+    const dir = join(tempDir(), 'keys');
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [CLI, ...args]);
+    await run(['keys', 'init', '--dir', dir]);
+    const renewed = JSON.parse((await run(['keys', 'renew', '--dir', dir, '--years', '3', '--json'])).stdout) as { serial: number; expires: number };
+    expect(renewed.serial).toBe(2);
+    expect(renewed.expires).toBeGreaterThan(NOW() + 3 * YEAR - DAY);
+    const provisioned = readPublicKey(dir, 'root');
+    const rotated = JSON.parse((await run(['keys', 'rotate', 'root', '--dir', dir, '--json'])).stdout) as { serial: number; rootVersion: number };
+    expect(rotated).toMatchObject({ serial: 3, rootVersion: 2 });
+    const trust = loadTrust(dir);
+    expect(trust.root.version).toBe(2);
+    expect(Buffer.from(trust.rootPublicKey).equals(Buffer.from(provisioned))).toBe(true);
+    expect(trust.roots).toHaveLength(1);
+    const usage = await run(['keys', 'rotate', 'timestamp', '--dir', dir]).catch((e: { code: number; stderr: string }) => e);
+    expect((usage as { code: number }).code).toBe(1);
+    expect((usage as { stderr: string }).stderr).toMatch(/role must be one of release, director, root/);
   });
 });
 
@@ -140,8 +179,22 @@ describe('with a running server', () => {
   it('after keys rotate release --revoke-old, the server refuses to deploy what the revoked key signed', async () => {
     await fleet.publish('counter', 'counter', '2.0.0');
     await fleet.addDevice('revoke-1');
+    // A device that was offline: its retained directive names a release the revoked key signed.
+    const offline = await fleet.addDevice('revoke-offline');
+    await fleet.api.post('/v1/deployments', { module: 'counter', version: '2.0.0', devices: ['revoke-offline'] });
+    const before = await connectAs(offline);
+    expect((await nextMessage(before, deviceTopic('revoke-offline', 'directive'))).length).toBeGreaterThan(0);
+    await before.endAsync();
     rotateKey(fleet.keysDir, 'release', true);
     fleet.server.reloadTrust();
+    // The server withdrew it: the device finds no directive when it comes back.
+    const back = await connectAs(offline);
+    const seen: number[] = [];
+    back.on('message', (_t, p: Buffer) => seen.push(p.length));
+    await back.subscribeAsync(deviceTopic('revoke-offline', 'directive'), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    await back.endAsync();
+    expect(seen).toEqual([]);
     const refused = await fleet.api.post('/v1/deployments', { module: 'counter', version: '2.0.0', devices: ['revoke-1'] }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(WfError);
     expect((refused as WfError).code).toBe('COSE_UNKNOWN_KID');
