@@ -125,7 +125,9 @@ program
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
-  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string }) => {
+  .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
+  .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
+  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string; freshnessInterval: number; freshnessTtl: number }) => {
     await runServer({
       dataDir: o.data,
       keysDir: o.keys,
@@ -136,6 +138,7 @@ program
       brokerUrl: o.broker,
       publicMqttUrl: o.publicMqttUrl,
       operatorToken: o.token,
+      freshness: { intervalSeconds: o.freshnessInterval, ttlSeconds: o.freshnessTtl },
     });
   });
 

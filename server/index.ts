@@ -18,7 +18,7 @@ import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
 import { loadTrust, type Trust } from './trust.js';
-import { startFreshness, type FreshnessOptions, type FreshnessPublisher } from './services/freshness.js';
+import { checkFreshnessOptions, startFreshness, type FreshnessOptions, type FreshnessPublisher } from './services/freshness.js';
 import { watchKeyExpiry } from './services/key-expiry.js';
 import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
@@ -77,6 +77,7 @@ function operatorTokenFor(dataDir: string, given?: string): string {
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
+  checkFreshnessOptions(opts.freshness);
   mkdirSync(opts.dataDir, { recursive: true });
 
   // 1. store and trust material

@@ -127,4 +127,12 @@ describe('freshness statements', () => {
     const checked = checkFreshness(retained, { rootPublicKey: fromHex(creds.rootPublicKey), keydocSerial: 1, now: Math.floor((Date.now() + serverClockOffset) / 1000) });
     expect(checked.statement.expires - checked.statement.issuedAt).toBe(3600);
   }, 30_000);
+
+  it('wasmfleet server refuses a statement lifetime shorter than its interval (devices would go stale in between)', async () => {
+    const dir = tempDir();
+    const r = await promisify(execFile)(process.execPath, [join(process.cwd(), 'dist', 'cli', 'main.js'), 'server', '--data', join(dir, 'data'), '--keys', fleet.keysDir,
+      '--http-port', '1', '--freshness-interval', '600', '--freshness-ttl', '300']).catch((e: { code: number; stderr: string }) => e);
+    expect((r as { code: number }).code).toBe(1);
+    expect((r as { stderr: string }).stderr).toMatch(/REQUEST_INVALID.*lifetime \(300 s\) must exceed the interval \(600 s\)/);
+  });
 });

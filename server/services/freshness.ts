@@ -3,6 +3,7 @@
 // topic, with the key document (and root chain) so that a device that never got a directive can
 // check it. issued_at strictly increases, so devices can refuse an older statement.
 import type { Logger } from 'pino';
+import { WfError } from '../../protocol/errors.js';
 import { encodeFreshnessMessage } from '../../protocol/messages.js';
 import { signFreshness } from '../../protocol/payloads/freshness.js';
 import { FRESHNESS_TOPIC } from '../../protocol/topics.js';
@@ -29,10 +30,18 @@ export interface FreshnessPublisher {
   close(): void;
 }
 
-export function startFreshness(deps: { trust: () => Trust; publish: Link['publish']; log: Logger; now: () => number }, opts: FreshnessOptions = {}): FreshnessPublisher {
+/** Refuse settings under which devices would go stale between two statements. */
+export function checkFreshnessOptions(opts: FreshnessOptions = {}): { interval: number; ttl: number } {
   const interval = opts.intervalSeconds ?? FRESHNESS_DEFAULTS.intervalSeconds;
   const ttl = opts.ttlSeconds ?? FRESHNESS_DEFAULTS.ttlSeconds;
-  if (!(interval > 0 && ttl > interval)) throw new Error(`freshness: ttl (${ttl} s) must exceed the interval (${interval} s)`);
+  if (!(interval > 0 && ttl > interval)) {
+    throw new WfError('REQUEST_INVALID', `freshness: the statement lifetime (${ttl} s) must exceed the interval (${interval} s)`);
+  }
+  return { interval, ttl };
+}
+
+export function startFreshness(deps: { trust: () => Trust; publish: Link['publish']; log: Logger; now: () => number }, opts: FreshnessOptions = {}): FreshnessPublisher {
+  const { interval, ttl } = checkFreshnessOptions(opts);
   const clock = opts.clock ?? deps.now;
   let last = 0;
   let timer: NodeJS.Timeout | null = null;
