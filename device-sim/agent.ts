@@ -20,7 +20,11 @@ import { bootDecision, DEFAULT_PROBATION, type ProbationPolicy } from './probati
 import { Runners } from './runners.js';
 import { DeviceSession } from './session.js';
 import { StateDir, type DeviceState, type Trial } from './slots.js';
-import { Stopped, TRANSIENT, UpdateSteps, type Job } from './update-steps.js';
+import { raiseTrust, Stopped, TRANSIENT, UpdateSteps, type Job } from './update-steps.js';
+
+/** Outcomes a directive that comes again is checked anew for: transient failures, and trust
+ *  rollbacks (the server re-sends a retained directive with the current key document). */
+const RECHECK: ReadonlySet<string> = new Set([...TRANSIENT, 'KEYDOC_ROLLBACK', 'ROOT_ROLLBACK']);
 
 export const AGENT_VERSION = 'wasmfleet-sim/0.1.0';
 
@@ -289,8 +293,9 @@ export class DeviceAgent extends EventEmitter {
   // ---------------------------------------------------------------- freshness (protocol.md §3.6)
 
   private onFreshness(payload: Uint8Array): void {
-    const err = this.freshness.accept(payload, this.trust());
-    if (err) this.emit('log', `freshness statement refused: ${err.code}: ${err.message}`);
+    const r = this.freshness.accept(payload, this.trust());
+    if (r instanceof WfError) this.emit('log', `freshness statement refused: ${r.code}: ${r.message}`);
+    else if (raiseTrust(this.state, r)) this.store.saveState(this.state); // a revocation or root rotation applies at once
     this.checkFreshness();
   }
 
@@ -371,7 +376,7 @@ export class DeviceAgent extends EventEmitter {
     if (digest === this.state.committedDirective) return;
     if (this.job?.digest === digest || this.next?.digest === digest) return;
     const last = this.state.last;
-    if (last && last.directiveDigest === digest && !(last.state === 'failed' && TRANSIENT.has(last.reason ?? ''))) return;
+    if (last && last.directiveDigest === digest && !(last.state === 'failed' && RECHECK.has(last.reason ?? ''))) return;
 
     let checked: CheckedBundle;
     try {

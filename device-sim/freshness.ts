@@ -2,7 +2,7 @@
 // the newest freshness statement it accepted; once that expires (or none came within the grace
 // after boot) it is stale: it says so in its report and keeps running what it runs.
 // Kept in RAM, as on the C host: after a restart the grace starts again.
-import { checkFreshness, DEVICE_CLOCK_SKEW_S, type TrustContext } from '../protocol/device-checks.js';
+import { checkFreshness, DEVICE_CLOCK_SKEW_S, type CheckedFreshness, type TrustContext } from '../protocol/device-checks.js';
 import { asWfError, type WfError } from '../protocol/errors.js';
 
 export type FreshnessStatus = { stale: false } | { stale: true; reason: 'FRESHNESS_EXPIRED' | 'FRESHNESS_MISSING'; detail: string };
@@ -20,13 +20,13 @@ export class FreshnessWatch {
     this.bootAt = now();
   }
 
-  /** Check one freshness message; the reason when it is refused (the device's state is unchanged). */
-  accept(bytes: Uint8Array, trust: Omit<TrustContext, 'now'>): WfError | null {
+  /** Check one freshness message: what it verified, or the reason it is refused (nothing changes then). */
+  accept(bytes: Uint8Array, trust: Omit<TrustContext, 'now'>): CheckedFreshness | WfError {
     try {
-      const { statement } = checkFreshness(bytes, { ...trust, now: this.now(), lastIssuedAt: this.lastIssuedAt });
-      this.lastIssuedAt = statement.issuedAt;
-      this.expires = statement.expires;
-      return null;
+      const checked = checkFreshness(bytes, { ...trust, now: this.now(), lastIssuedAt: this.lastIssuedAt });
+      this.lastIssuedAt = checked.statement.issuedAt;
+      this.expires = checked.statement.expires;
+      return checked;
     } catch (err) {
       return asWfError(err);
     }

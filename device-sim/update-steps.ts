@@ -374,10 +374,17 @@ function sortedEntries(config: Record<string, string>): [string, string][] {
   return Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** A bundle that is acted on raises the trust floors: key document serial and root (protocol.md §3.5). */
-function raiseTrust(state: DeviceState, checked: CheckedBundle): void {
-  state.keydocSerial = Math.max(state.keydocSerial, checked.keyDocument.serial);
+/** A bundle acted on, or a valid freshness message, raises the trust floors: key document serial
+ *  and root (protocol.md §3.5, §3.6). True when something changed (the caller saves the state). */
+export function raiseTrust(state: DeviceState, checked: Pick<CheckedBundle, 'keyDocument' | 'root'>): boolean {
+  let changed = false;
+  if (checked.keyDocument.serial > state.keydocSerial) {
+    state.keydocSerial = checked.keyDocument.serial;
+    changed = true;
+  }
   if (checked.root && checked.root.version > (state.root?.version ?? 1)) {
     state.root = { version: checked.root.version, publicKey: toHex(checked.root.publicKey) };
+    changed = true;
   }
+  return changed;
 }

@@ -1,7 +1,7 @@
 // The C host (wasmfleet-device) against the real server and broker: freeze protection and root
 // rotation. The device's clock is moved through --clock-offset-file (a fake clock, the only fake).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateKey } from '../cli/commands/keys-rotate.js';
@@ -86,13 +86,23 @@ describe('C host: freshness and root rotation', () => {
     const clockFile = join(tempDir(), 'clock');
     writeFileSync(clockFile, `${serverClockOffset / 1000}\n`);
     const creds = await fleet.addDevice('c-root-1');
-    const dev = startDevice(creds, clockFile);
+    const stateDir = tempDir('wf-croot-');
+    const dev = startDevice(creds, clockFile, stateDir);
     await waitState(creds.id, (d) => d.online, 'online');
     await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: [creds.id] });
     await waitState(creds.id, (d) => d.state === 'committed' && d.running[0]?.version === '1.0.0', 'committed 1.0.0');
 
     rotateKey(fleet.keysDir, 'root');
     fleet.server.reloadTrust();
+    // The freshness message published at the reload carries the chain: the device trusts root 2 at
+    // once (record.bin: "wfrec1", then root_version at struct offset 88), before any new directive.
+    await waitFor('root version 2 in the device record', () => {
+      const rec = readFileSync(join(stateDir, 'record.bin'));
+      return rec.length >= 6 + 96 && rec.readBigUInt64LE(6 + 88) === 2n;
+    });
+    // Its committed directive, re-sent under the new key document, is still its own: no failure.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await view(creds.id)).state).toBe('committed');
     await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.1.0', devices: [creds.id] });
     await waitState(creds.id, (d) => d.state === 'committed' && d.running[0]?.version === '1.1.0', 'committed 1.1.0 under root 2');
     expect(dev.log()).not.toMatch(/freshness statement refused/);

@@ -2,6 +2,7 @@
 // rotation used to copy the expired date); expiry is shown and warned about well before it comes;
 // the root rotates through a chain devices walk; a revoked release key's releases are refused.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,13 @@ describe('with a running server', () => {
     const agent = new DeviceAgent({ deviceId: 'root-1', mqttUrl: creds.mqttUrl, password: creds.password, rootPublicKey: fromHex(creds.rootPublicKey), stateDir, engine, probation: { ticks: 2 } });
     agents.push(agent);
     await agent.start();
+    // A device that will never act on a bundle: it learns of the rotation from the freshness message.
+    const idleCreds = await fleet.addDevice('root-idle');
+    const idleDir = tempDir();
+    const idle = new DeviceAgent({ deviceId: 'root-idle', mqttUrl: idleCreds.mqttUrl, password: idleCreds.password, rootPublicKey: fromHex(idleCreds.rootPublicKey), stateDir: idleDir, engine });
+    agents.push(idle);
+    await idle.start();
+    await waitFor('idle device connected', () => idle.status().connected);
     // A bundle under the provisioned root, kept to replay later.
     const spyCreds = await fleet.addDevice('root-old');
     const spy = await connectAs(spyCreds);
@@ -153,14 +161,19 @@ describe('with a running server', () => {
     expect(r.rootVersion).toBe(2);
     fleet.server.reloadTrust();
     expect(readRootChain(fleet.keysDir)).toHaveLength(1);
+    const readState = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { keydocSerial: number; root?: { version: number } };
+    const idleState = await waitFor('idle device raised its root from freshness', () => {
+      const s = readState(idleDir);
+      return s.root?.version === 2 ? s : undefined;
+    });
+    expect(idleState.keydocSerial).toBe(loadTrust(fleet.keysDir).keyDocument.serial);
     // New devices are still provisioned with the root they walk from.
     expect((await fleet.addDevice('root-2')).rootPublicKey).toBe(Buffer.from(provisioned).toString('hex'));
 
     await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['root-1'] });
     await waitFor('committed under root 2', () => agent.status().state === 'committed' && agent.status().running[0]?.version === '1.0.0');
     await agent.stop();
-    const state = JSON.parse((await import('node:fs')).readFileSync(join(stateDir, 'state.json'), 'utf8')) as { root?: { version: number } };
-    expect(state.root?.version).toBe(2);
+    expect(readState(stateDir).root?.version).toBe(2);
 
     // Device checks with the trust it now holds: the old root's bundle is refused, the new one accepted.
     const trusted = { version: 2, publicKey: readPublicKey(fleet.keysDir, 'root') };

@@ -71,7 +71,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
         return;
     }
     a->target_sequence = cb->directive.sequence;
-    wf_ag_raise_trust(a, cb);
+    wf_ag_raise_trust(a, &cb->keydoc, &cb->root);
     if (a->target_slot >= 0 && a->target_slot != a->active) {
         /* a newer directive supersedes a download in progress */
         a->target_slot = -1;

@@ -18,19 +18,19 @@ const wf_root_state_t *wf_ag_trusted_root(const wf_agent_t *a, wf_root_state_t *
     return buf;
 }
 
-void wf_ag_raise_trust(wf_agent_t *a, const wf_checked_bundle_t *cb)
+void wf_ag_raise_trust(wf_agent_t *a, const wf_keydoc_t *keydoc, const wf_root_state_t *root)
 {
     bool changed = false;
-    if (cb->keydoc.serial > a->rec.keydoc_serial) {
-        a->rec.keydoc_serial = cb->keydoc.serial; /* a newer key document is now the floor */
+    if (keydoc->serial > a->rec.keydoc_serial) {
+        a->rec.keydoc_serial = keydoc->serial; /* a newer key document is now the floor */
         changed = true;
     }
-    if (cb->root.version > 1u && cb->root.version > a->rec.root_version) {
-        a->rec.root_version = cb->root.version; /* older roots are no longer trusted */
-        memcpy(a->rec.root_key, cb->root.public_key, 32);
+    if (root->version > 1u && root->version > a->rec.root_version) {
+        a->rec.root_version = root->version; /* older roots are no longer trusted */
+        memcpy(a->rec.root_key, root->public_key, 32);
         changed = true;
     }
-    if (changed) { wf_ag_save_record(a); }
+    if (changed) { wf_ag_save_record(a); } /* rare: only when the keys change */
 }
 
 void wf_agent_on_freshness(wf_agent_t *a, const uint8_t *msg, size_t len)
@@ -54,6 +54,8 @@ void wf_agent_on_freshness(wf_agent_t *a, const uint8_t *msg, size_t len)
     } else {
         a->fresh_issued_at = a->fresh_checked.statement.issued_at;
         a->fresh_expires = a->fresh_checked.statement.expires;
+        /* a revocation or a root rotation applies at once, not at the next directive */
+        wf_ag_raise_trust(a, &a->fresh_checked.keydoc, &a->fresh_checked.root);
     }
     wf_ag_freshness_poll(a);
 }
