@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   CBOR_MALFORMED: { status: 400, message: 'malformed CBOR' },
   CBOR_NON_CANONICAL: { status: 400, message: 'CBOR is not in deterministic encoding' },
   CBOR_TOO_LARGE: { status: 413, message: 'message exceeds its size bound' },
+  CBOR_UNSUPPORTED: { status: 400, message: 'CBOR item outside the protocol profile (a tag, a simple value other than false/true/null, a float)' },
   CBOR_FIELD_INVALID: { status: 400, message: 'invalid field' },
   CBOR_FIELD_MISSING: { status: 400, message: 'missing field' },
   CBOR_UNKNOWN_FIELD: { status: 400, message: 'unknown field' },
