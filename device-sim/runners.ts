@@ -42,7 +42,7 @@ export class Runners {
     for (const e of effects) {
       if (e.kind === 'kv') this.opts.kv.set(component, e.key, e.value);
       else if (e.kind === 'telemetry') this.opts.telemetry({ name: e.name, value: e.value });
-      else this.opts.log(`${component}: ${e.text}`);
+      else if (e.kind === 'log') this.opts.log(`${component}: ${e.text}`);
     }
   }
 

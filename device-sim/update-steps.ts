@@ -238,10 +238,7 @@ export class UpdateSteps {
     this.move('complete', { targetSequence: job.sequence });
     const bytes = this.o.store.readSlot(component, slot);
     if (toHex(sha256(bytes)) !== info.sha256) throw new WfError('IMAGE_DIGEST_MISMATCH', `slot ${slot} of ${component}`);
-    // Step 6: the module's own imports, not only what the manifest claims, must be granted.
-    const abi = checkAbi(inspectWasm(bytes));
-    const missing = abi.capabilities.filter((c) => !this.o.capabilities.includes(c));
-    if (missing.length > 0) throw new WfError('CAPABILITY_NOT_GRANTED', `module imports ${missing.join(', ')}`);
+    checkModuleImports(bytes, this.o.capabilities);
     return { release, slot, info };
   }
 
@@ -368,6 +365,13 @@ export class UpdateSteps {
     }
     this.move('reject', { reason: err.code, detail: err.message });
   }
+}
+
+/** Step 6: the module's own imports, not only what the manifest claims, fit ABI v1 and are granted. */
+export function checkModuleImports(bytes: Uint8Array, capabilities: readonly string[]): void {
+  const abi = checkAbi(inspectWasm(bytes));
+  const missing = abi.capabilities.filter((c) => !capabilities.includes(c));
+  if (missing.length > 0) throw new WfError('CAPABILITY_NOT_GRANTED', `module imports ${missing.join(', ')}`);
 }
 
 function sortedEntries(config: Record<string, string>): [string, string][] {

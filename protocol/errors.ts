@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   KEYS_EXIST: { status: 409, message: 'key files already exist' },
   KEYS_MISSING: { status: 400, message: 'key file not found' },
   KEYS_INVALID: { status: 400, message: 'key file is invalid' },
-  // Directives and manifests (device checks, DESIGN.md §3)
+  // Directives and manifests (device checks, docs/protocol.md §4)
   DIRECTIVE_WRONG_DEVICE: { status: 400, message: 'directive is for another device' },
   DIRECTIVE_EXPIRED: { status: 400, message: 'directive has expired' },
   DIRECTIVE_REPLAY: { status: 400, message: 'directive sequence is not newer than the committed one' },

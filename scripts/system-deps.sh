@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the build and the tests need: a real mosquitto broker for the external-broker
 # tests, the C toolchain and libraries of the firmware host (libmosquitto, libsodium, cmake, the
-# Cortex-M cross compiler), QEMU, which boots the Cortex-M4 test image, and clang with its
-# compiler-rt (libFuzzer) for the fuzz harnesses (npm run fuzz). Fast when everything is there; installs what is missing when run
+# Cortex-M cross compiler), QEMU, which boots the Cortex-M4 test image, clang with its
+# compiler-rt (libFuzzer) for the fuzz harnesses (npm run fuzz), and lld, with which clang builds
+# the C example modules to wasm32. Fast when everything is there; installs what is missing when run
 # as root with apt-get; otherwise prints the command and carries on.
 set -u
 PACKAGES=(mosquitto mosquitto-clients libmosquitto-dev libsodium-dev cmake gcc g++ make python3
-          clang libclang-rt-dev
+          clang libclang-rt-dev lld
           gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()
 for p in "${PACKAGES[@]}"; do

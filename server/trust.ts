@@ -1,6 +1,6 @@
-// What the server holds of the trust model (DESIGN.md §2): the provisioned root public key and the
-// root chain (to check the key document it serves, and to hand both to devices), the key document,
-// and the online director key. Never a root or release secret.
+// What the server holds of the trust model (docs/architecture.md "Trust"): the provisioned root
+// public key and the root chain (to check the key document it serves, and to hand both to devices),
+// the key document, and the online director key. Never a root or release secret.
 import { readKeyDocumentFile, readKeyPair, readProvisionedRoot, readPublicKey, readRootChain } from '../protocol/keyfiles.js';
 import { openKeyDocument, type KeyDocument } from '../protocol/payloads/key-document.js';
 import { walkRootChain, type RootState } from '../protocol/payloads/root-chain.js';

@@ -22,7 +22,7 @@
 #define WF_FRESHNESS_TOPIC "wf/v1/fleet/freshness"
 
 
-/* Device states (DESIGN.md §3); the strings are the wire names. */
+/* Device states (docs/protocol.md §4); the strings are the wire names. */
 typedef enum {
     WF_STATE_IDLE = 0,
     WF_STATE_ASSIGNED,

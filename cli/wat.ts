@@ -1,4 +1,4 @@
-// WAT → Wasm with jco (wasm-tools' parser compiled to Wasm): one function the CLI, the build
+// WAT → Wasm with jco (wasm-tools' parser compiled to Wasm): one function the CLI, the examples build
 // script and the tests share.
 import { readFileSync } from 'node:fs';
 import { WfError } from '../protocol/errors.js';
