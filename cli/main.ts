@@ -8,6 +8,7 @@ import { ago, printJson, printTable, say } from './output.js';
 import { clientFor, collectList, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
+import { renewKeys } from './commands/keys-renew.js';
 import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
@@ -15,9 +16,10 @@ import { readLimitsFile, runServer } from './commands/server.js';
 import { initTls, mosquittoTlsSnippet } from './commands/tls-init.js';
 import { addDeviceWithCredentials, rotateDeviceCredentials, type DeviceCredentialsResult } from './commands/device-credentials.js';
 import { registerSimCommand } from './commands/sim.js';
-import type { DeviceView, ModuleView } from '../protocol/views.js';
+import { registerRolloutOps } from './commands/rollout-ops.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 import type { TokenView } from '../protocol/views.js';
+import type { DeviceView, ModuleView } from '../protocol/views.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')
@@ -40,18 +42,37 @@ keys
     const r = initKeys(o.dir);
     out(o.json, r, () => {
       printTable(r.keys.map((k) => ({ key: k.name, kid: k.kid, file: `${o.dir}/${k.name}.key` })));
-      say`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub.\n`;
+      say`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub (and root-1.pub, root-chain.cbor once the root has rotated).\n`;
     });
   });
 keys
   .command('rotate <role>')
-  .description('replace the release or director key; writes a new key document (serial + 1)')
+  .description('replace the release, director or root key; writes a new key document (serial + 1, renewed expiry)')
   .option('--dir <dir>', 'key directory', process.env.WASMFLEET_KEYS ?? 'keys')
-  .option('--revoke-old', 'drop the old keys of this role from the key document')
+  .option('--revoke-old', 'drop the old keys of this role from the key document: what they signed is refused')
+  .option('--years <n>', 'validity of the new key document', positiveInt, 2)
   .option('--json', 'print JSON')
-  .action((role: string, o: { dir: string; revokeOld?: boolean; json?: boolean }) => {
-    const r = rotateKey(o.dir, role, o.revokeOld);
-    out(o.json, r, () => say`new ${r.role} key ${r.kid}; key document serial ${r.serial}; old key kept as ${r.retiredFile}\n`);
+  .action((role: string, o: { dir: string; revokeOld?: boolean; years: number; json?: boolean }) => {
+    const r = rotateKey(o.dir, role, o.revokeOld, undefined, o.years);
+    out(o.json, r, () =>
+      process.stdout.write(
+        `new ${r.role} key ${r.kid}; key document serial ${r.serial}, root version ${r.rootVersion}; old key kept as ${r.retiredFile}` +
+          (r.revoked.length ? `; revoked ${r.revoked.join(', ')}` : '') +
+          '\nreload the server (SIGHUP or restart) so that devices get the new key document\n',
+      ),
+    );
+  });
+keys
+  .command('renew')
+  .description('re-sign the key document with the root key: same keys, new expiry (serial + 1)')
+  .option('--dir <dir>', 'key directory', process.env.WASMFLEET_KEYS ?? 'keys')
+  .option('--years <n>', 'validity of the new key document', positiveInt, 2)
+  .option('--json', 'print JSON')
+  .action((o: { dir: string; years: number; json?: boolean }) => {
+    const r = renewKeys(o.dir, o.years);
+    out(o.json, r, () =>
+      process.stdout.write(`key document serial ${r.serial}: ${r.keys} key(s) valid until ${new Date(r.expires * 1000).toISOString()}\nreload the server (SIGHUP or restart)\n`),
+    );
   });
 
 program
@@ -117,7 +138,7 @@ program
   .command('server')
   .description('run the fleet server (embedded aedes broker + SQLite by default)')
   .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
-  .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub)', process.env.WASMFLEET_KEYS ?? 'keys')
+  .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub, root-chain.cbor)', process.env.WASMFLEET_KEYS ?? 'keys')
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--http-port <port>', 'operator API port', positiveInt, 8080)
   .option('--mqtt-port <port>', 'embedded broker MQTT port', positiveInt, 1883)
@@ -134,9 +155,12 @@ program
   .option('--tls-ca <file>', 'the CA that signs device certificates (PEM)')
   .option('--tls-ca-key <file>', "that CA's key, so that devices add --cert can issue")
   .option('--insecure', 'allow clear text on a non-loopback address')
+  .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
+  .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
   .action(async (o: {
     data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string;
     limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
+    freshnessInterval: number; freshnessTtl: number;
   }) => {
     const ownTls = o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCaKey;
     await runServer({
@@ -152,6 +176,7 @@ program
       brokerUrl: o.broker,
       publicMqttUrl: o.publicMqttUrl,
       operatorToken: o.token,
+      freshness: { intervalSeconds: o.freshnessInterval, ttlSeconds: o.freshnessTtl },
     });
   });
 
@@ -259,10 +284,25 @@ withCommon(
     for (const s of r.skipped) say`skipped ${s.device}: ${s.code}: ${s.message}\n`;
   });
 });
-withCommon(program.command('status').description('fleet summary')).action(async (o: CommonOptions) => {
-  const s = await clientFor(o).get<{ devices: number; online: number; states: Record<string, number>; releases: Record<string, number>; modules: number }>('/v1/status');
+interface StatusView {
+  devices: number;
+  online: number;
+  states: Record<string, number>;
+  releases: Record<string, number>;
+  modules: number;
+  stale: string[];
+  keys: { serial: number; rootVersion: number; expires: number; first: string; daysLeft: number; warning?: string };
+}
+withCommon(program.command('status').description('fleet summary, stale devices, key expiry')).action(async (o: CommonOptions) => {
+  const s = await clientFor(o).get<StatusView>('/v1/status');
   out(o.json, s, () => {
-    say`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n\n`;
+    process.stdout.write(`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n`);
+    process.stdout.write(
+      `keys: key document serial ${s.keys.serial}, root version ${s.keys.rootVersion}; ${s.keys.first} expires ${new Date(s.keys.expires * 1000).toISOString().slice(0, 10)} (in ${s.keys.daysLeft} days)\n`,
+    );
+    if (s.keys.warning) process.stdout.write(`WARNING: ${s.keys.warning}\n`);
+    if (s.stale.length) process.stdout.write(`WARNING: ${s.stale.length} device(s) stale (no valid freshness statement): ${s.stale.slice(0, 20).join(', ')}${s.stale.length > 20 ? ', …' : ''}\n`);
+    process.stdout.write('\n');
     printTable(Object.entries(s.states).map(([state, count]) => ({ state, devices: count })));
     say`\n`;
     printTable(Object.entries(s.releases).map(([release, count]) => ({ release, devices: count })));
@@ -292,6 +332,8 @@ withCommon(tokens.command('revoke <id>').description('revoke an operator token: 
 
 registerSimCommand(program);
 registerRolloutCommands(program);
+// after the rollout group exists: adds "rollout watch" to it, and "audit"
+registerRolloutOps(program);
 
 async function main(): Promise<void> {
   try {

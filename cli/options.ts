@@ -28,6 +28,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function probability(value: string): number {
+  const p = Number(value);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError(`expected a probability between 0 and 1, got "${value}"`);
+  return p;
+}
+
 /** name@version → parts. */
 export function releaseRef(value: string): { name: string; version: string } {
   const at = value.lastIndexOf('@');

@@ -91,6 +91,7 @@ export async function runFleetProcs(opts: RunFleetOptions): Promise<FleetResult>
     const cfg: ProcConfig = {
       server: opts.server,
       token: opts.token,
+      ca: opts.ca,
       devices: count,
       first,
       prefix,

@@ -3,7 +3,7 @@
 // be there yet, and a real device keeps trying too), publish only while connected.
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeOnline } from '../protocol/messages.js';
-import { deviceTopic } from '../protocol/topics.js';
+import { deviceTopic, FRESHNESS_TOPIC } from '../protocol/topics.js';
 
 export type Outbound = 'report' | 'telemetry' | 'chunk/get' | 'hello' | 'online';
 
@@ -40,6 +40,7 @@ export interface SessionHandlers {
   onClosed(): void;
   onDirective(payload: Uint8Array): void;
   onChunk(payload: Uint8Array): void;
+  onFreshness(payload: Uint8Array): void;
 }
 
 export class DeviceSession {
@@ -79,6 +80,8 @@ export class DeviceSession {
         if (bytes.length > 0) this.handlers.onDirective(bytes);
       } else if (topic === deviceTopic(id, 'chunk')) {
         this.handlers.onChunk(bytes);
+      } else if (topic === FRESHNESS_TOPIC) {
+        if (bytes.length > 0) this.handlers.onFreshness(bytes);
       }
     });
   }
@@ -86,7 +89,11 @@ export class DeviceSession {
   private async onConnect(client: MqttClient): Promise<void> {
     try {
       const id = this.opts.deviceId;
-      await client.subscribeAsync({ [deviceTopic(id, 'chunk')]: { qos: 0 }, [deviceTopic(id, 'directive')]: { qos: 1 } });
+      await client.subscribeAsync({
+        [deviceTopic(id, 'chunk')]: { qos: 0 },
+        [deviceTopic(id, 'directive')]: { qos: 1 },
+        [FRESHNESS_TOPIC]: { qos: 1 },
+      });
       if (client !== this.client) return;
       await this.handlers.onConnected(this);
     } catch {

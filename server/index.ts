@@ -27,6 +27,10 @@ import { TokenRepo } from './store/tokens.js';
 import { defaultLimits, type Limits } from './limits/defaults.js';
 import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
+import { checkFreshnessOptions, startFreshness, type FreshnessOptions, type FreshnessPublisher } from './services/freshness.js';
+import { watchKeyExpiry } from './services/key-expiry.js';
+import { publishRetainedDirectives } from './services/retained.js';
+import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -53,6 +57,8 @@ export interface ServerOptions {
   telemetryBatch?: Partial<TelemetryBatchOptions>;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
+  /** Freshness statements (protocol.md §3.6): interval and validity. */
+  freshness?: FreshnessOptions;
   log?: Logger | false;
   /** The rollout engine's clock (ms); tests may pass a fake one. */
   clock?: () => number;
@@ -72,6 +78,8 @@ export interface FleetServer {
   rootPublicKey: Uint8Array;
   /** The embedded broker (null with an external one): its aedes instance and ports. */
   broker: EmbeddedBroker | null;
+  /** The periodic freshness statements (tests hold them back with pause()). */
+  freshness: FreshnessPublisher;
   /** Re-read the key document and director key (after "wasmfleet keys rotate"); new directives use them. */
   reloadTrust(): void;
   close(): Promise<void>;
@@ -113,6 +121,7 @@ const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
+  checkFreshnessOptions(opts.freshness);
   // Nothing listens beyond this machine in clear text unless the operator says so.
   if (!opts.tls && !opts.insecure && !isLoopback(host)) {
     throw new WfError(
@@ -215,9 +224,9 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     db.close();
     throw err;
   }
-  for (const { deviceId, bundle } of directives.latestBundles()) {
-    link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
-  }
+  publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
+  const freshness = startFreshness({ trust: () => trust, publish: link.publish, log: log.child({ part: 'freshness' }), now: nowSeconds }, opts.freshness);
+  const stopExpiryWatch = watchKeyExpiry(() => trust, nowSeconds, log.child({ part: 'keys' }));
 
   // 4. the rollout engine: picks up every live rollout where the store left it
   const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
@@ -269,12 +278,17 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     operatorToken,
     rootPublicKey: trust.rootPublicKey,
     broker,
+    freshness,
     reloadTrust() {
       trust = loadTrust(opts.keysDir);
-      log.info({ serial: trust.keyDocument.serial }, 'key document reloaded');
+      log.info({ serial: trust.keyDocument.serial, rootVersion: trust.root.version }, 'key document reloaded');
+      freshness.publishNow(); // devices see the new key document (and root chain) at once
+      publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
     },
     close() {
       closing ??= (async () => {
+        freshness.close();
+        stopExpiryWatch();
         await api.close(); // finishes in-flight requests, accepts no new ones
         engine?.stop();
         await link.close(); // flushes what the server still had to publish

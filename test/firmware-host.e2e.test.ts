@@ -2,7 +2,7 @@
 // processes (firmware-host/, WAMR + libmosquitto + libsodium). Three devices commit, revert a
 // trapping module by themselves and follow a CLI rollback; one device is killed with SIGKILL at
 // every storage write of an install (MCUboot's habit) and must come back on a valid slot and finish.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,11 +10,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDeviceWithCredentials } from '../cli/commands/device-credentials.js';
 import { prepareFleetTls, TLS_FILES } from '../server/tls/fleet-tls.js';
+import { buildCDevice, CDevice } from './helpers/c-device.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
-import { startFleet, tempDir, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
+import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
 const ROOT = process.cwd();
-const DEVICE_BIN = join(ROOT, 'firmware-host', 'build', 'wasmfleet-device');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 interface DeviceView {
@@ -26,67 +26,9 @@ interface DeviceView {
   running: Array<{ component: string; version: string; manifestDigest: string }>;
 }
 
-// Build the C host once (incremental). The project installs its toolchain (scripts/system-deps.sh),
-// so a failed build fails this suite with the build's own message; it is never skipped.
-let buildMessage = '';
-try {
-  execFileSync('bash', [join(ROOT, 'firmware-host', 'scripts', 'build.sh'), '--strict'], { stdio: 'pipe', timeout: 600_000 });
-} catch (err) {
-  buildMessage = String((err as { stderr?: Buffer }).stderr ?? err);
-}
-const haveDevice = existsSync(DEVICE_BIN);
-
-class CDevice {
-  child?: ChildProcess;
-  log = '';
-  readonly stateDir = tempDir('wf-cdev-').toString();
-
-  constructor(
-    readonly creds: Omit<DeviceCredentials, 'password'> & { password?: string },
-    readonly extra: string[] = [],
-  ) {}
-
-  start(env: Record<string, string> = {}): void {
-    this.log = '';
-    // The password travels in the environment, never on the command line; a certificate replaces it.
-    const secret: Record<string, string> = this.creds.password ? { WASMFLEET_DEVICE_PASSWORD: this.creds.password } : {};
-    const args = [
-      '--url', this.creds.mqttUrl, '--id', this.creds.id, ...(this.creds.password ? ['--username', this.creds.username] : []),
-      '--root-key', this.creds.rootPublicKey,
-      '--state-dir', this.stateDir, '--probation-ticks', '3', ...this.extra,
-    ];
-    const child = spawn(DEVICE_BIN, args, {
-      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', ...secret, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    this.child = child;
-  }
-
-  exited(): Promise<NodeJS.Signals | number | null> {
-    const child = this.child!;
-    return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.signalCode ?? child.exitCode);
-      child.once('exit', (code, signal) => resolve(signal ?? code));
-    });
-  }
-
-  alive(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.alive()) return;
-    this.child!.kill('SIGTERM');
-    await this.exited();
-  }
-
-  /** The last state the device logged before now ("agent: state downloading" lines). */
-  lastLoggedState(): string | undefined {
-    const states = [...this.log.matchAll(/agent: state (\w+)/g)].map((m) => m[1]);
-    return states.at(-1);
-  }
-}
+const build = buildCDevice();
+const buildMessage = build.message;
+const haveDevice = build.ok;
 
 /**
  * The slot the device runs after a restart, read from its state directory the way the boot

@@ -2,10 +2,9 @@
 // bars and a final table (or --json). Exit 0 when every device ends online and none is stuck
 // mid-update; 1 otherwise.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
 import { resolveCa, resolveToken } from '../client.js';
-import { collectPair, positiveInt } from '../options.js';
+import { collectPair, positiveInt, probability } from '../options.js';
 import { printJson, printTable, say } from '../output.js';
 
 interface SimOptions {
@@ -22,12 +21,6 @@ interface SimOptions {
   workers?: number;
   procs?: number;
   json?: boolean;
-}
-
-function probability(value: string): number {
-  const p = Number(value);
-  if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError(`expected a probability between 0 and 1, got "${value}"`);
-  return p;
 }
 
 export function renderFleetResult(r: FleetResult): void {

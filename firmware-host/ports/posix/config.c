@@ -25,6 +25,9 @@ static void usage(FILE *to)
             "  --budget N                          instructions per entry call (default 10000000)\n"
             "  --probation-ticks N                 clean ticks before commit (default 3)\n"
             "  --slot-size BYTES                   per slot (default 1048576)\n"
+            "  --freshness-grace SECONDS           stale after this long without a freshness\n"
+            "                                      statement since boot (default 3600)\n"
+            "  --clock-offset-file FILE            tests: seconds to add to the clock (re-read)\n"
             "  --config FILE                       key=value lines with the names above\n");
 }
 
@@ -37,6 +40,7 @@ static int set(wf_posix_config_t *c, const char *key, const char *val)
     STR("root-key", root_key_hex) STR("state-dir", state_dir) STR("capabilities", capabilities)
     NUM("max-chunk", max_chunk) NUM("window", window) NUM("memory", memory) NUM("budget", budget)
     NUM("probation-ticks", probation_ticks) NUM("slot-size", slot_size)
+    NUM("freshness-grace", freshness_grace) STR("clock-offset-file", clock_offset_file)
 #undef STR
 #undef NUM
     return -1;

@@ -28,6 +28,8 @@ typedef struct {
     uint32_t budget;
     uint32_t probation_ticks;
     uint32_t slot_size;
+    uint32_t freshness_grace;  /* seconds after boot without a freshness statement: stale */
+    char clock_offset_file[400]; /* test hook: seconds added to the clock, re-read every loop */
 } wf_posix_config_t;
 
 /** Parse argv; prints usage and returns non-zero on an error or --help (then *exit_code). */

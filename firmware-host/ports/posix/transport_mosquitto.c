@@ -32,6 +32,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     mosquitto_subscribe(m, NULL, t, 1);
     topic(d, "chunk", t, sizeof t);
     mosquitto_subscribe(m, NULL, t, 0);
+    mosquitto_subscribe(m, NULL, WF_FRESHNESS_TOPIC, 1);
     wf_agent_on_connect(&d->agent); /* hello, online, report: all retained */
 }
 
@@ -50,6 +51,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     size_t plen = strlen(d->topic_prefix);
     const char *suffix;
     (void)m;
+    if (strcmp(msg->topic, WF_FRESHNESS_TOPIC) == 0) {
+        wf_agent_on_freshness(&d->agent, msg->payload, (size_t)msg->payloadlen);
+        return;
+    }
     if (strncmp(msg->topic, d->topic_prefix, plen) != 0) { return; }
     suffix = msg->topic + plen;
     if (strcmp(suffix, "directive") == 0) {
