@@ -74,6 +74,17 @@ export class PacketGuard extends Duplex implements GuardedConnection {
     this.socket.write(chunk, cb);
   }
 
+  // What aedes writes corked together (a packet's header, topic and payload; a batch of packets)
+  // arrives here as one batch: forward it as one socket write (one writev), not one write per
+  // piece, each waiting for the previous one's callback (a system call and a turn per piece).
+  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, cb: (err?: Error | null) => void): void {
+    if (this.socket.destroyed) return cb();
+    this.socket.cork();
+    for (let i = 0; i < chunks.length - 1; i++) this.socket.write(chunks[i].chunk);
+    this.socket.write(chunks[chunks.length - 1].chunk, cb);
+    this.socket.uncork();
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.socket.end(cb);
   }
