@@ -1,21 +1,24 @@
 // One simulated device as its own process, as a real device would run:
 //   node dist/device-sim/agent-main.js --id <id> --mqtt <url> --password <token> --root <hex> --state <dir>
+//   [--chunk <bytes>] [--engine wasm3|v8]   (default: wasm3 when built, else V8; or $WASMFLEET_ENGINE)
 // SIGTERM/SIGINT stop it cleanly; the kill-at-every-write tests SIGKILL it (slots.ts crashPoint).
 import { fromHex } from '../protocol/crypto.js';
 import { DeviceAgent } from './agent.js';
-import { NodeEngine } from './engine/node-engine.js';
+import { createEngine } from './engine/select.js';
 
 function flag(name: string): string {
   const at = process.argv.indexOf(`--${name}`);
   const value = at > 0 ? process.argv[at + 1] : undefined;
   if (!value) {
-    process.stderr.write(`usage: agent-main --id <id> --mqtt <url> --password <token> --root <hex> --state <dir> [--chunk <bytes>]\nmissing --${name}\n`);
+    process.stderr.write(`usage: agent-main --id <id> --mqtt <url> --password <token> --root <hex> --state <dir> [--chunk <bytes>] [--engine wasm3|v8]\nmissing --${name}\n`);
     process.exit(2);
   }
   return value;
 }
 
-const engine = new NodeEngine({ workers: 1 });
+const choice = createEngine(process.argv.includes('--engine') ? flag('engine') : undefined, { workers: 1 });
+if (choice.notice) process.stderr.write(`${choice.notice}\n`);
+const engine = choice.engine;
 const chunk = process.argv.includes('--chunk') ? Number(flag('chunk')) : undefined;
 const agent = new DeviceAgent({
   deviceId: flag('id'),

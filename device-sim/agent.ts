@@ -242,7 +242,7 @@ export class DeviceAgent extends EventEmitter {
     try {
       await client.subscribeAsync({ [deviceTopic(this.id, 'chunk')]: { qos: 0 }, [deviceTopic(this.id, 'directive')]: { qos: 1 } });
       const hello = encodeHello({
-        host: 'v8',
+        host: this.opts.engine.name,
         abi: ABI_VERSION,
         capabilities: this.opts.capabilities,
         maxChunk: this.opts.chunkSize,

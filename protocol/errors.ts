@@ -74,6 +74,8 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, message: 'no such API route' },
   AUTH_REQUIRED: { status: 401, message: 'missing or wrong operator token' },
   SERVER_UNAVAILABLE: { status: 503, message: 'server is not reachable' },
+  // Simulator
+  ENGINE_UNAVAILABLE: { status: 400, message: 'the requested Wasm engine is not available' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

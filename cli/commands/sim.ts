@@ -2,7 +2,8 @@
 // bars and a final table (or --json). Exit 0 when every device ends online and none is stuck
 // mid-update; 1 otherwise.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { ENGINE_KINDS } from '../../device-sim/engine/select.js';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
 import { resolveToken } from '../client.js';
 import { collectPair, positiveInt } from '../options.js';
@@ -19,6 +20,7 @@ interface SimOptions {
   duration: number;
   stateDir?: string;
   workers?: number;
+  engine?: string;
   json?: boolean;
 }
 
@@ -30,7 +32,7 @@ function probability(value: string): number {
 
 export function renderFleetResult(r: FleetResult): void {
   const s = r.summary;
-  process.stdout.write(`\n${s.devices} simulated devices (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`);
+  process.stdout.write(`\n${s.devices} simulated devices on ${r.engine} (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`);
   printTable(Object.entries(s.states).map(([state, devices]) => ({ state, devices })));
   process.stdout.write('\n');
   printTable(Object.entries(s.running).map(([release, devices]) => ({ running: release, devices })));
@@ -56,6 +58,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
       durationS: o.duration,
       stateDir: o.stateDir,
       workers: o.workers,
+      engineKind: o.engine,
       signal: abort.signal,
       live: !o.json && process.stdout.isTTY === true,
     });
@@ -77,11 +80,12 @@ export function registerSimCommand(program: Command): void {
     .option('--tag <key=value>', 'tag the simulated devices (repeatable)', collectPair)
     .option('--duration <s>', 'seconds to run (0: until Ctrl-C)', positiveInt, 0)
     .option('--state-dir <dir>', 'device state directories (reused across runs: same devices, same slots)')
-    .option('--workers <n>', 'Wasm worker threads', positiveInt)
+    .addOption(new Option('--engine <engine>', 'Wasm engine of the simulated devices (default: wasm3 when its addon is built, else v8)').choices(ENGINE_KINDS))
+    .option('--workers <n>', 'worker threads of the v8 engine', positiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (o: SimOptions) => {
       const r = await simCommand(o);
-      if (o.json) printJson({ ok: r.ok, seed: r.seed, stateDir: r.stateDir, summary: r.summary, devices: r.devices });
+      if (o.json) printJson({ ok: r.ok, engine: r.engine, seed: r.seed, stateDir: r.stateDir, summary: r.summary, devices: r.devices });
       else renderFleetResult(r);
       process.exitCode = r.ok ? 0 : 1;
     });

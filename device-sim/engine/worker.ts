@@ -2,7 +2,7 @@
 // that does not answer in time gets this whole worker terminated, since V8 cannot interrupt
 // a running Wasm function from inside.
 import { parentPort } from 'node:worker_threads';
-import { buildHostImports, HostTrap, type HostImports, type HostEnv } from '../host-abi.js';
+import { buildHostImports, HostTrap, wasmMemory, type HostImports, type HostEnv } from '../host-abi.js';
 import type { CallOutcome, EntryPoint } from './types.js';
 
 export type WorkerRequest =
@@ -39,7 +39,7 @@ function load(msg: Extract<WorkerRequest, { op: 'load' }>): WorkerReply {
     const host = buildHostImports(msg.env);
     const instance = new WebAssembly.Instance(module, host.imports);
     const memory = instance.exports.memory instanceof WebAssembly.Memory ? instance.exports.memory : undefined;
-    host.bindMemory(memory);
+    host.bindMemory(memory ? wasmMemory(memory) : undefined);
     hosted.set(msg.id, { instance, host, memory, maxPages: msg.maxPages });
     return { job: msg.job };
   } catch (err) {

@@ -27,6 +27,8 @@ export interface InstanceOptions {
   maxPages?: number;
   /** wasm3 value stack in bytes (default 16 KiB). */
   stackBytes?: number;
+  /** The caller already ran WebAssembly.validate() on these exact bytes: skip it here. */
+  validated?: boolean;
 }
 
 export declare class Instance {

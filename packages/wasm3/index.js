@@ -46,14 +46,33 @@ function wrap(fn) {
   };
 }
 
+/**
+ * wasm3 is not a validating parser: it trusts a module's structure in places (types on its value
+ * stack, branch targets). Every module goes through V8's validator first, so wasm3 only ever sees
+ * valid Wasm; a refusal carries V8's message.
+ */
+function validate(bytes) {
+  if (!(bytes instanceof Uint8Array)) throw Object.assign(new TypeError('bytes must be a Uint8Array'), { code: 'WASM3_USAGE' });
+  if (WebAssembly.validate(bytes)) return;
+  let message = 'invalid WebAssembly module';
+  try {
+    new WebAssembly.Module(bytes);
+  } catch (err) {
+    message = err.message;
+  }
+  throw Object.assign(new Error(message), { code: 'WASM3_INVALID' });
+}
+
 class Instance {
   /**
    * Parse and load a module: memory (at most maxPages 64 KiB pages), data and element segments.
    * @param {Uint8Array} bytes
-   * @param {{ maxPages?: number, stackBytes?: number }} [options]
+   * @param {{ maxPages?: number, stackBytes?: number, validated?: boolean }} [options] validated: the
+   *   caller already ran WebAssembly.validate() on these bytes (skips doing it again)
    */
   constructor(bytes, options = {}) {
     if (!native) throw Object.assign(new Error(`wasm3 binding not built: ${loadError && loadError.message}`), { code: 'WASM3_UNAVAILABLE' });
+    if (!options.validated) validate(bytes);
     this.native = wrap(() => new native.Instance(bytes, options.maxPages ?? 16, options.stackBytes ?? 16384))();
   }
   /** Link a host function to an import; false when the module does not import it with that signature. */

@@ -40,6 +40,42 @@ Napi::Error MakeError(Napi::Env env, const char* code, const std::string& messag
   return e;
 }
 
+// Unsigned LEB128 at *pos (at most 5 bytes); false past `end` or on an overlong encoding.
+bool ReadU32(const uint8_t* data, size_t end, size_t* pos, uint32_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (*pos >= end) return false;
+    uint8_t b = data[(*pos)++];
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (v > 0xFFFFFFFFu) return false;
+      *out = static_cast<uint32_t>(v);
+      return true;
+    }
+  }
+  return false;
+}
+
+// The declared initial size of the module's first table, or -1 when it has none. wasm3 sizes its
+// table by the element segments alone; V8 (and the spec) by this declaration.
+int64_t DeclaredTableSize(const std::vector<uint8_t>& wasm) {
+  size_t pos = 8, n = wasm.size();
+  while (pos < n) {
+    uint8_t id = wasm[pos++];
+    uint32_t len = 0;
+    if (!ReadU32(wasm.data(), n, &pos, &len) || len > n - pos) return -1;
+    size_t end = pos + len;
+    if (id == 4) {
+      uint32_t count = 0, min = 0;
+      if (!ReadU32(wasm.data(), end, &pos, &count) || count == 0 || pos + 2 > end) return -1;
+      pos += 2;  // reftype, limits flags
+      return ReadU32(wasm.data(), end, &pos, &min) ? min : -1;
+    }
+    pos = end;
+  }
+  return -1;
+}
+
 class Instance;
 
 struct Import {
@@ -112,8 +148,24 @@ class Instance : public Napi::ObjectWrap<Instance> {
       MakeError(env, "WASM3_MEMORY_LIMIT", msg).ThrowAsJavaScriptException();
       return;
     }
-    // Data and element segments are written here (an out-of-range segment fails the load).
+    // Data and element segments are written here (an out-of-range segment fails the load). Their
+    // offsets and the globals' initial values are constant expressions that wasm3 runs in its
+    // interpreter, which spends fuel: give them enough (wasm3 would ignore a trap there).
+    int64_t tableSize = DeclaredTableSize(wasm_);
+    if (tableSize > 0 && tableSize <= 100000) {
+      module->table0 = m3_AllocArray(IM3Function, tableSize);
+      module->table0Size = module->table0 ? static_cast<u32>(tableSize) : 0;
+    }
+    int64_t saved = wf_m3_fuel;
+    wf_m3_fuel = INT64_MAX;
     r = m3_LoadModule(runtime_, module);
+    wf_m3_fuel = saved;
+    if (!r && tableSize >= 0 && module->table0Size > tableSize) {
+      module_ = module;
+      Release();  // the module belongs to the runtime now
+      MakeError(env, "WASM3_TRAP", "table initializer is out of bounds").ThrowAsJavaScriptException();
+      return;
+    }
     if (r) {
       m3_FreeModule(module);
       Release();
