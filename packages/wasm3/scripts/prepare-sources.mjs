@@ -75,6 +75,26 @@ const PATCHES = [
   },
   {
     file: 'm3_env.c',
+    why: 'the runtime in its own mapping: its compiler scratch area (10 KiB) can be given back after compiling',
+    from: `    IM3Runtime runtime = m3_AllocStruct (M3Runtime);`,
+    to: `    IM3Runtime runtime = (IM3Runtime) wf_m3_pagesAlloc (sizeof (M3Runtime));`,
+  },
+  {
+    file: 'm3_env.c',
+    why: 'no use of a freed runtime when its stack cannot be allocated',
+    from: `        else m3_Free (runtime);`,
+    to: `        else { wf_m3_pagesFree (runtime); runtime = NULL; }`,
+  },
+  {
+    file: 'm3_env.c',
+    why: 'the matching release of the runtime',
+    from: `        Runtime_Release (i_runtime);
+        m3_Free (i_runtime);`,
+    to: `        Runtime_Release (i_runtime);
+        wf_m3_pagesFree (i_runtime);`,
+  },
+  {
+    file: 'm3_env.c',
     why: 'declarations of the allocation hooks',
     from: `#include "m3_env.h"`,
     to: `#include "m3_env.h"

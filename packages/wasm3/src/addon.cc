@@ -344,6 +344,8 @@ class Instance : public Napi::ObjectWrap<Instance> {
       MakeError(env, "WASM3_INVALID", r).ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    // Everything is compiled: the compiler's scratch area (~10 KiB per runtime) is not needed again.
+    wf_m3_pagesDiscard(&runtime_->compilation, sizeof runtime_->compilation);
     started_ = true;
     r = Metered(fuel, [](void* m) { return m3_RunStart(static_cast<IM3Module>(m)); }, module_);
     if (r) {

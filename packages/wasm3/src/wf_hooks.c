@@ -61,3 +61,10 @@ void wf_m3_pagesFree(void *ptr)
     char *base = (char *)ptr - 16;
     munmap(base, *(size_t *)base);
 }
+
+void wf_m3_pagesDiscard(void *ptr, size_t len)
+{
+    uintptr_t start = ((uintptr_t)ptr + PAGE - 1u) & ~(uintptr_t)(PAGE - 1u);
+    uintptr_t end = ((uintptr_t)ptr + len) & ~(uintptr_t)(PAGE - 1u);
+    if (end > start) { madvise((void *)start, end - start, MADV_DONTNEED); }
+}

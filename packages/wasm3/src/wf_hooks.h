@@ -22,6 +22,9 @@ void *wf_m3_linearRealloc(void *ptr, size_t new_size, size_t old_size);
 void wf_m3_linearFree(void *ptr);
 void *wf_m3_pagesAlloc(size_t size);
 void wf_m3_pagesFree(void *ptr);
+/* Give the whole pages inside [ptr, ptr + len) of a wf_m3_pagesAlloc mapping back to the kernel:
+ * they read as zero again, as freshly allocated. */
+void wf_m3_pagesDiscard(void *ptr, size_t len);
 
 #ifdef __cplusplus
 }
