@@ -4,8 +4,8 @@
 //     time per instance, a wf_tick round trip, and a CPU-bound kernel (CRC-32 over 64 KiB per
 //     call) in calls/s;
 //  2. whole simulated devices: a fleet of M devices (agent, MQTT client, state dir, module) against
-//     a server in another process, all committed on counter 1.0.0: fleet RSS per device, and how
-//     many such devices fit in 4 GiB.
+//     a server in another process, deployed counter 1.0.0 (a healthy module: every rollback is a
+//     false one): fleet RSS per device, how many such devices fit in 4 GiB, and the rollbacks.
 // Figures are printed with their ratio wasm3/v8 from the same run.
 //
 //   node dist/device-sim/bench-engines.js [--instances 2000] [--devices 1000] [--engines wasm3,v8]
@@ -148,7 +148,8 @@ async function fleetRole(cfg: { kind: string; httpUrl: string; token: string; de
   process.once('message', async () => {
     try {
       const t1 = performance.now();
-      const s = await fleet.waitFor('all committed', (x) => (x.running['counter@1.0.0'] ?? 0) === cfg.devices && x.inProgress === 0, 900_000);
+      // Settled: every device committed counter 1.0.0 or reverted it (V8 under load can falsely time out).
+      const s = await fleet.waitFor('every device settled', (_, f) => f.statuses().every((d) => d.state === 'committed' || d.state === 'rolled_back'), 900_000);
       const committedS = (performance.now() - t1) / 1000;
       // Let a few ticks run, then measure the steady state.
       await new Promise((r) => setTimeout(r, 3000));
@@ -156,7 +157,7 @@ async function fleetRole(cfg: { kind: string; httpUrl: string; token: string; de
       const mem = process.memoryUsage();
       const reasons = s.reasons;
       await fleet.stop();
-      send({ type: 'fleet', engine: fleet.engineName, devices: cfg.devices, rss: mem.rss, heapUsed: mem.heapUsed - memBefore.heapUsed, external: mem.external - memBefore.external, rssBefore, committedS, reasons });
+      send({ type: 'fleet', engine: fleet.engineName, devices: cfg.devices, committed: s.running['counter@1.0.0'] ?? 0, rss: mem.rss, heapUsed: mem.heapUsed - memBefore.heapUsed, external: mem.external - memBefore.external, rssBefore, committedS, reasons });
     } catch (err) {
       send({ type: 'error', message: (err as Error).stack ?? String(err) });
     }
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
   }
 
   if (devices > 0) {
-    log(`\n== whole simulated devices: a fleet of ${devices} per engine, all committed on counter 1.0.0`);
+    log(`\n== whole simulated devices: a fleet of ${devices} per engine, counter 1.0.0 deployed to all`);
     const dir = mkdtempSync(join(tmpdir(), 'wasmfleet-bench-engines-'));
     const { initKeys } = await import('../cli/commands/keys-init.js');
     const { ApiClient } = await import('../cli/client.js');
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
         const perDevice = (Number(r.rss) - Number(r.rssBefore)) / devices;
         const fit = Math.floor((4 * GiB - Number(r.rssBefore)) / perDevice);
         log(
-          `${String(r.engine).padEnd(5)} fleet RSS ${mib(Number(r.rss))} (process before the fleet: ${mib(Number(r.rssBefore))}): ${kib(perDevice)} per device (JS heap ${kib(Number(r.heapUsed) / devices)}, external ${kib(Number(r.external) / devices)}) → ${fit.toLocaleString('en')} devices in 4 GiB; booted in ${Number(online.bootS).toFixed(1)} s, all committed ${Number(r.committedS).toFixed(1)} s after the deploy; failures: ${JSON.stringify(r.reasons)}`,
+          `${String(r.engine).padEnd(5)} fleet RSS ${mib(Number(r.rss))} (process before the fleet: ${mib(Number(r.rssBefore))}): ${kib(perDevice)} per device (JS heap ${kib(Number(r.heapUsed) / devices)}, external ${kib(Number(r.external) / devices)}) → ${fit.toLocaleString('en')} devices in 4 GiB; booted in ${Number(online.bootS).toFixed(1)} s, ${Number(r.committed)} committed, all settled ${Number(r.committedS).toFixed(1)} s after the deploy; rollbacks: ${JSON.stringify(r.reasons)}`,
         );
       }
     } finally {
