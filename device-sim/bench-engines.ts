@@ -175,8 +175,8 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stdout.write(s + '\n');
   const results: { engine: Record<string, Msg>; fleet: Record<string, Msg> } = { engine: {}, fleet: {} };
 
-  log(`== engines alone: ${instances} instances of counter.wat each`);
-  for (const kind of engines) {
+  if (instances > 0) log(`== engines alone: ${instances} instances of counter.wat each`);
+  for (const kind of instances > 0 ? engines : []) {
     const child = fork(self, ['--role', 'engine', kind, String(instances)], { stdio: 'inherit', execArgv: ['--expose-gc'] });
     const r = await next(child, 'engine');
     results.engine[kind] = r;
