@@ -68,14 +68,16 @@ class Wasm3ModuleInstance implements ModuleInstance {
     private readonly perMs: number,
   ) {}
 
+  /** Pages of the exported memory (0 without one), as the V8 engine reports them. */
   private pages(): number {
-    return this.inst.memoryBytes / PAGE;
+    return this.checked.exportsMemory ? this.inst.memoryBytes / PAGE : 0;
   }
 
   call(name: EntryPoint, budgetMs: number): Promise<CallOutcome> {
     if (this.disposed) return Promise.resolve(fault('MODULE_TRAP', 'instance disposed'));
     if (this.lost) return Promise.resolve(fault('MODULE_TRAP', this.lost));
     const outcome: CallOutcome = { effects: [], pages: 0 };
+    let grownTo: number | undefined;
     if (!this.checked.exports.has(name)) {
       outcome.fault = { code: 'ABI_MISSING_EXPORT', detail: name };
     } else {
@@ -83,17 +85,24 @@ class Wasm3ModuleInstance implements ModuleInstance {
       try {
         outcome.value = Number(this.inst.call(name, [], fuel));
       } catch (err) {
-        const e = err as Error & { code?: string };
+        const e = err as Error & { code?: string; requestedPages?: number };
         if (err instanceof HostTrap) outcome.fault = { code: 'MODULE_TRAP', detail: `${name}: host: ${e.message}` };
         else if (e.code === 'WASM3_FUEL') {
           this.lost = `a call blew its ${budgetMs} ms budget`;
           outcome.fault = { code: 'MODULE_TIMEOUT', detail: `${name}: budget of ${fuel} instructions (${budgetMs} ms) spent` };
         } else if (e.code === 'WASM3_MEMORY_LIMIT') {
-          outcome.fault = { code: 'MODULE_OUT_OF_MEMORY', detail: `${name}: memory.grow past the limit of ${this.maxPages} pages` };
+          // Stopped at the grow itself (V8 lets it happen and finds the module over its limit after the call): the same verdict and detail.
+          grownTo = e.requestedPages;
+          outcome.fault = { code: 'MODULE_OUT_OF_MEMORY', detail: `${grownTo} pages > limit ${this.maxPages}` };
         } else outcome.fault = { code: 'MODULE_TRAP', detail: `${name}: ${e.message}` };
       }
     }
-    outcome.pages = this.pages();
+    if (outcome.fault?.code === 'MODULE_TIMEOUT') {
+      // As on V8, where the call's worker is terminated: the aborted call leaves no effects behind.
+      this.host.drain();
+      return Promise.resolve(outcome);
+    }
+    outcome.pages = grownTo ?? this.pages();
     if (!outcome.fault && outcome.pages > this.maxPages) {
       outcome.fault = { code: 'MODULE_OUT_OF_MEMORY', detail: `${outcome.pages} pages > limit ${this.maxPages}` };
     }
@@ -110,12 +119,21 @@ class Wasm3ModuleInstance implements ModuleInstance {
   }
 }
 
+/** Why V8 refuses an import of each kind when the host does not provide it (Node 20's LinkError texts). */
+const LINK_ERRORS: Record<string, string> = {
+  func: 'function import requires a callable',
+  memory: 'memory import must be a WebAssembly.Memory object',
+  table: 'table import requires a WebAssembly.Table',
+  global: 'global import must be a number, valid Wasm reference, or WebAssembly.Global object',
+  tag: 'tag import requires a WebAssembly.Tag',
+};
+
 /** The first import the host cannot satisfy, worded as V8's LinkError, or null. */
 function unresolvedImport(info: WasmInfo, host: Record<string, unknown>): string | null {
   for (const [i, imp] of info.imports.entries()) {
-    if (imp.module !== ABI_MODULE) return `WebAssembly.Instance(): Import #${i} "${imp.module}": module is not an object or function`;
-    if (imp.kind !== 'func') return `WebAssembly.Instance(): Import #${i} "${imp.module}" "${imp.name}": ${imp.kind} import is not provided by the host`;
-    if (typeof host[imp.name] !== 'function') return `WebAssembly.Instance(): Import #${i} "${imp.module}" "${imp.name}": function import requires a callable`;
+    const at = `WebAssembly.Instance(): Import #${i} module="${imp.module}"`;
+    if (imp.module !== ABI_MODULE) return `${at} error: module is not an object or function`;
+    if (imp.kind !== 'func' || typeof host[imp.name] !== 'function') return `${at} function="${imp.name}" error: ${LINK_ERRORS[imp.kind]}`;
   }
   return null;
 }
@@ -194,7 +212,7 @@ export class Wasm3Engine implements WasmEngine {
       } catch (err) {
         const e = err as Error & { code?: string };
         if (e.code === 'WASM3_FUEL') throw new WfError('MODULE_TIMEOUT', `instantiation: budget of ${fuel} instructions (${opts.budgetMs} ms) spent`);
-        if (e.code === 'WASM3_MEMORY_LIMIT') throw new WfError('MODULE_OUT_OF_MEMORY', `instantiation: memory.grow past the limit of ${opts.maxPages} pages`);
+        if (e.code === 'WASM3_MEMORY_LIMIT') throw new WfError('MODULE_OUT_OF_MEMORY', `instantiation: ${(e as { requestedPages?: number }).requestedPages} pages > limit ${opts.maxPages}`);
         // As worker.ts: a trap in the start function is MODULE_TRAP, anything else (a link error) MODULE_INVALID.
         throw new WfError(e.code === 'WASM3_TRAP' ? 'MODULE_TRAP' : 'MODULE_INVALID', e.message);
       }

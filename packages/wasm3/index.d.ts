@@ -20,6 +20,8 @@ export interface Wasm3Error extends Error {
   code: string;
   /** wasm3's own text of a trap, before it was rewritten into V8's wording. */
   wasm3Message?: string;
+  /** WASM3_MEMORY_LIMIT from memory.grow: the page count the module asked for. */
+  requestedPages?: number;
 }
 
 export interface InstanceOptions {

@@ -11,6 +11,11 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
 
+// --if-missing: the root project's `prepare` calls this after installing the system packages
+// (compiler, Python), which npm runs only after this package's own install script: build now if
+// that first attempt could not.
+if (process.argv.includes('--if-missing') && existsSync(join(root, 'build', 'Release', 'wasm3.node'))) process.exit(0);
+
 /**
  * node-gyp needs Node's headers. A Node installed under a prefix carries them in
  * <prefix>/include/node (Debian's nodejs-dev, the official tarballs); point node-gyp there, so it

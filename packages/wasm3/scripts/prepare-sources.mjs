@@ -42,7 +42,7 @@ const PATCHES = [
     to: `        u64 requiredPages = (u64) memory->numPages + numPagesToGrow;
 
         if (requiredPages <= memory->maxPages and runtime->memoryLimit and requiredPages * d_m3MemPageSize > runtime->memoryLimit)
-            return (m3ret_t) wf_m3_trapMemoryLimit;
+            { wf_m3_growRequest = (u32) requiredPages; return (m3ret_t) wf_m3_trapMemoryLimit; }
 
         M3Result r = requiredPages > memory->maxPages ? m3Err_wasmMemoryOverflow : ResizeMemory (runtime, (u32) requiredPages);`,
   },

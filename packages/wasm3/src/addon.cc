@@ -307,7 +307,9 @@ class Instance : public Napi::ObjectWrap<Instance> {
       return env.Undefined();
     }
     const char* code = r == wf_m3_trapFuel ? "WASM3_FUEL" : r == wf_m3_trapMemoryLimit ? "WASM3_MEMORY_LIMIT" : std::strncmp(r, "[trap]", 6) == 0 ? "WASM3_TRAP" : "WASM3_INVALID";
-    MakeError(env, code, r).ThrowAsJavaScriptException();
+    Napi::Error e = MakeError(env, code, r);
+    if (r == wf_m3_trapMemoryLimit) e.Set("requestedPages", Napi::Number::New(env, wf_m3_growRequest));
+    e.ThrowAsJavaScriptException();
     return env.Undefined();
   }
 

@@ -8,6 +8,7 @@
 #include "m3_env.h"
 
 __thread int64_t wf_m3_fuel __attribute__((tls_model("initial-exec"))) = 0;
+__thread uint32_t wf_m3_growRequest __attribute__((tls_model("initial-exec"))) = 0;
 const char wf_m3_trapFuel[] = "[trap] instruction budget spent";
 const char wf_m3_trapMemoryLimit[] = "[trap] memory past the host limit";
 

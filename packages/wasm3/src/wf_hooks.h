@@ -17,6 +17,8 @@ extern "C" {
 extern __thread int64_t wf_m3_fuel __attribute__((tls_model("initial-exec")));
 extern const char wf_m3_trapFuel[];
 extern const char wf_m3_trapMemoryLimit[];
+/* The page count the last grow past the limit asked for. */
+extern __thread uint32_t wf_m3_growRequest __attribute__((tls_model("initial-exec")));
 
 void *wf_m3_linearRealloc(void *ptr, size_t new_size, size_t old_size);
 void wf_m3_linearFree(void *ptr);
