@@ -13,8 +13,7 @@ import { publishModuleFile, type PublishedModule } from './commands/module-publi
 import { rollback } from './commands/rollback.js';
 import { runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
-import type { DeviceView } from '../server/store/devices.js';
-import type { ModuleView } from '../server/store/modules.js';
+import type { DeviceView, ModuleView } from '../protocol/views.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')

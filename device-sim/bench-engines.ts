@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileWat, loadModuleFile } from '../examples/compile.js';
+import { compileWat, loadModuleFile } from '../cli/wat.js';
 import { sha256, toHex } from '../protocol/crypto.js';
 import { createEngine } from './engine/select.js';
 import type { HostEnv } from './host-abi.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { compileWat } from '../examples/compile.js';
+import { compileWat } from '../cli/wat.js';
 import { fromHex, toHex } from '../protocol/crypto.js';
 import { decodeChunkResponse, encodeChunkRequest } from '../protocol/messages.js';
 import { deviceTopic } from '../protocol/topics.js';

@@ -1,7 +1,9 @@
 // npm run demo: the whole story on one machine, with nothing to set up.
 // A server on embedded defaults in a temp dir, 50 simulated devices; counter v1 deployed to all;
 // counter-flaky as v2 (it traps on about half the boards, which revert by themselves); then a
-// manual rollback to v1. Exits 0 only if every device ends committed on counter 1.0.0.
+// manual rollback to v1; then a second component written in C (examples/c/threshold-alarm.c,
+// built by clang), deployed with its config. Exits 0 only if every device ends committed on
+// counter 1.0.0 and alarm 1.0.0.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +19,7 @@ import { LiveSummary, releaseOf, type FleetSummary } from './summary.js';
 const DEVICES = Number(process.env.DEMO_DEVICES ?? 50);
 const EXAMPLES = resolve('examples/wat');
 const TAGS = { fleet: 'demo' };
+const BOTH = 'alarm@1.0.0,counter@1.0.0';
 const say = (line: string) => process.stdout.write(`\n== ${line}\n`);
 
 async function main(): Promise<number> {
@@ -90,6 +93,13 @@ async function main(): Promise<number> {
     const want = new Map(rb.deployments.flatMap((d) => d.devices.map((x) => [x.id, x.sequence] as const)));
     s = await watch('counter 1.0.0 everywhere again', (x) => settled(x) && fleet.statuses().every((d) => d.sequence >= (want.get(d.id) ?? 0)));
 
+    say('publish alarm 1.0.0, written in C (examples/c/threshold-alarm.c, clang + lld), and deploy it with config threshold=0.5');
+    await serverCaughtUp();
+    await publishModuleFile(api, resolve('examples/build/threshold-alarm.wasm'), { name: 'alarm', version: '1.0.0', tickMs: 500, stack: 8192, keysDir });
+    await api.post('/v1/deployments', { module: 'alarm', version: '1.0.0', tags: TAGS, config: { threshold: '0.5', pin: '13' } });
+    s = await watch('alarm 1.0.0 beside counter 1.0.0 everywhere', (x) => settled(x) && x.running[BOTH] === DEVICES);
+    process.stdout.write(`   ${s.running[BOTH]} devices run counter 1.0.0 and alarm 1.0.0\n`);
+
     say('final state');
     process.stdout.write(
       formatTable(
@@ -98,8 +108,8 @@ async function main(): Promise<number> {
           .map((d) => ({ device: d.id, running: releaseOf(d), state: d.state, sequence: d.sequence, online: d.connected })),
       ),
     );
-    ok = s.running['counter@1.0.0'] === DEVICES && s.states.committed === DEVICES;
-    process.stdout.write(ok ? `\nok: all ${DEVICES} devices on counter 1.0.0\n` : `\nNOT OK: ${JSON.stringify(s)}\n`);
+    ok = s.running[BOTH] === DEVICES && s.states.committed === DEVICES;
+    process.stdout.write(ok ? `\nok: all ${DEVICES} devices on counter 1.0.0 and alarm 1.0.0\n` : `\nNOT OK: ${JSON.stringify(s)}\n`);
   } catch (err) {
     process.stderr.write(`demo failed: ${(err as Error).message}\n`);
   } finally {

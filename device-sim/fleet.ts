@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromHex } from '../protocol/crypto.js';
-import { isErrorCode, WfError } from '../protocol/errors.js';
+import { ApiClient } from '../cli/client.js';
 import { DeviceAgent, type AgentOptions, type AgentStatus, type DownloadProgress } from './agent.js';
 import { createEngine } from './engine/select.js';
 import type { WasmEngine } from './engine/types.js';
@@ -58,25 +58,6 @@ interface Member {
   drops: number;
 }
 
-async function api<T>(server: string, token: string | undefined, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, server), {
-      method,
-      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (err) {
-    throw new WfError('SERVER_UNAVAILABLE', `${server}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
-  }
-  const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-  if (!res.ok) {
-    const code = isErrorCode(json.error?.code) ? json.error.code : 'INTERNAL';
-    throw new WfError(code, json.error?.message ?? `HTTP ${res.status} on ${method} ${path}`);
-  }
-  return json as T;
-}
-
 /** Credentials for every id: reused from <stateDir>/fleet.json when this server issued them, else provisioned in batches. */
 async function provision(opts: FleetOptions, stateDir: string, ids: string[]): Promise<Map<string, Credentials>> {
   const file = join(stateDir, 'fleet.json');
@@ -86,15 +67,10 @@ async function provision(opts: FleetOptions, stateDir: string, ids: string[]): P
     if (saved.server === opts.server) for (const c of saved.devices) known.set(c.id, c);
   }
   const missing = ids.filter((id) => !known.has(id));
+  const client = new ApiClient({ server: opts.server, token: opts.token });
   for (let i = 0; i < missing.length; i += 500) {
     const batch = missing.slice(i, i + 500).map((id) => ({ id, tags: opts.tags }));
-    const r = await api<{ devices: Array<{ id: string; password: string; mqttUrl: string; rootPublicKey: string }> }>(
-      opts.server,
-      opts.token,
-      'POST',
-      '/v1/devices/batch',
-      { devices: batch },
-    );
+    const r = await client.post<{ devices: Array<{ id: string; password: string; mqttUrl: string; rootPublicKey: string }> }>('/v1/devices/batch', { devices: batch });
     for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey });
   }
   if (missing.length > 0) writeAtomic(file, JSON.stringify({ server: opts.server, devices: [...known.values()] }));

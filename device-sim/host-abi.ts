@@ -22,7 +22,8 @@ export interface HostEnv {
 export type HostEffect =
   | { kind: 'log'; text: string }
   | { kind: 'telemetry'; name: string; value: number }
-  | { kind: 'kv'; key: string; value: string };
+  | { kind: 'kv'; key: string; value: string }
+  | { kind: 'gpio'; pin: number; value: number };
 
 /** A value in [0, 1) from SHA-256 of (seed, what): a good hash, so ~50/50 splits hold across devices. */
 export function seededUnit(seed: string, what: string): number {
@@ -121,7 +122,9 @@ export function buildHostImports(env: HostEnv): HostImports {
     },
     gpio_read: (pin: number) => gpio.get(pin) ?? gpioDefault(env.seed, pin),
     gpio_write: (pin: number, value: number) => {
+      if (pin < 0 || pin >= 64) return -1; // the pins a device has (as the C host)
       gpio.set(pin, value ? 1 : 0);
+      effects.push({ kind: 'gpio', pin, value: value ? 1 : 0 });
       return 0;
     },
     sensor_read: (channel: number) => sensorValue(env.seed, channel),

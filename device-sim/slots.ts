@@ -7,6 +7,7 @@
 //   pending.cbor               the directive bundle being worked on (resumed after a restart)
 //   slots/<component>/A.wasm   slot images
 //   kv/<component>.json        kv entries (hex → hex)
+//   kv/<component>.trial.json  the kv entries before the trial in progress (restored on revert)
 //   download/meta.json, part   the partial download and what it is for
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,6 +59,12 @@ export interface DeviceState {
   components: Record<string, ComponentSlots>;
   trial?: Trial;
   last?: Outcome;
+}
+
+/** A component's kv entries before the trial of `sequence` ran. */
+export interface KvBackup {
+  sequence: number;
+  kv: Record<string, string>;
 }
 
 export const spareOf = (slot: SlotName | null): SlotName => (slot === 'A' ? 'B' : 'A');
@@ -134,6 +141,30 @@ export class StateDir {
     const path = join(this.dir, 'kv', `${component}.json`);
     writeFileSync(`${path}.tmp`, JSON.stringify(kv));
     renameSync(`${path}.tmp`, path);
+  }
+
+  private kvBackupPath(component: string): string {
+    return join(this.dir, 'kv', `${component}.trial.json`);
+  }
+
+  saveKvBackup(component: string, backup: KvBackup): void {
+    writeAtomic(this.kvBackupPath(component), JSON.stringify(backup));
+  }
+
+  loadKvBackup(component: string): KvBackup | null {
+    const path = this.kvBackupPath(component);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as KvBackup) : null;
+  }
+
+  dropKvBackup(component: string): void {
+    rmSync(this.kvBackupPath(component), { force: true });
+  }
+
+  /** Copy the active slot's image into the spare slot (a config change of the running release). */
+  copySlot(component: string, from: SlotName, to: SlotName): void {
+    const tmp = `${this.slotPath(component, to)}.tmp`;
+    writeFileSync(tmp, readFileSync(this.slotPath(component, from)));
+    this.installSlot(component, to, tmp);
   }
 
   loadPending(): Uint8Array | null {

@@ -1,10 +1,11 @@
 // Deterministic CBOR (RFC 8949 §4.2.1) on top of cbor-x.
 // cbor-x's defaults are not valid COSE: they add tag 259 for Maps, tag 64 for Uint8Array, records
 // extensions and fixed 16-bit map headers. This configuration turns all of that off.
-// Canonical form is enforced on decode by re-encoding the decoded value with sorted keys and
-// comparing bytes: one rule that catches non-shortest heads, indefinite lengths, unsorted and
-// duplicate keys, stray tags and trailing bytes alike.
+// Decoding first walks the raw bytes through the strict profile (cbor-profile.ts, the same walk
+// as the C host's): cbor-x only ever sees bytes without tags, undefined or indefinite lengths, so
+// it cannot build a Date, a BigInt, a RegExp, a Set or an expanded shared value (tags 28/29).
 import { Decoder, Encoder, Tag } from 'cbor-x';
+import { assertProfile } from './cbor-profile.js';
 import { WfError } from './errors.js';
 
 export { Tag };
@@ -70,8 +71,8 @@ export interface DecodeOptions {
   what: string;
   /** Reject input larger than this many bytes before parsing anything. */
   maxBytes: number;
-  /** Require deterministic encoding (default true). Telemetry turns it off for float64 values. */
-  canonical?: boolean;
+  /** float64 values belong to this message (telemetry values only); elsewhere a float is CBOR_UNSUPPORTED. */
+  floats?: boolean;
 }
 
 /** Strictly decode one CBOR data item; every failure is a typed WfError naming `what`. */
@@ -81,20 +82,11 @@ export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions): CborValue {
     throw new WfError('CBOR_TOO_LARGE', `${opts.what}: ${bytes.length} bytes, limit ${opts.maxBytes}`);
   }
   if (bytes.length === 0) throw new WfError('CBOR_MALFORMED', `${opts.what}: empty`);
-  let value: unknown;
+  assertProfile(bytes, opts.what, { floats: opts.floats });
   try {
-    value = decoder.decode(bytes);
+    return decoder.decode(bytes) as CborValue;
   } catch (err) {
+    // Unreachable for bytes the profile accepted; kept typed all the same.
     throw new WfError('CBOR_MALFORMED', `${opts.what}: ${(err as Error).message}`);
   }
-  if (opts.canonical !== false) {
-    let again: Uint8Array;
-    try {
-      again = encoder.encode(canonicalize(value));
-    } catch (err) {
-      throw new WfError('CBOR_MALFORMED', `${opts.what}: ${(err as Error).message}`);
-    }
-    if (compareBytes(again, bytes) !== 0) throw new WfError('CBOR_NON_CANONICAL', opts.what);
-  }
-  return value as CborValue;
 }

@@ -47,7 +47,7 @@ export function parseSign1(bytes: Uint8Array, what: string, maxBytes: number): S
   // Tag 18 is the single head byte 0xd2. Reading it here rather than through cbor-x's tag
   // registry keeps us independent of extensions other libraries register for tag 18.
   if (bytes.length === 0 || bytes[0] !== TAG18_HEAD) {
-    if (bytes.length > 0) decodeCbor(bytes, { what, maxBytes }); // report malformed CBOR as such
+    decodeCbor(bytes, { what, maxBytes }); // report broken CBOR (empty input included) as such, as the C host does
     throw new WfError('COSE_MALFORMED', `${what}: expected CBOR tag 18 (COSE_Sign1)`);
   }
   const parts = decodeCbor(bytes.subarray(1), { what, maxBytes }) as unknown;

@@ -51,8 +51,26 @@ export function signEd25519(message: Uint8Array, seed: Uint8Array): Uint8Array {
   return new Uint8Array(nodeSign(null, message, key));
 }
 
+/** L, the order of the Ed25519 base point (RFC 8032 §5.1), little-endian as signatures store s. */
+const ED25519_L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+
+/**
+ * RFC 8032 §5.1.7: a signature whose scalar s is not below L must be refused. Without this check
+ * (R, s + L) verifies wherever (R, s) does — a second valid signature for the same message that
+ * tweetnacl accepts and node:crypto and libsodium refuse. Every verify path applies it first.
+ */
+export function signatureScalarIsCanonical(signature: Uint8Array): boolean {
+  if (signature.length !== 64) return false;
+  for (let i = 31; i >= 0; i--) {
+    const s = signature[32 + i];
+    if (s !== ED25519_L[i]) return s < ED25519_L[i];
+  }
+  return false; // s == L
+}
+
 export function verifyEd25519(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (!signatureScalarIsCanonical(signature)) return false;
   let key: KeyObject;
   try {
     key = cached(publicCache, publicKey, () =>
@@ -70,7 +88,8 @@ export const tweetnaclEd25519 = {
     return nacl.sign.detached(message, nacl.sign.keyPair.fromSeed(seed).secretKey);
   },
   verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
-    return nacl.sign.detached.verify(message, signature, publicKey);
+    if (signature.length !== 64 || publicKey.length !== 32) return false;
+    return signatureScalarIsCanonical(signature) && nacl.sign.detached.verify(message, signature, publicKey);
   },
 };
 

@@ -1,4 +1,4 @@
-// Device checks 1-4 of DESIGN.md §3 / protocol.md §4, as one function every TypeScript host uses
+// Device checks 1-4 of docs/protocol.md §4, as one function every TypeScript host uses
 // and the test vectors pin. The C host implements the same order; the vectors keep them equal.
 import { ABI_VERSION } from './abi.js';
 import { bytesEqual, sha256 } from './crypto.js';

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   CBOR_MALFORMED: { status: 400, message: 'malformed CBOR' },
   CBOR_NON_CANONICAL: { status: 400, message: 'CBOR is not in deterministic encoding' },
   CBOR_TOO_LARGE: { status: 413, message: 'message exceeds its size bound' },
+  CBOR_UNSUPPORTED: { status: 400, message: 'CBOR item outside the protocol profile (a tag, a simple value other than false/true/null, a float)' },
   CBOR_FIELD_INVALID: { status: 400, message: 'invalid field' },
   CBOR_FIELD_MISSING: { status: 400, message: 'missing field' },
   CBOR_UNKNOWN_FIELD: { status: 400, message: 'unknown field' },
@@ -32,7 +33,7 @@ export const ERROR_CODES = {
   KEYS_EXIST: { status: 409, message: 'key files already exist' },
   KEYS_MISSING: { status: 400, message: 'key file not found' },
   KEYS_INVALID: { status: 400, message: 'key file is invalid' },
-  // Directives and manifests (device checks, DESIGN.md §3)
+  // Directives and manifests (device checks, docs/protocol.md §4)
   DIRECTIVE_WRONG_DEVICE: { status: 400, message: 'directive is for another device' },
   DIRECTIVE_EXPIRED: { status: 400, message: 'directive has expired' },
   DIRECTIVE_REPLAY: { status: 400, message: 'directive sequence is not newer than the committed one' },

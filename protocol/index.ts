@@ -1,6 +1,7 @@
 // The wire contract shared by the server, the simulated devices and (via vectors) the C host.
 export * from './errors.js';
 export * from './cbor.js';
+export * from './cbor-profile.js';
 export * from './fields.js';
 export * from './crypto.js';
 export * from './cose.js';

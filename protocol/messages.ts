@@ -231,8 +231,8 @@ export function encodeTelemetry(t: Telemetry): Uint8Array {
 }
 
 export function decodeTelemetry(bytes: Uint8Array): Telemetry {
-  // Not canonical-checked: an integral float64 from a C host re-encodes as an integer in JS.
-  const f = MapReader.of(decodeCbor(bytes, { what: 'telemetry', maxBytes: MESSAGE_LIMITS.telemetry, canonical: false }), 'telemetry');
+  // The one message with floats: the value is float64 (or an integer) on every host.
+  const f = MapReader.of(decodeCbor(bytes, { what: 'telemetry', maxBytes: MESSAGE_LIMITS.telemetry, floats: true }), 'telemetry');
   const name = f.text(1, 'name', { min: 1, max: 64 });
   const value = f.raw(2, 'value');
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new WfError('CBOR_FIELD_INVALID', 'telemetry.value: expected a finite number');

@@ -1,5 +1,5 @@
 // Shared steps for every signed payload: parse the envelope, find the signing key, verify,
-// then decode the payload map. Order matters (DESIGN.md §3): no payload field is trusted,
+// then decode the payload map. Order matters (docs/protocol.md §4): no payload field is trusted,
 // or even parsed, before its signature verifies.
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { parseSign1, signSign1, verifySign1, type Sign1, type Signer } from './cose.js';

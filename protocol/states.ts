@@ -1,4 +1,4 @@
-// Device update states (DESIGN.md §3). Reason codes are the error codes of errors.ts.
+// Device update states (docs/protocol.md §4). Reason codes are the error codes of errors.ts.
 export const DEVICE_STATES = [
   'idle',
   'assigned',

@@ -47,7 +47,8 @@ export interface VectorSet {
   files: Map<string, Uint8Array>;
 }
 
-function seeded(label: string): Ed25519KeyPair {
+/** The fixed test key for `label` ('root', 'release', 'director', 'stranger'). */
+export function seeded(label: string): Ed25519KeyPair {
   return keyPairFromSeed(sha256(new TextEncoder().encode(`wasmfleet test vector key: ${label}`)));
 }
 
@@ -156,6 +157,13 @@ export function buildVectors(): VectorSet {
   flipped[flipped.length - 1] ^= 0x01; // last byte of the signature
   invalid('bundle-bad-signature', 'COSE_BAD_SIGNATURE', 'directive signature has one bit flipped', bundle(kd, flipped, [m110]));
 
+  invalid(
+    'bundle-signature-malleable',
+    'COSE_BAD_SIGNATURE',
+    'directive signature (R, s + L): verifies as an equation, refused because s ≥ L (RFC 8032 §5.1.7)',
+    bundle(kd, withScalarPlusL(validDirective), [m110]),
+  );
+
   const mFlipped = new Uint8Array(m110);
   mFlipped[mFlipped.length - 1] ^= 0x80;
   invalid(
@@ -237,6 +245,23 @@ export function buildVectors(): VectorSet {
     director,
   );
   invalid('bundle-field-type', 'CBOR_FIELD_INVALID', 'directive sequence is text (signature valid)', bundle(kd, dBadSeq, [m110]));
+  // Strict profile (protocol.md §1), past a valid signature: the payload decoder decides.
+  const dirPayload = (component: Map<number, unknown>, sequence: unknown = 5) =>
+    encodeCbor(
+      new Map<number, unknown>([[0, PAYLOAD_TYPE.directive], [1, 1], [2, context.device], [3, sequence], [4, now - 60], [5, now + DAY], [6, ''], [7, [component]]]),
+    );
+  invalid(
+    'bundle-signed-undefined-optional',
+    'CBOR_UNSUPPORTED',
+    'directive component rollback (optional, key 4) is undefined (f7); signature valid',
+    bundle(kd, signSign1(dirPayload(new Map<number, unknown>([[1, 'blink'], [2, sha256(m110)], [4, undefined]])), director), [m110]),
+  );
+  invalid(
+    'bundle-signed-tag-in-payload',
+    'CBOR_UNSUPPORTED',
+    'directive sequence wrapped in tag 1 (epoch date); signature valid',
+    bundle(kd, signSign1(dirPayload(new Map<number, unknown>([[1, 'blink'], [2, sha256(m110)]]), new Tag(5, 1)), director), [m110]),
+  );
   const oversized = encodeBundle({ keyDocument: kd, directive: validDirective, manifests: [m110, new Uint8Array(2000), new Uint8Array(2000)] });
   const huge = new Uint8Array(33 * 1024);
   huge.set(oversized);
@@ -279,6 +304,20 @@ export function buildVectors(): VectorSet {
     },
     encodeHello({ host: 'wamr', abi: 1, capabilities: ['clock', 'log'], maxChunk: 4096, memory: 262144, agent: 'wasmfleet-device/0.1.0' }),
   );
+  const badHello = (name: string, reason: ErrorCode, description: string, bytes: Uint8Array) =>
+    add({ name, kind: 'hello', valid: false, reason, description }, bytes);
+  badHello('hello-shared-value-bomb', 'CBOR_UNSUPPORTED', 'tags 28/29: 245 bytes standing for 2^26 values, refused at the first tag', sharedValueBomb(26));
+  badHello('hello-undefined', 'CBOR_UNSUPPORTED', 'memory is undefined (f7)', helloWith(5, new Uint8Array([0xf7])));
+  badHello('hello-float-memory', 'CBOR_UNSUPPORTED', 'memory is float64 262144.0', helloWith(5, new Uint8Array([0xfb, 0x41, 0x10, 0, 0, 0, 0, 0, 0])));
+  badHello('hello-lone-break', 'CBOR_MALFORMED', 'a lone break byte', new Uint8Array([0xff]));
+  add(
+    { name: 'report-indefinite-map', kind: 'report', valid: false, reason: 'CBOR_NON_CANONICAL', description: 'the valid report with an indefinite-length map head' },
+    indefiniteMap(encodeReport({ state: 'downloading', sequence: 4, running: [], targetSequence: 5, progress: { bytes: 2048, total: 4096 }, time: now })),
+  );
+  add(
+    { name: 'chunk-request-bignum-index', kind: 'chunk_request', valid: false, reason: 'CBOR_UNSUPPORTED', description: 'index as a tag 2 bignum' },
+    encodeCborRaw([[1, encodeCbor(digest)], [2, new Uint8Array([0xc2, 0x41, 0x03])], [3, encodeCbor(4096)]]),
+  );
   add(
     {
       name: 'report-valid',
@@ -298,6 +337,45 @@ export function buildVectors(): VectorSet {
     index: { format: 1, root_public_key: toHex(root.publicKey), context, vectors },
     files,
   };
+}
+
+/** A signature with its scalar s replaced by s + L: the same point equation, a different encoding. */
+function withScalarPlusL(cose: Uint8Array): Uint8Array {
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const out = new Uint8Array(cose);
+  const at = out.length - 32;
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(out[at + i]);
+  s += L;
+  for (let i = 0; i < 32; i++) out[at + i] = Number((s >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+/** `{7: [shareable [], shareable [ref 0, ref 0], …]}`: 2^levels values once a decoder resolves tags 28/29. */
+export function sharedValueBomb(levels: number): Uint8Array {
+  const ref = (i: number) => (i < 24 ? [0xd8, 0x1d, i] : [0xd8, 0x1d, 0x18, i]);
+  const parts: number[] = [0xd8, 0x1c, 0x80];
+  for (let k = 1; k <= levels; k++) parts.push(0xd8, 0x1c, 0x82, ...ref(k - 1), ...ref(k - 1));
+  const n = levels + 1;
+  return new Uint8Array([0xa1, 0x07, ...(n < 24 ? [0x80 + n] : [0x98, n]), ...parts]);
+}
+
+/** A map of already-encoded values, keys in the given order. */
+function encodeCborRaw(entries: Array<[number, Uint8Array]>): Uint8Array {
+  const parts: Uint8Array[] = [new Uint8Array([0xa0 + entries.length])];
+  for (const [k, v] of entries) parts.push(encodeCbor(k), v);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** The vector hello with the value of `key` replaced by raw bytes. */
+function helloWith(key: number, raw: Uint8Array): Uint8Array {
+  const fields: Array<[number, unknown]> = [[1, 'wamr'], [2, 1], [3, ['clock', 'log']], [4, 4096], [5, 262144], [6, 'wasmfleet-device/0.1.0']];
+  return encodeCborRaw(fields.map(([k, v]) => [k, k === key ? raw : encodeCbor(v)]));
+}
+
+/** A definite map (head a0+n, n < 24) rewritten with an indefinite head and a break. */
+function indefiniteMap(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array([0xbf, ...bytes.subarray(1), 0xff]);
 }
 
 /** Encode a map with keys in the given (wrong) order, bypassing canonical sorting. */

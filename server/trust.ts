@@ -1,4 +1,4 @@
-// What the server holds of the trust model (DESIGN.md §2): the root public key (to check the key
+// What the server holds of the trust model (docs/architecture.md "Trust"): the root public key (to check the key
 // document it serves), the key document, and the online director key. Never a root or release secret.
 import { readKeyDocumentFile, readKeyPair, readPublicKey } from '../protocol/keyfiles.js';
 import { openKeyDocument, type KeyDocument } from '../protocol/payloads/key-document.js';

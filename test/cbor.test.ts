@@ -29,13 +29,46 @@ describe('canonical CBOR', () => {
     ['a2020101 01'.replace(' ', ''), 'unsorted keys', 'CBOR_NON_CANONICAL'],
     ['a201010102', 'duplicate keys', 'CBOR_NON_CANONICAL'],
     ['9f01ff', 'indefinite-length array', 'CBOR_NON_CANONICAL'],
-    ['d8404101', 'tag 64 typed array', 'CBOR_NON_CANONICAL'],
+    ['5f4101ff', 'indefinite byte string', 'CBOR_NON_CANONICAL'],
+    ['62c328', 'text that is not UTF-8', 'CBOR_NON_CANONICAL'],
     ['0101', 'trailing bytes', 'CBOR_MALFORMED'],
     ['a1', 'truncated map', 'CBOR_MALFORMED'],
-    ['5f4101ff', 'indefinite byte string', 'CBOR_MALFORMED'],
     ['', 'empty input', 'CBOR_MALFORMED'],
+    ['ff', 'a lone break byte', 'CBOR_MALFORMED'],
+    ['8101ff', 'a break inside a definite array', 'CBOR_MALFORMED'],
+    ['1c', 'reserved additional information 28', 'CBOR_MALFORMED'],
+    ['f810', 'two-byte simple value below 32', 'CBOR_MALFORMED'],
+    ['df00', 'indefinite tag', 'CBOR_MALFORMED'],
+    ['818181818181818181818181818100', 'nesting deeper than 12', 'CBOR_MALFORMED'],
+    ['d8404101', 'tag 64 typed array', 'CBOR_UNSUPPORTED'],
+    ['c11a5f5e1000', 'tag 1 epoch date (cbor-x: Date)', 'CBOR_UNSUPPORTED'],
+    ['c24101', 'tag 2 bignum (cbor-x: BigInt)', 'CBOR_UNSUPPORTED'],
+    ['d8236161', 'tag 35 regular expression (cbor-x: RegExp)', 'CBOR_UNSUPPORTED'],
+    ['d9010280', 'tag 258 set (cbor-x: Set)', 'CBOR_UNSUPPORTED'],
+    ['d81c80', 'tag 28 shareable', 'CBOR_UNSUPPORTED'],
+    ['d81d00', 'tag 29 shared reference', 'CBOR_UNSUPPORTED'],
+    ['d81b8261786101', 'tag 27 serialised object', 'CBOR_UNSUPPORTED'],
+    ['f7', 'undefined', 'CBOR_UNSUPPORTED'],
+    ['a101f7', 'undefined as a map value', 'CBOR_UNSUPPORTED'],
+    ['f0', 'simple value 16', 'CBOR_UNSUPPORTED'],
+    ['f820', 'simple value 32', 'CBOR_UNSUPPORTED'],
+    ['fb3ff8000000000000', 'a float outside telemetry', 'CBOR_UNSUPPORTED'],
+    ['8218018201c100', 'a tag after a longer head: refused at once', 'CBOR_UNSUPPORTED'],
+    ['82f71c', 'undefined before a malformed tail: refused at once', 'CBOR_UNSUPPORTED'],
   ])('%s (%s) → %s', (h, _what, expected) => {
     expect(code(() => decode(h))).toBe(expected);
+  });
+
+  it('accepts false, true and null, and float64 only where the message has floats', () => {
+    expect(decode('83f4f5f6')).toEqual([false, true, null]);
+    expect(decodeCbor(hex('fb3ff8000000000000'), { what: 't', maxBytes: 64, floats: true })).toBe(1.5);
+    expect(code(() => decodeCbor(hex('f93c00'), { what: 't', maxBytes: 64, floats: true }))).toBe('CBOR_NON_CANONICAL');
+  });
+
+  it('bounds the item count: 4096 items pass, 4097 are CBOR_TOO_LARGE', () => {
+    const items = (n: number) => new Uint8Array([0x99, (n - 1) >> 8, (n - 1) & 0xff, ...new Uint8Array(n - 1)]);
+    expect((decodeCbor(items(4096), { what: 't', maxBytes: 8192 }) as unknown[]).length).toBe(4095);
+    expect(code(() => decodeCbor(items(4097), { what: 't', maxBytes: 8192 }))).toBe('CBOR_TOO_LARGE');
   });
 
   it('bounds the size before parsing', () => {

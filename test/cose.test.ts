@@ -2,6 +2,7 @@
 // paths (node:crypto on hot paths, tweetnacl as the reference) against each other.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { Sign1 as AuthSign1 } from '@auth0/cose';
+import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import {
   ALG_EDDSA,
@@ -39,6 +40,27 @@ describe('Ed25519 paths agree', () => {
       bad[5] ^= 4;
       expect(verifyEd25519(msg, bad, kp.publicKey)).toBe(false);
       expect(tweetnaclEd25519.verify(msg, bad, kp.publicKey)).toBe(false);
+    }
+  });
+
+  it('refuses a malleable signature (s + L, RFC 8032 §5.1.7) on every path, though bare tweetnacl takes it', () => {
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    const le = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+    const scalar = (b: Uint8Array) => b.reduceRight((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
+    for (let i = 0; i < 10; i++) {
+      const kp = generateKeyPair();
+      const msg = new Uint8Array(Buffer.from(`malleable ${i}`));
+      const sig = signEd25519(msg, kp.seed);
+      const twin = new Uint8Array(sig);
+      twin.set(le(scalar(sig.subarray(32)) + L), 32);
+      expect(nacl.sign.detached.verify(msg, twin, kp.publicKey), 'the hazard: tweetnacl alone accepts s + L').toBe(true);
+      expect(verifyEd25519(msg, twin, kp.publicKey), 'node:crypto path').toBe(false);
+      expect(tweetnaclEd25519.verify(msg, twin, kp.publicKey), 'tweetnacl reference path').toBe(false);
+      expect(verifyEd25519(msg, sig, kp.publicKey) && tweetnaclEd25519.verify(msg, sig, kp.publicKey)).toBe(true);
+      // s = L exactly, and the largest 256-bit s, are refused as well
+      const atL = new Uint8Array(sig);
+      atL.set(le(L), 32);
+      expect([verifyEd25519(msg, atL, kp.publicKey), tweetnaclEd25519.verify(msg, atL, kp.publicKey)]).toEqual([false, false]);
     }
   });
 

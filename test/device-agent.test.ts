@@ -1,10 +1,12 @@
 // One simulated device against a real broker: good updates commit, every bad input is refused
 // with its precise reason while the current module keeps running.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWat } from '../examples/compile.js';
+import { compileWat } from '../cli/wat.js';
 import { decodeBundle, encodeBundle, sha256, type Report } from '../protocol/index.js';
 import type { AgentOptions, DeviceAgent } from '../device-sim/agent.js';
 import { sensorValue } from '../device-sim/host-abi.js';
+import { transition, UPDATE_EVENTS } from '../protocol/update-table.js';
 import { AgentHarness, NOW, until, wasm, type FakeServer, type Release } from './device-fixture.js';
 
 const h = new AgentHarness('dev', 2);
@@ -19,6 +21,14 @@ beforeAll(async () => {
   for (const name of ['counter', 'blink', 'trap-init', 'infinite-loop', 'unhealthy', 'memory-hog']) modules[name] = await wasm(name);
   modules['init-fails'] = await compileWat(`(module (memory (export "memory") 1 1)
     (func (export "wf_init") (result i32) (i32.const 7)) (func (export "wf_tick") (result i32) (i32.const 0)))`);
+  // counter under another telemetry name (same kv key), and a module that writes kv then traps.
+  modules['counter-next'] = await compileWat(readFileSync('examples/wat/counter.wat', 'utf8').replace('(data (i32.const 0) "count")', '(data (i32.const 0) "count") (data (i32.const 16) "next")').replace('(call $telemetry (i32.const 0) (i32.const 5)', '(call $telemetry (i32.const 16) (i32.const 4)'));
+  modules['kv-then-trap'] = await compileWat(`(module
+    (import "wf" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1 1)
+    (data (i32.const 0) "count") (data (i32.const 64) "\\e8\\03\\00\\00")
+    (func (export "wf_init") (result i32) (drop (call $kv_set (i32.const 0) (i32.const 5) (i32.const 64) (i32.const 4))) (i32.const 0))
+    (func (export "wf_tick") (result i32) unreachable))`);
   for (const image of Object.values(modules)) server.addImage(image);
   counterV1 = signer.releaseOf(modules.counter, 'app', '1.0.0');
 });
@@ -91,19 +101,40 @@ describe('device agent: updates', () => {
 
   it('keeps kv state across an update and across a restart', async () => {
     const agent = await runningV1();
-    const v11 = signer.releaseOf(modules.counter, 'app', '1.1.0');
+    // 1.1.0 is another module: it reads the same kv key but reports its count as "next".
+    const v11 = signer.releaseOf(modules['counter-next'], 'app', '1.1.0');
     const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v11] }));
     expect(r).toMatchObject({ state: 'committed', sequence: 2 });
-    const at = countValue(agent);
-    // The counter reads its count from kv in wf_init: a fresh instance continues, it does not restart at 1.
-    const afterUpdate = server.telemetry.get(agent.id)!.filter((t) => t.name === 'count').at(-1)!.value;
-    expect(afterUpdate).toBeGreaterThanOrEqual(at);
+    const seen = () => server.telemetry.get(agent.id)!;
+    const lastV1 = seen().filter((t) => t.name === 'count').at(-1)!.value;
+    const firstV11 = seen().find((t) => t.name === 'next')!.value;
+    // The new version continues from what the old one stored; it does not start again at 1.
+    expect(firstV11).toBe(lastV1 + 1);
     await agent.stop();
-    const seen = server.telemetry.get(agent.id)!.length;
+    const lastBeforeStop = seen().filter((t) => t.name === 'next').at(-1)!.value;
+    const from = seen().length;
     const restarted = await h.boot(optionsOf.get(agent.id)!);
-    await until('telemetry after restart', () => server.telemetry.get(agent.id)!.length > seen);
-    expect(server.telemetry.get(agent.id)![seen].value).toBeGreaterThan(afterUpdate);
+    await until('telemetry after restart', () => seen().length > from);
+    expect(seen()[from]).toMatchObject({ name: 'next', value: lastBeforeStop + 1 });
     expect(restarted.status()).toMatchObject({ sequence: 2, running: [{ component: 'app', version: '1.1.0' }] });
+  });
+
+  it('undoes the kv writes of a trial that fails probation', async () => {
+    const agent = await runningV1();
+    // Writes count = 1000 in wf_init, then traps in its first tick.
+    const v2 = signer.releaseOf(modules['kv-then-trap'], 'app', '2.0.0');
+    const r = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [v2] }));
+    expect(r).toMatchObject({ state: 'rolled_back', reason: 'MODULE_TRAP', running: [{ component: 'app', version: '1.0.0' }] });
+    const before = countValue(agent);
+    await until('v1 counting again', () => countValue(agent) > before);
+    expect(countValue(agent)).toBeLessThan(1000);
+    // ... also in what is on disk: a restart continues from the old count.
+    await agent.stop();
+    const restarted = await h.boot(optionsOf.get(agent.id)!);
+    const from = server.telemetry.get(agent.id)!.length;
+    await until('telemetry after restart', () => server.telemetry.get(agent.id)!.length > from);
+    expect(server.telemetry.get(agent.id)![from].value).toBeLessThan(1000);
+    await restarted.stop();
   });
 
   it('abandons a download when a newer directive arrives and follows the newer one', async () => {
@@ -317,6 +348,15 @@ describe('device agent: host ABI v1', () => {
     const again = signer.releaseOf(image, 'cfg', '1.0.1');
     const r2 = await send(agent, signer.bundle({ device: agent.id, sequence: 2, releases: [again] }));
     expect(r2).toMatchObject({ state: 'rolled_back', reason: 'MODULE_INIT_FAILED', running: [{ component: 'cfg', version: '1.0.0' }] });
+    // The same release again with another config is an update: the new config is applied...
+    const r3 = await send(agent, signer.bundle({ device: agent.id, sequence: 3, releases: [rel], config: { greeting: 'a new config' } }));
+    expect(r3).toMatchObject({ state: 'committed', sequence: 3, running: [{ component: 'cfg', version: '1.0.0' }] });
+    expect(logs).toContain('cfg: a new config');
+    // ... and, like any update, a config the module fails with is rolled back to the previous one.
+    logs.length = 0;
+    const r4 = await send(agent, signer.bundle({ device: agent.id, sequence: 4, releases: [rel], config: { other: 'x' } }));
+    expect(r4).toMatchObject({ state: 'rolled_back', reason: 'MODULE_INIT_FAILED', sequence: 3 });
+    expect(logs).toContain('cfg: a new config');
   });
 });
 
@@ -343,5 +383,23 @@ describe('device agent: after commit', () => {
     // Counting up to 6, trapping, then starting over from 1 after a restart: twice.
     await until('two restarts', () => ticks().filter((v, i, all) => v === 1 && i > 0 && all[i - 1] === 6).length >= 2, 30_000);
     expect(agent.status()).toMatchObject({ state: 'committed', sequence: 1, running: [{ component: 'late', version: '1.0.0' }] });
+  });
+});
+
+describe('device agent: the update state machine', () => {
+  it('every state change any device of this file reported is a transition of protocol/update-table.ts', () => {
+    let moves = 0;
+    for (const [id, reports] of server.reports) {
+      for (let i = 1; i < reports.length; i++) {
+        const from = reports[i - 1].state;
+        const to = reports[i].state;
+        // The retained report again (reconnect, restart) and progress reports are not moves.
+        if (from === to && to !== 'failed' && to !== 'assigned') continue;
+        const allowed = UPDATE_EVENTS.some((e) => transition(from, e)?.next === to);
+        expect(allowed, `${id}: ${from} → ${to}`).toBe(true);
+        moves++;
+      }
+    }
+    expect(moves).toBeGreaterThan(100);
   });
 });

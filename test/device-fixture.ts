@@ -13,7 +13,7 @@ import { buildReleaseManifest } from '../cli/commands/module-publish.js';
 import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
 import { createEngine } from '../device-sim/engine/select.js';
 import type { WasmEngine } from '../device-sim/engine/types.js';
-import { compileWat, loadModuleFile } from '../examples/compile.js';
+import { compileWat, loadModuleFile } from '../cli/wat.js';
 import {
   decodeChunkRequest,
   decodeReport,
@@ -68,13 +68,17 @@ export interface TestBroker {
   start(): Promise<void>;
 }
 
-export async function startBroker(): Promise<TestBroker> {
+/** `authenticate`: which (username, password) the broker lets in; refused ones get CONNACK "not authorized". */
+export async function startBroker(opts: { authenticate?(username: string, password: string): boolean } = {}): Promise<TestBroker> {
   let broker: Aedes | null = null;
   let server: Server | null = null;
   let port = 0;
   const sockets = new Set<import('node:net').Socket>();
   const start = async () => {
-    broker = await Aedes.createBroker();
+    const check = opts.authenticate;
+    broker = await Aedes.createBroker(
+      check ? { authenticate: (_client, username, password, done) => done(null, check(username ?? '', password?.toString() ?? '')) } : {},
+    );
     const b = broker;
     server = createServer((s) => {
       sockets.add(s);

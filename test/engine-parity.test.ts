@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWat, loadModuleFile } from '../examples/compile.js';
+import { compileWat, loadModuleFile } from '../cli/wat.js';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import type { EntryPoint, WasmEngine } from '../device-sim/engine/types.js';
 import { Wasm3Engine } from '../device-sim/engine/wasm3-engine.js';

@@ -4,7 +4,7 @@
 // every storage write of an install (MCUboot's habit) and must come back on a valid slot and finish.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +106,19 @@ function activeSlot(stateDir: string): { sequence: number; sha256: string; image
   return best;
 }
 
+/** The "count" entry of the C device's kv.bin (u8 key length, u16 LE value length, key, value). */
+function kvCount(stateDir: string): number | undefined {
+  const b = readFileSync(join(stateDir, 'kv.bin'));
+  for (let pos = 0; pos + 3 <= b.length; ) {
+    const klen = b[pos];
+    const vlen = b.readUInt16LE(pos + 1);
+    const key = b.subarray(pos + 3, pos + 3 + klen).toString();
+    if (key === 'count' && vlen === 4) return b.readUInt32LE(pos + 3 + klen);
+    pos += 3 + klen + vlen;
+  }
+  return undefined;
+}
+
 describe('C host (wasmfleet-device) against the real server', () => {
   let fleet: TestFleet;
   const devices: CDevice[] = [];
@@ -116,8 +129,8 @@ describe('C host (wasmfleet-device) against the real server', () => {
       const d = await view(id);
       return check(d) ? d : undefined;
     }, timeoutMs);
-  const deploy = (module: string, version: string, ids: string[]) =>
-    fleet.api.post<{ devices: Array<{ id: string; sequence: number }> }>('/v1/deployments', { module, version, devices: ids });
+  const deploy = (module: string, version: string, ids: string[], config?: Record<string, string>) =>
+    fleet.api.post<{ devices: Array<{ id: string; sequence: number }> }>('/v1/deployments', { module, version, devices: ids, config });
 
   beforeAll(async () => {
     if (!haveDevice) throw new Error(`firmware-host/build/wasmfleet-device was not built: ${buildMessage.trim()}`);
@@ -172,6 +185,41 @@ describe('C host (wasmfleet-device) against the real server', () => {
     }
     // SIGTERM is a clean exit: the server sees the device offline
     for (const id of ids) await waitState(id, (v) => !v.online, 'offline after SIGTERM');
+  }, 120_000);
+
+  it('a new config for the running release is applied under probation; a failed trial leaves no kv behind', async () => {
+    const creds = await fleet.addDevice('c-cfg');
+    const dev = new CDevice(creds, ['--capabilities', 'clock,config,gpio,kv,log,sensor,telemetry']);
+    devices.push(dev);
+    dev.start();
+    await waitState(creds.id, (d) => d.online, 'online');
+    // The C example reads "threshold" from its config in wf_init and fails without it.
+    await fleet.publish(join(ROOT, 'examples', 'build', 'threshold-alarm.wasm'), 'alarm', '1.0.0');
+    await deploy('alarm', '1.0.0', [creds.id], { threshold: '0.5' });
+    await waitState(creds.id, (v) => v.state === 'committed' && v.sequence === 1, 'committed with a threshold');
+    // The same release again without a threshold: applied (as an update), so wf_init fails and it reverts.
+    await deploy('alarm', '1.0.0', [creds.id], { pin: '12' });
+    const r = await waitState(creds.id, (v) => v.state === 'rolled_back', 'the config without a threshold rolled back');
+    expect(r).toMatchObject({ reason: 'MODULE_INIT_FAILED', sequence: 1 });
+
+    // kv: counter counts in kv; a trial that writes count = 1000 and then traps is undone with its kv.
+    await fleet.publish('counter', 'alarm', '2.0.0');
+    await deploy('alarm', '2.0.0', [creds.id]);
+    await waitState(creds.id, (v) => v.state === 'committed' && v.running[0]?.version === '2.0.0', 'counter committed');
+    const dir = tempDir('wf-kvtrap-');
+    const wat = join(dir, 'kv-then-trap.wat');
+    writeFileSync(wat, `(module (import "wf" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1 1) (data (i32.const 0) "count") (data (i32.const 64) "\\e8\\03\\00\\00")
+      (func (export "wf_init") (result i32) (drop (call $kv_set (i32.const 0) (i32.const 5) (i32.const 64) (i32.const 4))) (i32.const 0))
+      (func (export "wf_tick") (result i32) unreachable))`);
+    await fleet.publish(wat, 'alarm', '3.0.0');
+    await deploy('alarm', '3.0.0', [creds.id]);
+    const t = await waitState(creds.id, (v) => v.state === 'rolled_back' && v.reason === 'MODULE_TRAP', 'the kv-writing trial rolled back');
+    expect(t.running[0]?.version).toBe('2.0.0');
+    await dev.stop(); // kv.bin as the device left it
+    const count = kvCount(dev.stateDir);
+    expect(count).toBeGreaterThan(0);
+    expect(count).toBeLessThan(1000);
   }, 120_000);
 
   it('kill -9 at every storage write of an install: after a restart it runs a valid slot and finishes', async () => {

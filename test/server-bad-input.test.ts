@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReleaseManifest } from '../cli/commands/module-publish.js';
-import { loadModuleFile } from '../examples/compile.js';
+import { loadModuleFile } from '../cli/wat.js';
 import {
   deviceTopic,
   encodeCbor,

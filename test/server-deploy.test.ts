@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModuleFile } from '../examples/compile.js';
+import { loadModuleFile } from '../cli/wat.js';
 import {
   checkBundle,
   decodeChunkResponse,

@@ -1,7 +1,7 @@
 // The module inspector and the host ABI v1 check, on modules compiled from WAT with jco.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileWat, loadModuleFile } from '../examples/compile.js';
+import { compileWat, loadModuleFile } from '../cli/wat.js';
 import { checkAbi, inspectWasm, WfError } from '../protocol/index.js';
 import { EXAMPLES } from './helpers/server.js';
 

@@ -1,6 +1,6 @@
 // wasmfleet module inspect <file>: what a module imports and exports, its memory, the capabilities
 // it needs, and whether host ABI v1 accepts it. WAT input is compiled with jco.
-import { loadModuleFile } from '../../examples/compile.js';
+import { loadModuleFile } from '../wat.js';
 import { sha256, toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { checkAbi, inspectWasm, type WasmInfo } from '../../protocol/wasm-inspect.js';

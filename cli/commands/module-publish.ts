@@ -1,13 +1,13 @@
 // wasmfleet module publish <file> --name --version: validate the module, sign its release
 // manifest with the operator's release key (never sent to the server), upload both.
-import { loadModuleFile } from '../../examples/compile.js';
+import { loadModuleFile } from '../wat.js';
 import { ABI_VERSION } from '../../protocol/abi.js';
 import { WfError } from '../../protocol/errors.js';
 import { PATTERNS } from '../../protocol/fields.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { describeModule } from '../../protocol/wasm-inspect.js';
-import type { ModuleView } from '../../server/store/modules.js';
+import type { ModuleView } from '../../protocol/views.js';
 import type { ApiClient } from '../client.js';
 
 export interface PublishOptions {

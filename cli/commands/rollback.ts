@@ -3,7 +3,7 @@
 import { fromHex } from '../../protocol/crypto.js';
 import { readKeyPair } from '../../protocol/keyfiles.js';
 import { signRollback } from '../../protocol/payloads/rollback.js';
-import type { RollbackTarget } from '../../server/services/rollback.js';
+import type { RollbackTarget } from '../../protocol/views.js';
 import type { ApiClient } from '../client.js';
 
 

@@ -1,7 +1,9 @@
 // Node's WebAssembly (V8) behind the WasmEngine interface, run in a small pool of worker threads,
 // each hosting many instances (1000 simulated devices share a few workers, not 1000 isolates).
-// Each worker runs one call at a time; the budget timer starts when the call is sent. A call that
-// blows its budget gets the worker terminated and respawned, and its other instances re-created
+// Each worker runs one call at a time. The budget counts the module's own work only: the worker
+// marks in shared memory when module code starts and stops, and the watchdog here reads that mark
+// (a busy main thread, a slow compile or the worker's queue do not count). A call that blows its
+// budget gets the worker terminated and respawned, and its other instances re-created
 // (re-instantiated and wf_init run again, as after a reboot of that module).
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -35,13 +37,18 @@ interface Job {
 
 const TIMEOUT_REPLY = (budgetMs: number): WorkerReply => ({
   job: -1,
-  outcome: { fault: { code: 'MODULE_TIMEOUT', detail: `no answer within ${budgetMs} ms` }, effects: [], pages: 0 },
+  outcome: { fault: { code: 'MODULE_TIMEOUT', detail: `ran past its ${budgetMs} ms budget` }, effects: [], pages: 0 },
 });
+
+/** A job that never reaches module code (a wedged worker) is given up after this long. */
+const HOST_STALL_MS = 60_000;
 
 class PoolWorker {
   private worker!: Worker;
+  /** Shared with the worker: the job whose module code runs (0: none) and since when (see worker.ts). */
+  private clock!: { job: Int32Array; since: Float64Array };
   private queue: Job[] = [];
-  private busy: { job: Job; id: number; timer: NodeJS.Timeout } | null = null;
+  private busy: { job: Job; id: number; timer: NodeJS.Timeout; sent: number } | null = null;
   private nextJob = 1;
   readonly instances = new Set<NodeInstance>();
   closed = false;
@@ -51,7 +58,9 @@ class PoolWorker {
   }
 
   private spawn(): void {
-    this.worker = new Worker(this.script);
+    const shared = new SharedArrayBuffer(16);
+    this.clock = { job: new Int32Array(shared, 0, 2), since: new Float64Array(shared, 8, 1) };
+    this.worker = new Worker(this.script, { workerData: { clock: shared } });
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => this.onReply(reply));
     this.worker.on('error', () => this.restart('worker error'));
@@ -68,9 +77,29 @@ class PoolWorker {
     const job = this.queue.shift();
     if (!job) return;
     const id = this.nextJob++;
-    const timer = setTimeout(() => this.onTimeout(), job.budgetMs);
-    this.busy = { job, id, timer };
+    const timer = setTimeout(() => this.watch(), job.budgetMs);
+    this.busy = { job, id, timer, sent: performance.now() };
     this.worker.postMessage({ ...job.request, job: id } as WorkerRequest);
+  }
+
+  /**
+   * The watchdog: a job is stopped only when its own module code has run past the budget. A job
+   * not in module code (queued, compiling, or done with its answer not read yet because this
+   * thread was busy) is looked at again later.
+   */
+  private watch(): void {
+    const busy = this.busy;
+    if (!busy) return;
+    const now = performance.timeOrigin + performance.now();
+    let wait = busy.job.budgetMs;
+    if (Atomics.load(this.clock.job, 0) === busy.id) {
+      const ran = now - this.clock.since[0];
+      if (ran >= busy.job.budgetMs) return this.onTimeout();
+      wait = busy.job.budgetMs - ran;
+    } else if (performance.now() - busy.sent > HOST_STALL_MS) {
+      return this.onTimeout();
+    }
+    busy.timer = setTimeout(() => this.watch(), Math.max(1, wait));
   }
 
   private onReply(reply: WorkerReply): void {

@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import { ABI_MODULE } from '../../protocol/abi.js';
 import { WfError } from '../../protocol/errors.js';
+import { normalizeTrap } from '../../protocol/traps.js';
 import { inspectWasm, type WasmInfo } from '../../protocol/wasm-inspect.js';
 import { buildHostImports, HostTrap, type HostEnv, type HostImports, type LinearMemory } from '../host-abi.js';
 import type { CallOutcome, EntryPoint, LoadOptions, ModuleInstance, WasmEngine } from './types.js';
@@ -94,7 +95,7 @@ class Wasm3ModuleInstance implements ModuleInstance {
           // Stopped at the grow itself (V8 lets it happen and finds the module over its limit after the call): the same verdict and detail.
           grownTo = e.requestedPages;
           outcome.fault = { code: 'MODULE_OUT_OF_MEMORY', detail: `${grownTo} pages > limit ${this.maxPages}` };
-        } else outcome.fault = { code: 'MODULE_TRAP', detail: `${name}: ${e.message}` };
+        } else outcome.fault = { code: 'MODULE_TRAP', detail: `${name}: ${normalizeTrap(e.message)}` };
       }
     }
     if (outcome.fault?.code === 'MODULE_TIMEOUT') {
@@ -197,7 +198,7 @@ export class Wasm3Engine implements WasmEngine {
       inst = new this.w3.Instance(bytes, { maxPages: Math.min(opts.maxPages, 32768), stackBytes: this.stackBytes, validated: true });
     } catch (err) {
       const e = err as Error & { code?: string };
-      if (e.code === 'WASM3_MEMORY_LIMIT') throw new WfError('MODULE_OUT_OF_MEMORY', e.message);
+      if (e.code === 'WASM3_MEMORY_LIMIT') throw new WfError('MODULE_OUT_OF_MEMORY', `instantiation: ${e.message}`);
       throw new WfError('MODULE_INVALID', e.message);
     }
     try {
@@ -214,7 +215,8 @@ export class Wasm3Engine implements WasmEngine {
         if (e.code === 'WASM3_FUEL') throw new WfError('MODULE_TIMEOUT', `instantiation: budget of ${fuel} instructions (${opts.budgetMs} ms) spent`);
         if (e.code === 'WASM3_MEMORY_LIMIT') throw new WfError('MODULE_OUT_OF_MEMORY', `instantiation: ${(e as { requestedPages?: number }).requestedPages} pages > limit ${opts.maxPages}`);
         // As worker.ts: a trap in the start function is MODULE_TRAP, anything else (a link error) MODULE_INVALID.
-        throw new WfError(e.code === 'WASM3_TRAP' ? 'MODULE_TRAP' : 'MODULE_INVALID', e.message);
+        if (e.code === 'WASM3_TRAP') throw new WfError('MODULE_TRAP', normalizeTrap(e.message));
+        throw new WfError('MODULE_INVALID', e.message);
       }
     } catch (err) {
       inst.dispose();

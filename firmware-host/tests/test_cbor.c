@@ -24,7 +24,7 @@ int main(void)
     CHECK_BYTES(WF_OK, 0xa2, 0x01, 0x02, 0x03, 0x04);
     CHECK_BYTES(WF_OK, 0xa2, 0x17, 0x00, 0x18, 0x18, 0x00);           /* 23 < 24 */
     CHECK_BYTES(WF_OK, 0xa2, 0x0a, 0x00, 0x20, 0x00);                 /* uint before nint */
-    CHECK_BYTES(WF_OK, 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0);          /* float64 1.5 */
+    CHECK_BYTES(WF_OK, 0x83, 0xf4, 0xf5, 0xf6);                       /* false, true, null */
     /* non-shortest heads */
     CHECK_BYTES(WF_CBOR_NON_CANONICAL, 0x18, 0x17);
     CHECK_BYTES(WF_CBOR_NON_CANONICAL, 0x19, 0x00, 0xff);
@@ -39,7 +39,23 @@ int main(void)
     CHECK_BYTES(WF_CBOR_NON_CANONICAL, 0xa2, 0x01, 0x00, 0x01, 0x00);
     CHECK_BYTES(WF_CBOR_NON_CANONICAL, 0xa2, 0x20, 0x00, 0x01, 0x00);
     /* float16 / float32 are not in the profile */
-    CHECK_BYTES(WF_CBOR_NON_CANONICAL, 0xf9, 0x3c, 0x00);
+    /* outside the profile, refused at once: tags, other simple values, floats */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xf9, 0x3c, 0x00);
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0);
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xf7);                               /* undefined */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xa1, 0x01, 0xf7);
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xf0);                               /* simple 16 */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xf8, 0x20);                         /* simple 32 */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xc1, 0x00);                         /* tag 1: epoch date */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xc2, 0x41, 0x01);                   /* tag 2: bignum */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xd8, 0x1c, 0x80);                   /* tag 28: shareable */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xd8, 0x1d, 0x00);                   /* tag 29: shared ref */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xd9, 0x01, 0x02, 0x80);             /* tag 258: set */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0xd2, 0x80);                         /* tag 18 inside */
+    /* at once: a tag after a non-canonical head is still UNSUPPORTED */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0x82, 0x18, 0x01, 0xc1, 0x00);
+    /* ... and a malformed tail after an unsupported item is never reached */
+    CHECK_BYTES(WF_CBOR_UNSUPPORTED, 0x82, 0xf7, 0x1c);
     /* invalid UTF-8 in text */
     CHECK_BYTES(WF_CBOR_NON_CANONICAL, 0x62, 0xc3, 0x28);
     /* malformed: truncated, reserved, trailing, stray break, deep nesting */
@@ -56,6 +72,19 @@ int main(void)
     CHECK_STATUS(wf_cbor_check(NULL, 0), WF_CBOR_MALFORMED);
     /* malformed wins over non-canonical (as the reference decoder fails first) */
     CHECK_BYTES(WF_CBOR_MALFORMED, 0xa2, 0x02, 0x00, 0x01);
+    CHECK_BYTES(WF_CBOR_MALFORMED, 0xdf);                                 /* indefinite tag */
+    CHECK_BYTES(WF_CBOR_MALFORMED, 0x81, 0xff);                           /* break in definite */
+    /* item count bound: 4096 items pass, 4097 do not */
+    {
+        static uint8_t many[3 + WF_CBOR_MAX_ITEMS];
+        memset(many, 0, sizeof many);
+        many[0] = 0x99; many[1] = (uint8_t)((WF_CBOR_MAX_ITEMS - 1u) >> 8);
+        many[2] = (uint8_t)((WF_CBOR_MAX_ITEMS - 1u) & 0xffu);
+        CHECK_STATUS(wf_cbor_check(many, 3u + WF_CBOR_MAX_ITEMS - 1u), WF_OK);
+        many[1] = (uint8_t)(WF_CBOR_MAX_ITEMS >> 8);
+        many[2] = (uint8_t)(WF_CBOR_MAX_ITEMS & 0xffu);
+        CHECK_STATUS(wf_cbor_check(many, 3u + WF_CBOR_MAX_ITEMS), WF_CBOR_TOO_LARGE);
+    }
     /* a huge declared length must not be trusted */
     CHECK_BYTES(WF_CBOR_MALFORMED, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
     CHECK_BYTES(WF_CBOR_MALFORMED, 0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);

@@ -53,6 +53,27 @@ static int32_t s_kv_set(void *ctx, const char *k, size_t kl, const uint8_t *v, s
     return 0;
 }
 
+/* kv around a trial (wf_platform_t.kv_trial) for the one-value kv store above */
+static uint8_t kv_saved[16];
+static int32_t kv_saved_len = -1;
+static uint64_t kv_saved_seq;
+static wf_status_t kv_trial(void *ctx, wf_kv_trial_t op, uint64_t sequence)
+{
+    (void)ctx;
+    if (op == WF_KV_TRIAL_BEGIN && kv_saved_seq != sequence) {
+        memcpy(kv_saved, kv_val, sizeof kv_val);
+        kv_saved_len = kv_len;
+        kv_saved_seq = sequence;
+    } else if (op == WF_KV_TRIAL_UNDO && kv_saved_seq != 0u) {
+        memcpy(kv_val, kv_saved, sizeof kv_val);
+        kv_len = kv_saved_len;
+        kv_saved_seq = 0;
+    } else if (op == WF_KV_TRIAL_KEEP) {
+        kv_saved_seq = 0;
+    }
+    return WF_OK;
+}
+
 static const wf_host_services_t services = {NULL, s_log, s_now, s_tel, NULL, s_kv_get, s_kv_set,
                                             NULL, NULL, NULL};
 
@@ -268,6 +289,19 @@ static void test_agent(void)
     run_ticks(&r, 1);
     CHECK(kv_len == 4); /* the ok module ticks */
 
+    /* a trial that writes kv and then fails: its kv writes are undone with it */
+    pf.kv_trial = kv_trial;
+    {
+        uint32_t before, after;
+        memcpy(&before, kv_val, 4);
+        install(&r, 20, wasm_kv_then_trap, sizeof wasm_kv_then_trap, "1.1.1");
+        CHECK(report_is(&r, WF_STATE_ROLLED_BACK, "MODULE_TRAP"));
+        memcpy(&after, kv_val, 4);
+        /* the previous module counts on from its own count, not from the trial's 1000 */
+        CHECK(kv_len == 4 && after >= before && after < 1000u);
+    }
+    pf.kv_trial = NULL;
+
     /* runs past its budget in probation → rolled_back(MODULE_TIMEOUT) */
     install(&r, 7, wasm_loop, sizeof wasm_loop, "1.2.0");
     CHECK(report_is(&r, WF_STATE_ROLLED_BACK, "MODULE_TIMEOUT"));
@@ -393,12 +427,29 @@ static void test_agent(void)
         wf_agent_on_connect(&agent);
         CHECK(wf_agent_config_get(&agent, "mode", 4, val, sizeof val) == 3);
     }
-    /* a directive naming what runs commits its sequence without a download */
-    n = make(17, wasm_ok, sizeof wasm_ok, "2.1.0");
-    r.n_requests = r.next_request = 0;
-    wf_agent_on_directive(&agent, bundle, n);
-    CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 17);
-    CHECK(r.n_requests == 0);
+    /* a directive naming what runs (release and config) commits its sequence without a download */
+    {
+        bundle_spec_t sp;
+        uint8_t val[16];
+        memset(&sp, 0, sizeof sp);
+        sp.device = DEVICE; sp.sequence = 17; sp.now = 1767225600u; sp.component = "app";
+        sp.version = "2.1.0"; sp.image = wasm_ok; sp.image_len = sizeof wasm_ok;
+        sp.max_pages = 1; sp.tick_ms = 100; sp.config_key = "mode"; sp.config_value = "eco";
+        n = bm_make_bundle(&sp, bundle, sizeof bundle);
+        r.n_requests = r.next_request = 0;
+        wf_agent_on_directive(&agent, bundle, n);
+        CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 17);
+        CHECK(r.n_requests == 0);
+        /* the same release with another config is an update: applied under probation */
+        sp.sequence = 18;
+        sp.config_value = "max";
+        n = bm_make_bundle(&sp, bundle, sizeof bundle);
+        wf_agent_on_directive(&agent, bundle, n);
+        serve(&r, wasm_ok, sizeof wasm_ok);
+        run_ticks(&r, 4);
+        CHECK(report_is(&r, WF_STATE_COMMITTED, NULL) && last_report(&r).sequence == 18);
+        CHECK(wf_agent_config_get(&agent, "mode", 4, val, sizeof val) == 3 && memcmp(val, "max", 3) == 0);
+    }
     wf_agent_stop(&agent);
 }
 

@@ -1,6 +1,88 @@
 /* The update state machine table: the happy path, every failure, and what is refused. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
 #include "testlib.h"
 #include "wf/update.h"
+
+/* wf_event_t order, named as in protocol/update-table.ts */
+static const char *const event_names[WF_EV_COUNT_] = {
+    "bundle_ok", "up_to_date", "start", "chunk", "complete",
+    "digest_ok", "loaded",     "passed", "reject", "failed",
+};
+
+static wf_slice_t slice_of(const char *s)
+{
+    wf_slice_t r;
+    r.ptr = (const uint8_t *)s;
+    r.len = strlen(s);
+    return r;
+}
+
+static int event_of(const char *name)
+{
+    int e;
+    for (e = 0; e < WF_EV_COUNT_; e++) {
+        if (name != NULL && strcmp(event_names[e], name) == 0) { return e; }
+    }
+    return -1;
+}
+
+/* protocol/vectors/transitions.json: every (state, event) pair of the TypeScript table, allowed
+ * or not; the C table must give the same next state, the same step and the same reason rule. */
+static void check_vectors(void)
+{
+    const char *dir = getenv("WF_VECTORS_DIR");
+    char path[512];
+    size_t len, i, seen = 0;
+    char *text;
+    jval_t *root;
+    const jval_t *rows;
+
+    snprintf(path, sizeof path, "%s/transitions.json", dir != NULL ? dir : "../protocol/vectors");
+    text = (char *)wf_test_read_file(path, &len);
+    CHECK(text != NULL);
+    if (text == NULL) { return; }
+    root = json_parse(text);
+    free(text);
+    CHECK(root != NULL);
+    if (root == NULL) { return; }
+    rows = json_get(root, "transitions");
+    CHECK(rows != NULL && rows->type == J_ARR && rows->n == (size_t)WF_STATE_COUNT_ * WF_EV_COUNT_);
+    for (i = 0; rows != NULL && i < rows->n; i++) {
+        const jval_t *row = rows->items[i];
+        const char *state = json_str(row, "state");
+        const char *next = json_str(row, "next");
+        const char *action = json_str(row, "action");
+        const jval_t *reason = json_get(row, "reason");
+        wf_state_t s = state != NULL ? wf_state_from_name(slice_of(state)) : WF_STATE_COUNT_;
+        int e = event_of(json_str(row, "event"));
+        wf_state_t want = next != NULL ? wf_state_from_name(slice_of(next)) : WF_STATE_COUNT_;
+        bool ok;
+
+        if (s == WF_STATE_COUNT_ || e < 0) {
+            printf("  unknown state or event in row %u\n", (unsigned)i);
+            CHECK(false);
+            continue;
+        }
+        ok = wf_update_next(s, (wf_event_t)e) == want &&
+             strcmp(wf_action_name(wf_update_action(s, (wf_event_t)e)), action != NULL ? action : "none") == 0 &&
+             reason != NULL && reason->type == J_BOOL &&
+             wf_update_has_reason(s, (wf_event_t)e) == reason->b;
+        if (!ok) {
+            printf("  %s --%s--> C says %s/%s, the vectors %s/%s\n", state, event_names[e],
+                   wf_state_name(wf_update_next(s, (wf_event_t)e)),
+                   wf_action_name(wf_update_action(s, (wf_event_t)e)), next != NULL ? next : "(not allowed)",
+                   action != NULL ? action : "none");
+        }
+        CHECK(ok);
+        seen++;
+    }
+    CHECK(seen == (size_t)WF_STATE_COUNT_ * WF_EV_COUNT_);
+    json_free(root);
+}
 
 static wf_state_t run(wf_state_t s, const wf_event_t *evs, int n)
 {
@@ -57,5 +139,6 @@ int main(void)
         }
     }
     CHECK(wf_update_is_final(WF_STATE_COMMITTED) && !wf_update_is_final(WF_STATE_PROBATION));
+    check_vectors();
     return wf_test_finish("test_update");
 }

@@ -6,7 +6,7 @@ import type { TopicHandler } from './context.js';
 
 /**
  * chunk/get: serve one chunk of an image the device was told to fetch. The device paces itself
- * (DESIGN.md §4), so the server answers each request once and keeps no per-download state.
+ * (docs/protocol.md §5), so the server answers each request once and keeps no per-download state.
  */
 export const onChunkGet: TopicHandler = (ctx, deviceId, payload) => {
   const req = decodeChunkRequest(payload);

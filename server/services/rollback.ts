@@ -6,18 +6,11 @@ import { fromHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { openRollback, checkRollbackCovers } from '../../protocol/payloads/rollback.js';
 import { compareVersions } from '../../protocol/semver.js';
+import type { RollbackTarget } from '../../protocol/views.js';
 import { nowSeconds } from '../store/db.js';
 import { deploy, resolveTargets, type DeployDeps, type DeployResult, type Selector } from './deploy.js';
 
-export interface RollbackTarget {
-  device: string;
-  component: string;
-  from: string;
-  version: string;
-  manifestDigest: string;
-  /** True when the target is older than what runs: the device needs a rollback authorization. */
-  downgrade: boolean;
-}
+export type { RollbackTarget } from '../../protocol/views.js';
 
 export function planRollback(deps: DeployDeps, sel: Selector, to?: string): RollbackTarget[] {
   return resolveTargets(deps.devices, sel).map((device) => {

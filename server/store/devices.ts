@@ -4,30 +4,10 @@ import type { Hello, Report, RunningComponent } from '../../protocol/messages.js
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { PATTERNS } from '../../protocol/fields.js';
+import type { DeviceView, RunningView } from '../../protocol/views.js';
 import { nowSeconds, type Db } from './db.js';
 
-export interface RunningView {
-  component: string;
-  version: string;
-  manifestDigest: string;
-}
-
-export interface DeviceView {
-  id: string;
-  tags: Record<string, string>;
-  createdAt: number;
-  online: boolean;
-  lastSeen: number | null;
-  hello: (Omit<Hello, 'running'> & { running?: RunningView[] }) | null;
-  state: string;
-  reason: string | null;
-  detail: string | null;
-  sequence: number;
-  targetSequence: number | null;
-  running: RunningView[];
-  progress: { bytes: number; total: number } | null;
-  lastError: string | null;
-}
+export type { DeviceView, RunningView } from '../../protocol/views.js';
 
 interface DeviceRow {
   id: string;

@@ -1,17 +1,9 @@
 // Module registry metadata: one row per name@version; the image and manifest bytes are blobs.
 import { WfError } from '../../protocol/errors.js';
+import type { ModuleView } from '../../protocol/views.js';
 import { nowSeconds, type Db } from './db.js';
 
-export interface ModuleView {
-  name: string;
-  version: string;
-  sha256: string;
-  size: number;
-  manifestDigest: string;
-  capabilities: string[];
-  maxPages: number;
-  createdAt: number;
-}
+export type { ModuleView } from '../../protocol/views.js';
 
 interface ModuleRow {
   name: string;

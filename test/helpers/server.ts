@@ -21,6 +21,7 @@ export interface TestFleet {
   dataDir: string;
   server: FleetServer;
   api: ApiClient;
+  /** `example`: a name in examples/wat, or a module file's path. */
   publish(example: string, name: string, version: string): Promise<{ sha256: string; size: number; manifestDigest: string }>;
   addDevice(id: string, tags?: Record<string, string>): Promise<DeviceCredentials>;
   restart(extra?: Partial<ServerOptions>): Promise<void>;
@@ -48,7 +49,9 @@ export async function startFleet(extra: Partial<ServerOptions> = {}): Promise<Te
     server: await startServer(opts),
     api: undefined as unknown as ApiClient,
     async publish(example, name, version) {
-      return publishModuleFile(fleet.api, join(EXAMPLES, `${example}.wat`), { name, version, tickMs: 100, stack: 16384, keysDir });
+      // An example's name (examples/wat/<name>.wat), or the path of any module file.
+      const file = example.includes('/') ? example : join(EXAMPLES, `${example}.wat`);
+      return publishModuleFile(fleet.api, file, { name, version, tickMs: 100, stack: 16384, keysDir });
     },
     addDevice(id, tags) {
       return fleet.api.post<DeviceCredentials>('/v1/devices', { id, tags });

@@ -1,6 +1,6 @@
 /*
  * The device agent: device checks, download, verify, install, probation, commit or revert
- * (DESIGN.md §3), over the platform interface and the engine. It owns no buffer: the caller
+ * (docs/protocol.md §4), over the platform interface and the engine. It owns no buffer: the caller
  * lends the agent struct, the image buffer and the engine pool. Single-threaded: call the
  * wf_agent_on_* functions and wf_agent_poll from one loop.
  *

@@ -23,6 +23,8 @@
 
 /** Deepest nesting wf_cbor_check accepts; our messages nest at most 5 levels. */
 #define WF_CBOR_MAX_DEPTH 12u
+/** Most data items one buffer may hold (protocol/cbor-profile.ts CBOR_MAX_ITEMS). */
+#define WF_CBOR_MAX_ITEMS 4096u
 /** Most entries one map reader indexes; maps with more are rejected as CBOR_UNKNOWN_FIELD
  *  (no message of protocol.md has more than 11 keys). */
 #define WF_MAP_MAX_ENTRIES 16u
@@ -72,14 +74,16 @@ typedef struct {
 } wf_map_t;
 
 /**
- * Accept `buf[0..len)` as exactly one well-formed, deterministic CBOR item.
+ * Accept `buf[0..len)` as exactly one well-formed, deterministic CBOR item of the profile of
+ * protocol.md §1. One pass; the same walk as protocol/cbor-profile.ts (one verdict).
  * @param[in] buf  the bytes; @param[in] len their count.
- * @return WF_OK;
+ * @return WF_OK; at once, at the first offending byte:
  *         WF_CBOR_MALFORMED (empty, truncated, reserved values, break outside an indefinite item,
  *         nesting deeper than WF_CBOR_MAX_DEPTH, bytes after the item);
- *         WF_CBOR_NON_CANONICAL (well-formed but: a longer head than needed, an indefinite
- *         length, map keys unsorted or repeated, float16/32, text that is not UTF-8).
- *         Malformed wins when both hold, as in the TypeScript reference.
+ *         WF_CBOR_UNSUPPORTED (any tag, a simple value other than false/true/null, a float);
+ *         WF_CBOR_TOO_LARGE (more than WF_CBOR_MAX_ITEMS data items);
+ *         after a walk without those: WF_CBOR_NON_CANONICAL (a longer head than needed, an
+ *         indefinite length, map keys unsorted or repeated, text that is not UTF-8).
  */
 wf_status_t wf_cbor_check(const uint8_t *buf, size_t len);
 

@@ -1,5 +1,5 @@
 /*
- * Device checks 1-4 of docs/protocol.md §4 (DESIGN.md §3) on a directive bundle, in that order;
+ * Device checks 1-4 of docs/protocol.md §4 on a directive bundle, in that order;
  * protocol/device-checks.ts is the reference and protocol/vectors pins both to the same reasons.
  * Pure computation: no I/O, no allocation; everything decoded points into the bundle buffer.
  */

@@ -19,7 +19,7 @@
 #define WF_CHUNK_INDEX_MAX 0xffffffu
 #define WF_DETAIL_MAX 256u
 
-/* Device states (DESIGN.md §3); the strings are the wire names. */
+/* Device states (docs/protocol.md §4); the strings are the wire names. */
 typedef enum {
     WF_STATE_IDLE = 0,
     WF_STATE_ASSIGNED,

@@ -34,6 +34,14 @@ typedef struct {
     uint32_t dl_chunk_size;
 } wf_record_t;
 
+/** What becomes of the modules' kv store around a trial (wf_platform_t.kv_trial). */
+typedef enum {
+    WF_KV_TRIAL_BEGIN = 0, /* keep a copy of the kv store; a trial resumed after a restart
+                              (same sequence) keeps the copy taken when it first ran */
+    WF_KV_TRIAL_KEEP,      /* the trial passed: drop the copy */
+    WF_KV_TRIAL_UNDO       /* the trial failed: put the copy back (its kv writes are undone) */
+} wf_kv_trial_t;
+
 typedef struct {
     void *ctx;
     uint32_t slot_size;  /* bytes per slot for image + config (trailer kept apart) */
@@ -58,6 +66,9 @@ typedef struct {
                            uint8_t qos, bool retain);
 
     void (*log)(void *ctx, const char *message);
+
+    /* kv around a trial; NULL on a device without a kv store. @return WF_OK or WF_STORAGE_ERROR */
+    wf_status_t (*kv_trial)(void *ctx, wf_kv_trial_t op, uint64_t sequence);
 } wf_platform_t;
 
 #endif

@@ -16,6 +16,7 @@
     X(CBOR_MALFORMED)             \
     X(CBOR_NON_CANONICAL)         \
     X(CBOR_TOO_LARGE)             \
+    X(CBOR_UNSUPPORTED)           \
     X(CBOR_FIELD_INVALID)         \
     X(CBOR_FIELD_MISSING)         \
     X(CBOR_UNKNOWN_FIELD)         \

@@ -10,6 +10,7 @@
 #include "wf/abi.h"
 #include "wf/crypto.h"
 #include "wf/messages.h"
+#include "wf/probation.h"
 
 /* ---- clock, log, publish ---------------------------------------------------------------- */
 
@@ -155,20 +156,41 @@ static int32_t svc_kv_set(void *ctx, const char *key, size_t klen, const uint8_t
     return wf_posix_write_atomic(d->storage.dir, "kv.bin", buf, pos) == WF_OK ? 0 : -1;
 }
 
-/* seededUnit of device-sim/host-abi.ts: SHA-256("wasmfleet-sim\0" seed "\0" what) → [0, 1). */
-static double seeded_unit(const char *seed, const char *what)
+/* kv.trial.bin: u64 sequence (little-endian) + the kv.bin of before the trial of that sequence. */
+static wf_status_t kv_trial(void *ctx, wf_kv_trial_t op, uint64_t sequence)
 {
-    uint8_t h[32];
-    wf_sha256_t ctx;
-    uint32_t hi, lo;
-    wf_sha256_init(&ctx);
-    wf_sha256_update(&ctx, (const uint8_t *)"wasmfleet-sim", 14); /* includes the NUL */
-    wf_sha256_update(&ctx, (const uint8_t *)seed, strlen(seed) + 1u);
-    wf_sha256_update(&ctx, (const uint8_t *)what, strlen(what));
-    wf_sha256_final(&ctx, h);
-    hi = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
-    lo = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
-    return ((double)hi * 2097152.0 + (double)(lo >> 11)) / 9007199254740992.0;
+    wf_device_t *d = ctx;
+    static uint8_t buf[8 + WF_KV_ENTRIES_MAX * (3 + WF_KV_KEY_MAX + WF_KV_VALUE_MAX)];
+    char path[sizeof d->storage.dir + 16];
+    size_t len = 0;
+    uint64_t seq = 0;
+    int i;
+    bool have = wf_posix_read_file(d->storage.dir, "kv.trial.bin", buf, sizeof buf, &len) == WF_OK &&
+                len >= 8u;
+
+    for (i = 0; have && i < 8; i++) { seq |= (uint64_t)buf[i] << (8 * i); }
+    snprintf(path, sizeof path, "%s/kv.trial.bin", d->storage.dir);
+    switch (op) {
+    case WF_KV_TRIAL_BEGIN:
+        if (have && seq == sequence) { return WF_OK; }
+        for (i = 0; i < 8; i++) { buf[i] = (uint8_t)(sequence >> (8 * i)); }
+        len = 0;
+        if (wf_posix_read_file(d->storage.dir, "kv.bin", buf + 8, sizeof buf - 8u, &len) != WF_OK) {
+            len = 0; /* no kv yet: the copy is the empty store */
+        }
+        return wf_posix_write_atomic(d->storage.dir, "kv.trial.bin", buf, 8u + len);
+    case WF_KV_TRIAL_UNDO:
+        if (!have) { return WF_OK; }
+        if (wf_posix_write_atomic(d->storage.dir, "kv.bin", buf + 8, len - 8u) != WF_OK) {
+            return WF_STORAGE_ERROR;
+        }
+        kv_loaded = false; /* read again on the next kv call */
+        break;
+    case WF_KV_TRIAL_KEEP:
+    default:
+        break;
+    }
+    return (remove(path) == 0 || !have) ? WF_OK : WF_STORAGE_ERROR;
 }
 
 static int32_t svc_gpio_read(void *ctx, int32_t pin)
@@ -177,7 +199,7 @@ static int32_t svc_gpio_read(void *ctx, int32_t pin)
     char what[32];
     if (pin >= 0 && pin < 64 && d->gpio[pin] != 0xffu) { return d->gpio[pin]; }
     snprintf(what, sizeof what, "gpio:%d", (int)pin);
-    return seeded_unit(d->agent.cfg.device_id, what) < 0.5 ? 0 : 1;
+    return wf_seeded_unit(d->agent.cfg.device_id, what) < 0.5 ? 0 : 1;
 }
 
 static int32_t svc_gpio_write(void *ctx, int32_t pin, int32_t value)
@@ -193,7 +215,7 @@ static double svc_sensor_read(void *ctx, int32_t channel)
     wf_device_t *d = ctx;
     char what[32];
     snprintf(what, sizeof what, "sensor:%d", (int)channel);
-    return seeded_unit(d->agent.cfg.device_id, what);
+    return wf_seeded_unit(d->agent.cfg.device_id, what);
 }
 
 void wf_device_bind(wf_device_t *d, const char *device_id, uint32_t slot_size)
@@ -204,6 +226,7 @@ void wf_device_bind(wf_device_t *d, const char *device_id, uint32_t slot_size)
     d->pf.monotonic_ms = monotonic_ms;
     d->pf.publish = publish;
     d->pf.log = log_line;
+    d->pf.kv_trial = kv_trial;
     d->services.ctx = d;
     d->services.log = svc_log;
     d->services.now_ms = svc_now_ms;

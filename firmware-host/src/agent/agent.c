@@ -1,6 +1,6 @@
 /*
  * Device agent (wf/agent.h), entry points: directive intake (steps 1-4), boot (the slot
- * decision table), connect, timers. The steps of DESIGN.md §3 are named functions across
+ * decision table), connect, timers. The steps of docs/protocol.md §4 are named functions across
  * src/agent/ (see agent_internal.h), each doing its I/O through the platform table and moving
  * the state only through wf_update_next(). Write order, which keeps kill -9 safe, is in
  * install.c and download.c (docs/firmware-host.md §5).
@@ -18,6 +18,21 @@ static void copy_text(char *dst, size_t cap, wf_slice_t s)
     size_t n = s.len < cap - 1u ? s.len : cap - 1u;
     memcpy(dst, s.ptr, n);
     dst[n] = '\0';
+}
+
+/* The release that runs, with another config than the running one: a config change is an update
+ * (the image is fetched into the spare slot again and runs under probation with the new config). */
+static bool config_changed(wf_agent_t *a, const wf_release_t *rel)
+{
+    uint16_t n = a->active_info.config_len;
+    if (a->active < 0 || rel->config.len != n) { return a->active >= 0; }
+    if (n == 0u) { return false; }
+    /* target_config is free here: the directive in progress, if any, is being superseded */
+    if (n > WF_CONFIG_MAX || a->pf->slot_read(a->pf->ctx, (uint8_t)a->active, a->active_info.image_size,
+                                                a->target_config, n) != WF_OK) {
+        return true;
+    }
+    return memcmp(a->target_config, rel->config.ptr, n) != 0;
 }
 
 void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
@@ -79,7 +94,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     }
     (void)wf_ag_step(a, WF_EV_BUNDLE_OK, WF_OK, NULL);
     for (i = 0; i < cb->n_releases; i++) {
-        if (!cb->releases[i].already_running) {
+        if (!cb->releases[i].already_running || config_changed(a, &cb->releases[i])) {
             installs++;
             rel = &cb->releases[i];
         }

@@ -1,6 +1,6 @@
 /*
  * Internal interface between the agent's files (src/agent/): each file is one group of steps of
- * DESIGN.md §3, and these are the calls they make to each other. Not a public API.
+ * docs/protocol.md §4, and these are the calls they make to each other. Not a public API.
  *
  *   report.c    reports and state moves (every change goes through wf_ag_step)
  *   download.c  step 5: chunk requests, chunk intake, resume

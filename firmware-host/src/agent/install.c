@@ -1,11 +1,13 @@
 /*
- * Steps 6-8 (protocol.md §4, DESIGN.md §3): digest check, the verified slot's trailer cells,
+ * Steps 6-8 (docs/protocol.md §4): digest check, the verified slot's trailer cells,
  * activation under probation, ticks and health, commit or revert. Write order (see
  * docs/firmware-host.md §5):
  *   verified: config + sync, info cell, magic cell      (magic last: "complete and verified")
  *   activate: pending cell, trial[k] cell, then load    (boot table retries or reverts)
  *   commit:   confirmed cell, then record               (one cell flips slot and sequence)
- *   revert:   erase the trial slot, then record          (failed sequence is not retried)
+ *   revert:   erase the trial slot, then record          (failed sequence is not retried),
+ *             then the kv copy taken before the trial back
+ * (kv: a copy is taken before the trial's module first runs, dropped on commit, put back on revert)
  */
 #include "agent_internal.h"
 
@@ -13,6 +15,7 @@
 #include <string.h>
 #include "wf/abi.h"
 #include "wf/crypto.h"
+#include "wf/probation.h"
 #include "wf/wasm_check.h"
 
 static wf_status_t write_cell(wf_agent_t *a, uint8_t slot, uint32_t off, size_t size,
@@ -27,6 +30,13 @@ static wf_status_t write_cell(wf_agent_t *a, uint8_t slot, uint32_t off, size_t 
 static void set_pending(uint8_t *t) { wf_trailer_set_flag(t, WF_TRAILER_PENDING_OFF); }
 static void set_confirmed(uint8_t *t) { wf_trailer_set_flag(t, WF_TRAILER_CONFIRMED_OFF); }
 static void set_magic(uint8_t *t) { wf_trailer_set_magic(t); }
+
+static void kv_trial(wf_agent_t *a, wf_kv_trial_t op)
+{
+    if (a->pf->kv_trial != NULL && a->pf->kv_trial(a->pf->ctx, op, a->target.sequence) != WF_OK) {
+        wf_ag_log(a, "agent: kv trial copy: storage error%s%s", "", "");
+    }
+}
 
 static wf_status_t mark_trial(wf_agent_t *a, uint8_t slot)
 {
@@ -67,12 +77,7 @@ wf_status_t wf_ag_start_module(wf_agent_t *a, uint8_t slot, const wf_slot_info_t
         return st;
     }
     st = wf_module_call(&a->module, "wf_init", &rc);
-    if (st == WF_OK && rc != 0) {
-        snprintf(a->detail, sizeof a->detail, "wf_init returned %d", (int)rc);
-        st = WF_MODULE_INIT_FAILED;
-    } else if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "wf_init: %s", a->module.error);
-    }
+    st = wf_entry_fault("wf_init", st, rc, a->module.error, a->detail, sizeof a->detail);
     if (st != WF_OK) {
         wf_ag_stop_module(a);
         return st;
@@ -101,6 +106,7 @@ void wf_ag_revert(wf_agent_t *a, wf_status_t reason, const char *detail)
         (void)a->pf->slot_erase(a->pf->ctx, (uint8_t)a->target_slot);
     }
     wf_ag_remember_failure(a, WF_STATE_ROLLED_BACK, reason);
+    kv_trial(a, WF_KV_TRIAL_UNDO); /* the trial's kv writes go with it */
     a->target_slot = -1;
     a->active_is_trial = false;
     wf_ag_restart_previous(a);
@@ -130,6 +136,7 @@ void wf_ag_commit(wf_agent_t *a)
     a->target_slot = -1;
     a->rec.committed_sequence = a->target.sequence;
     wf_ag_save_record(a);
+    kv_trial(a, WF_KV_TRIAL_KEEP);
     (void)wf_ag_step(a, WF_EV_PASSED, WF_OK, NULL);
 }
 
@@ -169,6 +176,7 @@ void wf_ag_activate(wf_agent_t *a)
         return;
     }
     a->active_is_trial = true;
+    kv_trial(a, WF_KV_TRIAL_BEGIN);
     st = wf_ag_start_module(a, slot, &a->target);
     if (st != WF_OK) {
         wf_ag_revert(a, st, a->detail);
@@ -223,20 +231,10 @@ void wf_ag_tick(wf_agent_t *a, uint64_t now)
 
     a->next_tick_ms = now + info->tick_ms;
     st = wf_module_call(&a->module, "wf_tick", &rc);
-    if (st == WF_OK && rc != 0) {
-        snprintf(a->detail, sizeof a->detail, "wf_tick returned %d", (int)rc);
-        st = WF_MODULE_HEALTH; /* a fault reported by the module (device-sim/probation.ts) */
-    } else if (st != WF_OK) {
-        snprintf(a->detail, sizeof a->detail, "wf_tick: %s", a->module.error);
-    }
+    st = wf_entry_fault("wf_tick", st, rc, a->module.error, a->detail, sizeof a->detail);
     if (st == WF_OK && (a->module.exports & WF_EXPORT_HEALTH) != 0u) { /* as the module has it */
         st = wf_module_call(&a->module, "wf_health", &rc);
-        if (st == WF_OK && rc != 0) {
-            snprintf(a->detail, sizeof a->detail, "wf_health returned %d", (int)rc);
-            st = WF_MODULE_HEALTH;
-        } else if (st != WF_OK) {
-            snprintf(a->detail, sizeof a->detail, "wf_health: %s", a->module.error);
-        }
+        st = wf_entry_fault("wf_health", st, rc, a->module.error, a->detail, sizeof a->detail);
     }
     if (a->state == WF_STATE_PROBATION) {
         if (st != WF_OK) {

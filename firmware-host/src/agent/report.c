@@ -1,4 +1,4 @@
-/* Reports and state moves of the agent (protocol.md §5 report; DESIGN.md §3 "every step
+/* Reports and state moves of the agent (docs/protocol.md §5 report and §4 "every step
  * reports a state with a reason code"). */
 #include "agent_internal.h"
 
@@ -56,7 +56,7 @@ void wf_ag_publish_report(wf_agent_t *a, bool with_progress, uint64_t bytes, uin
     }
 }
 
-/* Move the state machine; every change is reported (DESIGN.md §3 "every step reports"). */
+/* Move the state machine; every change is reported (docs/protocol.md §4 "every step reports"). */
 bool wf_ag_step(wf_agent_t *a, wf_event_t ev, wf_status_t reason, const char *detail)
 {
     wf_state_t next = wf_update_next(a->state, ev);

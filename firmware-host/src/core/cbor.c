@@ -63,6 +63,7 @@ typedef struct {
     const uint8_t *base;
     size_t len;
     bool canonical; /* stays true until the first deterministic-encoding violation */
+    uint32_t items; /* data items seen so far, bounded by WF_CBOR_MAX_ITEMS */
 } checker_t;
 
 static bool utf8_valid(const uint8_t *s, size_t n)
@@ -154,6 +155,14 @@ static wf_status_t check_item(checker_t *c, size_t off, size_t *end, unsigned de
     }
     st = wf_cbor_head(c->base, c->len, off, &h);
     if (st != WF_OK) { return st; }
+    if (h.major == WF_CBOR_SIMPLE && h.info == 31u) {
+        *is_break = true;
+        *end = h.content;
+        return WF_OK;
+    }
+    if (++c->items > WF_CBOR_MAX_ITEMS) {
+        return WF_CBOR_TOO_LARGE;
+    }
     if (h.major != WF_CBOR_SIMPLE && !head_is_shortest(&h)) {
         c->canonical = false; /* floats (major 7) have their own sizes, checked below */
     }
@@ -192,21 +201,20 @@ static wf_status_t check_item(checker_t *c, size_t off, size_t *end, unsigned de
         st = check_children(c, &h, &pos, depth);
         if (st != WF_OK) { return st; }
         break;
-    case WF_CBOR_TAG: {
-        bool brk;
-        if (h.info == 31u) { return WF_CBOR_MALFORMED; }
-        st = check_item(c, pos, &pos, depth + 1u, &brk);
-        if (st != WF_OK) { return st; }
-        if (brk) { return WF_CBOR_MALFORMED; }
-        break;
-    }
+    case WF_CBOR_TAG:
+        /* No tag is in the profile: COSE's tag 18 is the byte d2 the envelope reader consumes
+         * before this walk (protocol.md §1). Refused at the head, before its content. */
+        return (h.info == 31u) ? WF_CBOR_MALFORMED : WF_CBOR_UNSUPPORTED;
     default: /* WF_CBOR_SIMPLE */
-        if (h.info == 31u) {
-            *is_break = true;
-        } else if (h.info == 24u) {
-            if (h.arg < 32u) { return WF_CBOR_MALFORMED; } /* RFC 8949 §3.3 */
-        } else if (h.info == 25u || h.info == 26u) {
-            c->canonical = false; /* float16/32: the profile only has float64 (protocol.md §1) */
+        if (h.info == 24u) {
+            return (h.arg < 32u) ? WF_CBOR_MALFORMED   /* RFC 8949 §3.3 */
+                                 : WF_CBOR_UNSUPPORTED; /* simple values 32..255 */
+        }
+        if (h.info >= 25u) {
+            return WF_CBOR_UNSUPPORTED; /* floats: only telemetry has them, and no host reads it */
+        }
+        if (h.arg < 20u || h.arg > 22u) {
+            return WF_CBOR_UNSUPPORTED; /* only false, true, null; undefined (23) included */
         }
         break;
     }
@@ -227,6 +235,7 @@ wf_status_t wf_cbor_check(const uint8_t *buf, size_t len)
     c.base = buf;
     c.len = len;
     c.canonical = true;
+    c.items = 0;
     st = check_item(&c, 0, &end, 0, &brk);
     if (st != WF_OK) { return st; }
     if (brk || end != len) {
@@ -246,6 +255,7 @@ wf_status_t wf_cbor_skip(const uint8_t *base, size_t len, size_t off, size_t *en
     c.base = base;
     c.len = len;
     c.canonical = true;
+    c.items = 0;
     st = check_item(&c, off, end, 0, &brk);
     if (st == WF_OK && brk) { st = WF_CBOR_MALFORMED; }
     return st;

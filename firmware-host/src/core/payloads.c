@@ -34,7 +34,7 @@ static wf_status_t open_signed(const uint8_t *buf, size_t len, size_t max_bytes,
     TRY(wf_sign1_parse(buf, len, max_bytes, &msg));
     TRY(key_for(arg, msg.kid, env, &pk));
     TRY(wf_sign1_verify(&msg, pk, env->scratch, env->scratch_len));
-    /* Only now is the payload looked at (DESIGN.md §3). */
+    /* Only now is the payload looked at (docs/protocol.md §4). */
     if (msg.payload.len > max_bytes) { return WF_CBOR_TOO_LARGE; }
     TRY(wf_cbor_check(msg.payload.ptr, msg.payload.len));
     TRY(wf_map_open(fields, msg.payload.ptr, msg.payload.len, 0));

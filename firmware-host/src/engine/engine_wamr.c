@@ -14,6 +14,20 @@ static bool running;
 /* Registered with WAMR, which keeps (and sorts) this array for the runtime's lifetime. */
 static NativeSymbol registered[WF_NATIVES_MAX];
 
+/* memory.grow past the manifest's page limit stops the module (MODULE_OUT_OF_MEMORY), as on
+ * every host: V8 cannot refuse the grow of a memory without a maximum, so the simulator checks
+ * after the call; here the refused grow raises a trap the call reports when it returns. */
+static void on_grow_refused(uint32_t inc_page_count, uint64_t current_memory_size,
+                            uint32_t memory_index, enlarge_memory_error_reason_t reason,
+                            wasm_module_inst_t instance, wasm_exec_env_t exec_env, void *user_data)
+{
+    (void)inc_page_count; (void)current_memory_size; (void)memory_index; (void)exec_env;
+    (void)user_data;
+    if (reason == MAX_SIZE_REACHED) {
+        wasm_runtime_set_exception(instance, "out of memory: memory.grow past the page limit");
+    }
+}
+
 wf_status_t wf_engine_init(uint8_t *pool, size_t pool_len, uint32_t granted,
                            const wf_host_services_t *services)
 {
@@ -34,6 +48,7 @@ wf_status_t wf_engine_init(uint8_t *pool, size_t pool_len, uint32_t granted,
         wasm_runtime_destroy();
         return WF_INTERNAL;
     }
+    wasm_runtime_set_enlarge_mem_error_callback(on_grow_refused, NULL);
     running = true;
     return WF_OK;
 }
@@ -74,6 +89,20 @@ wf_status_t wf_module_load(wf_module_t *m, uint8_t *wasm, size_t len, uint32_t g
         return (strstr(m->error, "memory") != NULL || strstr(m->error, "alloc") != NULL)
                    ? WF_MODULE_OUT_OF_MEMORY : WF_MODULE_INVALID;
     }
+    {
+        /* a module whose memory starts past the limit does not load (WAMR would keep the
+         * module's own size), as on every host */
+        wasm_memory_inst_t mem = wasm_runtime_get_default_memory(m->instance);
+        /* in 64 KiB pages: WAMR folds a memory that never grows into one larger "page" */
+        uint64_t pages = mem != NULL ? wasm_memory_get_cur_page_count(mem) *
+                                           wasm_memory_get_bytes_per_page(mem) / 65536u
+                                     : 0u;
+        if (pages > max_pages) {
+            snprintf(m->error, sizeof m->error, "%u pages > limit %u", (unsigned)pages, (unsigned)max_pages);
+            wf_module_unload(m);
+            return WF_MODULE_OUT_OF_MEMORY;
+        }
+    }
     m->exec_env = wasm_runtime_create_exec_env(m->instance, ia.default_stack_size);
     if (m->exec_env == NULL) {
         wf_module_unload(m);
@@ -82,6 +111,24 @@ wf_status_t wf_module_load(wf_module_t *m, uint8_t *wasm, size_t len, uint32_t g
     m->exports = info.exports;
     m->budget = budget;
     return WF_OK;
+}
+
+/* WAMR's trap texts in the words every host reports (protocol/traps.ts TRAP_NAMES): without
+ * WAMR's "Exception: " prefix, and its several stack overflows as one. */
+static void canonical_trap(char *msg, size_t cap)
+{
+    static const char *const alias[][2] = {
+        {"wasm operand stack overflow", "stack overflow"},
+        {"native stack overflow", "stack overflow"},
+        {"wasm auxiliary stack overflow", "stack overflow"},
+        {"uninitialized element", "indirect call type mismatch"},
+    };
+    const char *prefix = "Exception: ";
+    size_t i, n = strlen(prefix);
+    if (strncmp(msg, prefix, n) == 0) { memmove(msg, msg + n, strlen(msg + n) + 1u); }
+    for (i = 0; i < sizeof alias / sizeof alias[0]; i++) {
+        if (strcmp(msg, alias[i][0]) == 0) { snprintf(msg, cap, "%s", alias[i][1]); }
+    }
 }
 
 wf_status_t wf_module_call(wf_module_t *m, const char *name, int32_t *result)
@@ -103,6 +150,7 @@ wf_status_t wf_module_call(wf_module_t *m, const char *name, int32_t *result)
     exc = wasm_runtime_get_exception(m->instance);
     snprintf(m->error, sizeof m->error, "%s", exc != NULL ? exc : "trap");
     wasm_runtime_clear_exception(m->instance);
+    canonical_trap(m->error, sizeof m->error);
     if (exc != NULL && strstr(m->error, "instruction limit exceeded") != NULL) {
         return WF_MODULE_TIMEOUT;
     }

@@ -142,7 +142,7 @@ class Instance : public Napi::ObjectWrap<Instance> {
       return;
     }
     if (module->memoryInfo.initPages > maxPages_) {
-      std::string msg = "initial memory of " + std::to_string(module->memoryInfo.initPages) + " pages > limit " + std::to_string(maxPages_);
+      std::string msg = std::to_string(module->memoryInfo.initPages) + " pages > limit " + std::to_string(maxPages_);
       m3_FreeModule(module);
       Release();
       MakeError(env, "WASM3_MEMORY_LIMIT", msg).ThrowAsJavaScriptException();

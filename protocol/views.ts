@@ -1,0 +1,48 @@
+// The operator API's JSON views (docs/architecture.md): what the server answers and the CLI,
+// the simulator and the tests read. One definition for both sides of the HTTP API.
+import type { Hello } from './messages.js';
+
+export interface RunningView {
+  component: string;
+  version: string;
+  manifestDigest: string;
+}
+
+export interface DeviceView {
+  id: string;
+  tags: Record<string, string>;
+  createdAt: number;
+  online: boolean;
+  lastSeen: number | null;
+  hello: (Omit<Hello, 'running'> & { running?: RunningView[] }) | null;
+  state: string;
+  reason: string | null;
+  detail: string | null;
+  sequence: number;
+  targetSequence: number | null;
+  running: RunningView[];
+  progress: { bytes: number; total: number } | null;
+  lastError: string | null;
+}
+
+export interface ModuleView {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  manifestDigest: string;
+  capabilities: string[];
+  maxPages: number;
+  createdAt: number;
+}
+
+/** One device of a rollback plan: what it runs and what it would go back to. */
+export interface RollbackTarget {
+  device: string;
+  component: string;
+  from: string;
+  version: string;
+  manifestDigest: string;
+  /** True when the target is older than what runs: the device needs a rollback authorization. */
+  downgrade: boolean;
+}
