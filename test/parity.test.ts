@@ -1,5 +1,5 @@
 // Engine parity: every example module, and one module per failure kind, behaves the same on
-// every engine — the simulator's V8 engine and the C host's WAMR engine (and any engine added as a
+// every engine — the simulator's V8 and wasm3 engines and the C host's WAMR engine (and any engine added as a
 // column): the same telemetry, gpio writes and kv writes in the same order, the same kv state
 // carried across an update, the same reason code (and trap name) for every failure, the same
 // probation outcome. A difference is a bug in one of our hosts.
