@@ -19,7 +19,11 @@ export function resolveToken(given: string | undefined, dataDir = 'data'): strin
 export class ApiClient {
   constructor(private readonly opts: ClientOptions) {}
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  get server(): string {
+    return this.opts.server;
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.opts.server), {
@@ -58,5 +62,9 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
   }
 }

@@ -1,6 +1,7 @@
 // One top-level mapping from errors to exit codes (changesets' habit): scripts can tell a
 // refused request from an unreachable server from a bug.
 import { WfError } from '../protocol/errors.js';
+import { escapeText } from './output.js';
 
 export const EXIT = {
   ok: 0,
@@ -24,6 +25,8 @@ export function exitCodeFor(err: unknown): number {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof WfError) return `error ${err.code}: ${err.message}`;
-  return `error INTERNAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  // Server messages can quote device-supplied text: escaped like every other human output.
+  if (err instanceof WfError) return `error ${err.code}: ${escapeText(err.message)}`;
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return `error INTERNAL: ${text.split('\n').map(escapeText).join('\n')}`;
 }

@@ -4,16 +4,18 @@
 import { Command, CommanderError } from 'commander';
 import { WfError } from '../protocol/errors.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
-import { ago, printJson, printTable } from './output.js';
+import { ago, printJson, printTable, say } from './output.js';
 import { clientFor, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
 import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
-import { runServer } from './commands/server.js';
+import { readLimitsFile, runServer } from './commands/server.js';
 import { registerSimCommand } from './commands/sim.js';
 import type { DeviceView, ModuleView } from '../protocol/views.js';
+import { registerRolloutCommands } from './rollout-commands.js';
+import type { TokenView } from '../protocol/views.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')
@@ -36,7 +38,7 @@ keys
     const r = initKeys(o.dir);
     out(o.json, r, () => {
       printTable(r.keys.map((k) => ({ key: k.name, kid: k.kid, file: `${o.dir}/${k.name}.key` })));
-      process.stdout.write(`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub.\n`);
+      say`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub.\n`;
     });
   });
 keys
@@ -47,7 +49,7 @@ keys
   .option('--json', 'print JSON')
   .action((role: string, o: { dir: string; revokeOld?: boolean; json?: boolean }) => {
     const r = rotateKey(o.dir, role, o.revokeOld);
-    out(o.json, r, () => process.stdout.write(`new ${r.role} key ${r.kid}; key document serial ${r.serial}; old key kept as ${r.retiredFile}\n`));
+    out(o.json, r, () => say`new ${r.role} key ${r.kid}; key document serial ${r.serial}; old key kept as ${r.retiredFile}\n`);
   });
 
 // ---- module ----
@@ -59,13 +61,14 @@ mod
   .action(async (file: string, o: { json?: boolean }) => {
     const r = await inspectModule(file);
     out(o.json, r, () => {
-      process.stdout.write(`${r.file}: ${r.size} bytes, sha256 ${r.sha256}\n`);
-      process.stdout.write(`memory: ${r.memory ? `${r.memory.initialPages} page(s), max ${r.memory.maxPages ?? 'none'}` : 'none'}\n`);
-      process.stdout.write(`capabilities: ${r.capabilities.join(', ') || '(none)'}\n\nimports:\n`);
+      say`${r.file}: ${r.size} bytes, sha256 ${r.sha256}\n`;
+      say`memory: ${r.memory ? `${r.memory.initialPages} page(s), max ${r.memory.maxPages ?? 'none'}` : 'none'}\n`;
+      say`capabilities: ${r.capabilities.join(', ') || '(none)'}\n\nimports:\n`;
       printTable(r.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind, type: i.type })));
-      process.stdout.write('\nexports:\n');
+      say`\nexports:\n`;
       printTable(r.exports.map((e) => ({ name: e.name, kind: e.kind, type: e.type })));
-      process.stdout.write(r.abi.ok ? '\nhost ABI v1: ok\n' : `\nhost ABI v1: REFUSED ${r.abi.code}: ${r.abi.message}\n`);
+      if (r.abi.ok) say`\nhost ABI v1: ok\n`;
+      else say`\nhost ABI v1: REFUSED ${r.abi.code}: ${r.abi.message}\n`;
     });
     if (!r.abi.ok) process.exitCode = EXIT.refused;
   });
@@ -80,7 +83,7 @@ withCommon(
 ).action(async (file: string, o: CommonOptions & { name: string; version: string; tickMs: number; stack: number }) => {
   const r = await publishModuleFile(clientFor(o), file, { name: o.name, version: o.version, tickMs: o.tickMs, stack: o.stack, keysDir: o.keys });
   out(o.json, r, () =>
-    process.stdout.write(`${r.created ? 'published' : 'already published'} ${r.name}@${r.version} (${r.size} bytes, sha256 ${r.sha256.slice(0, 16)}…, capabilities: ${r.capabilities.join(', ') || 'none'})\n`),
+    say`${r.created ? 'published' : 'already published'} ${r.name}@${r.version} (${r.size} bytes, sha256 ${r.sha256.slice(0, 16)}…, capabilities: ${r.capabilities.join(', ') || 'none'})\n`,
   );
 });
 withCommon(mod.command('list').description('published modules')).action(async (o: CommonOptions) => {
@@ -104,8 +107,10 @@ program
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
-  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string }) => {
+  .option('--limits <file>', 'JSON file overriding rate limits (docs/security.md), e.g. {"chunkBytes": {"capacity": 16777216, "perSecond": 2097152}}')
+  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string; limits?: string }) => {
     await runServer({
+      limits: o.limits ? readLimitsFile(o.limits) : undefined,
       dataDir: o.data,
       keysDir: o.keys,
       host: o.host,
@@ -128,7 +133,7 @@ withCommon(
 ).action(async (id: string, o: CommonOptions & { tag: Record<string, string> }) => {
   const r = await clientFor(o).post<{ id: string; username: string; password: string; mqttUrl: string; rootPublicKey: string }>('/v1/devices', { id, tags: o.tag });
   out(o.json, r, () =>
-    process.stdout.write(`device ${r.id}\n  mqtt      ${r.mqttUrl}\n  username  ${r.username}\n  password  ${r.password}\n  root key  ${r.rootPublicKey}\n(the password is not shown again)\n`),
+    say`device ${r.id}\n  mqtt      ${r.mqttUrl}\n  username  ${r.username}\n  password  ${r.password}\n  root key  ${r.rootPublicKey}\n(the password is not shown again)\n`,
   );
 });
 const deviceRow = (d: DeviceView) => ({
@@ -151,15 +156,15 @@ withCommon(devices.command('show <id>').description('one device in detail')).act
   );
   out(o.json, d, () => {
     printTable([deviceRow(d)]);
-    process.stdout.write(`tags: ${JSON.stringify(d.tags)}  sequence: ${d.sequence}  target: ${d.targetSequence ?? '-'}  reason: ${d.reason ?? '-'}\n`);
-    if (d.hello) process.stdout.write(`host: ${d.hello.host} abi ${d.hello.abi}, capabilities ${d.hello.capabilities.join(',')}, max chunk ${d.hello.maxChunk}, memory ${d.hello.memory}\n`);
-    if (d.progress) process.stdout.write(`progress: ${d.progress.bytes}/${d.progress.total} bytes\n`);
+    say`tags: ${JSON.stringify(d.tags)}  sequence: ${d.sequence}  target: ${d.targetSequence ?? '-'}  reason: ${d.reason ?? '-'}\n`;
+    if (d.hello) say`host: ${d.hello.host} abi ${d.hello.abi}, capabilities ${d.hello.capabilities.join(',')}, max chunk ${d.hello.maxChunk}, memory ${d.hello.memory}\n`;
+    if (d.progress) say`progress: ${d.progress.bytes}/${d.progress.total} bytes\n`;
     if (d.commits.length) {
-      process.stdout.write('\ncommitted releases:\n');
+      say`\ncommitted releases:\n`;
       printTable(d.commits.map((c) => ({ sequence: c.sequence, release: `${c.component}@${c.version}`, at: ago(c.at) })));
     }
     if (d.telemetry.length) {
-      process.stdout.write('\ntelemetry:\n');
+      say`\ntelemetry:\n`;
       printTable(d.telemetry.map((t) => ({ name: t.name, value: t.value, at: ago(t.at) })));
     }
   });
@@ -181,7 +186,7 @@ withCommon(
     ...selector,
     config: o.config,
   });
-  out(o.json, r, () => process.stdout.write(`deployment ${r.deployment}: ${ref.name}@${ref.version} to ${r.devices.length} device(s)\n`));
+  out(o.json, r, () => say`deployment ${r.deployment}: ${ref.name}@${ref.version} to ${r.devices.length} device(s)\n`);
 });
 withCommon(
   withSelector(
@@ -191,19 +196,44 @@ withCommon(
   ).option('--to <version>', 'version to go back to (default: each device\'s previous committed one)'),
 ).action(async (o: CommonOptions & SelectorOptions & { to?: string }) => {
   const r = await rollback(clientFor(o), { ...requireSelector('rollback', o), to: o.to, keysDir: o.keys });
-  out(o.json, r, () => printTable(r.targets.map((t) => ({ device: t.device, from: `${t.component}@${t.from}`, to: t.version }))));
+  out(o.json, r, () => {
+    printTable(r.targets.map((t) => ({ device: t.device, from: `${t.component}@${t.from}`, to: t.version })));
+    for (const s of r.skipped) say`skipped ${s.device}: ${s.code}: ${s.message}\n`;
+  });
 });
 withCommon(program.command('status').description('fleet summary')).action(async (o: CommonOptions) => {
   const s = await clientFor(o).get<{ devices: number; online: number; states: Record<string, number>; releases: Record<string, number>; modules: number }>('/v1/status');
   out(o.json, s, () => {
-    process.stdout.write(`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n\n`);
+    say`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n\n`;
     printTable(Object.entries(s.states).map(([state, count]) => ({ state, devices: count })));
-    process.stdout.write('\n');
+    say`\n`;
     printTable(Object.entries(s.releases).map(([release, count]) => ({ release, devices: count })));
   });
 });
 
+// ---- tokens ----
+const tokens = program.command('tokens').description('operator tokens and their roles (viewer, deployer, admin); admin only');
+withCommon(
+  tokens
+    .command('create')
+    .description('create an operator token and print it (shown once; the server keeps only its hash)')
+    .requiredOption('--name <name>', 'who or what holds it, e.g. ci')
+    .requiredOption('--role <role>', 'viewer (read only), deployer (publish, deploy, rollback, rollouts) or admin (everything)'),
+).action(async (o: CommonOptions & { name: string; role: string }) => {
+  const t = await clientFor(o).post<TokenView & { token: string }>('/v1/tokens', { name: o.name, role: o.role });
+  out(o.json, t, () => say`token ${t.id} (${t.name}, ${t.role})\n  ${t.token}\n(the token is not shown again)\n`);
+});
+withCommon(tokens.command('list').description('operator tokens: id, name, role, created, revoked')).action(async (o: CommonOptions) => {
+  const { tokens: list } = await clientFor(o).get<{ tokens: TokenView[] }>('/v1/tokens');
+  out(o.json, list, () => printTable(list.map((t) => ({ id: t.id, name: t.name, role: t.role, created: ago(t.createdAt), revoked: t.revokedAt ? ago(t.revokedAt) : '-' }))));
+});
+withCommon(tokens.command('revoke <id>').description('revoke an operator token: it is refused from now on')).action(async (id: string, o: CommonOptions) => {
+  const t = await clientFor(o).post<TokenView>(`/v1/tokens/${encodeURIComponent(id)}/revoke`, {});
+  out(o.json, t, () => say`token ${t.id} (${t.name}, ${t.role}) revoked\n`);
+});
+
 registerSimCommand(program);
+registerRolloutCommands(program);
 
 async function main(): Promise<void> {
   try {

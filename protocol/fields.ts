@@ -167,6 +167,17 @@ export function textMapToCbor(obj: Record<string, string>): Map<string, string> 
 }
 
 /** Text patterns shared by every side. */
+/**
+ * Device ids the server keeps for itself (docs/security.md): its own MQTT user on the embedded broker
+ * is `wasmfleet-server` and its link client ids are `wasmfleet-server-<random>`. A device with such an
+ * id could log in as, or take over the session of, the server. The one list of reserved ids.
+ */
+export const RESERVED_DEVICE_ID = /^wasmfleet/i;
+
+export function isReservedDeviceId(id: string): boolean {
+  return RESERVED_DEVICE_ID.test(id);
+}
+
 export const PATTERNS = {
   deviceId: /^[A-Za-z0-9_-]{1,64}$/,
   component: /^[A-Za-z0-9._-]{1,64}$/,

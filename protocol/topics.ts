@@ -1,5 +1,6 @@
 // MQTT topic names (protocol.md §5). One place builds and parses them for every side.
 import { PATTERNS } from './fields.js';
+import { CHUNK_SIZE_MAX, MESSAGE_LIMITS } from './messages.js';
 
 export const TOPIC_ROOT = 'wf/v1/dev';
 
@@ -9,6 +10,23 @@ export type DeviceTopic = (typeof DEVICE_TOPICS)[number];
 /** What a device may publish to and subscribe to, within its own subtree. */
 export const DEVICE_PUBLISHES: readonly DeviceTopic[] = ['hello', 'online', 'chunk/get', 'report', 'telemetry'];
 export const DEVICE_SUBSCRIBES: readonly DeviceTopic[] = ['directive', 'chunk'];
+
+/**
+ * Per topic: the largest payload the protocol allows (its message bound, docs/protocol.md §5) and
+ * whether it is retained. Brokers refuse bigger payloads and retained publishes elsewhere.
+ */
+export const TOPIC_RULES: Readonly<Record<DeviceTopic, { maxPayload: number; retained: boolean }>> = {
+  hello: { maxPayload: MESSAGE_LIMITS.hello, retained: true },
+  online: { maxPayload: MESSAGE_LIMITS.online, retained: true },
+  directive: { maxPayload: MESSAGE_LIMITS.bundle, retained: true },
+  'chunk/get': { maxPayload: MESSAGE_LIMITS.chunkRequest, retained: false },
+  chunk: { maxPayload: CHUNK_SIZE_MAX + MESSAGE_LIMITS.chunkOverhead, retained: false },
+  report: { maxPayload: MESSAGE_LIMITS.report, retained: true },
+  telemetry: { maxPayload: MESSAGE_LIMITS.telemetry, retained: false },
+};
+
+/** Longest topic name: root, a 64-character device id, the longest kind. */
+export const TOPIC_MAX_LENGTH = TOPIC_ROOT.length + 1 + 64 + 1 + Math.max(...DEVICE_TOPICS.map((k) => k.length));
 
 export function deviceTopic(deviceId: string, kind: DeviceTopic): string {
   return `${TOPIC_ROOT}/${deviceId}/${kind}`;

@@ -1,5 +1,6 @@
 // The operator API's JSON views (docs/architecture.md): what the server answers and the CLI,
 // the simulator and the tests read. One definition for both sides of the HTTP API.
+import type { ErrorCode } from './errors.js';
 import type { Hello } from './messages.js';
 
 export interface RunningView {
@@ -45,4 +46,25 @@ export interface RollbackTarget {
   manifestDigest: string;
   /** True when the target is older than what runs: the device needs a rollback authorization. */
   downgrade: boolean;
+}
+
+/** A device left out of a rollback, and why (the message names the device). */
+export interface RollbackSkip {
+  device: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface RollbackPlan {
+  targets: RollbackTarget[];
+  skipped: RollbackSkip[];
+}
+
+/** An operator token as the API shows it (never the token itself). */
+export interface TokenView {
+  id: string;
+  name: string;
+  role: 'viewer' | 'deployer' | 'admin';
+  createdAt: number;
+  revokedAt: number | null;
 }

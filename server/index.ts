@@ -2,7 +2,7 @@
 // Start-up order: store → trust → broker → link (subscribe) → republish retained directives → HTTP.
 // Shutdown runs in reverse, so nothing that was acknowledged is lost.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -14,9 +14,16 @@ import { buildApi } from './http/app.js';
 import { connectLink, type Link } from './link.js';
 import { BlobStore } from './store/blobs.js';
 import { openDb } from './store/db.js';
+import { ensureDir, storeOp } from './store/store-errors.js';
+import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
 import { ModuleRepo } from './store/modules.js';
+import { RolloutRepo } from './store/rollouts.js';
+import { RolloutEngine } from './rollouts/engine.js';
+import { TokenRepo } from './store/tokens.js';
+import { defaultLimits, type Limits } from './limits/defaults.js';
+import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
 
 export interface ServerOptions {
@@ -33,7 +40,17 @@ export interface ServerOptions {
   operatorToken?: string;
   maxModuleBytes?: number;
   directiveTtlSeconds?: number;
+  /** Telemetry write batching (store/telemetry.ts). */
+  telemetryBatch?: Partial<TelemetryBatchOptions>;
+  /** Rate limits (docs/security.md); each one given replaces its default. */
+  limits?: Partial<Limits>;
   log?: Logger | false;
+  /** The rollout engine's clock (ms); tests may pass a fake one. */
+  clock?: () => number;
+  /** How often the rollout engine ticks (ms). */
+  rolloutTickMs?: number;
+  /** How often the engine looks for online devices that lack what they are owed (ms). */
+  owedCheckMs?: number;
 }
 
 export interface FleetServer {
@@ -69,22 +86,39 @@ function operatorTokenFor(dataDir: string, given?: string): string {
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
-  mkdirSync(opts.dataDir, { recursive: true });
+  ensureDir(opts.dataDir);
 
-  // 1. store and trust material
-  const db = openDb(join(opts.dataDir, 'wasmfleet.db'));
+  // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
+  const dbPath = join(opts.dataDir, 'wasmfleet.db');
+  const db = storeOp(dbPath, () => openDb(dbPath));
   const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
-  const devices = new DeviceRepo(db);
+  const telemetry = new TelemetryBatch(db, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
+  const devices = new DeviceRepo(db, telemetry);
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
+  const rollouts = new RolloutRepo(db);
   let trust: Trust;
   try {
     trust = loadTrust(opts.keysDir);
   } catch (err) {
+    telemetry.close();
     db.close();
     throw err;
   }
-  const operatorToken = operatorTokenFor(opts.dataDir, opts.operatorToken);
+  let operatorToken: string;
+  let tokens: TokenRepo;
+  try {
+    operatorToken = storeOp(join(opts.dataDir, 'operator-token'), () => operatorTokenFor(opts.dataDir, opts.operatorToken));
+    // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
+    tokens = storeOp(dbPath, () => new TokenRepo(db));
+    storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
+  } catch (err) {
+    telemetry.close();
+    db.close();
+    throw err;
+  }
+  const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
+  const limits: Limits = { ...defaultLimits(maxModuleBytes), ...opts.limits };
 
   // 2. broker: embedded aedes unless an external one is named
   let broker: EmbeddedBroker | null = null;
@@ -107,20 +141,23 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       wsPort: opts.wsPort ?? DEFAULTS.wsPort,
       serverPassword: linkPass,
       checkDevice: (id, password) => devices.checkCredentials(id, password),
+      limits,
       log: log.child({ part: 'broker' }),
     });
     linkUrl = `mqtt://${host}:${broker.mqttPort}`;
   }
 
   // 3. the server's own MQTT link, then the retained directives (aedes keeps retained messages in memory)
+  let engine: RolloutEngine | null = null;
   let link: Link;
   try {
     link = await connectLink(
       { url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log },
-      { devices, directives, blobs, log: log.child({ part: 'mqtt' }) },
+      { devices, directives, blobs, rates: new DeviceRates(limits, log.child({ part: 'mqtt' })), log: log.child({ part: 'mqtt' }), changed: (id, why) => engine?.deviceChanged(id, why) },
     );
   } catch (err) {
     await broker?.close();
+    telemetry.close();
     db.close();
     throw err;
   }
@@ -128,7 +165,15 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
   }
 
-  // 4. the operator API
+  // 4. the rollout engine: picks up every live rollout where the store left it
+  const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
+  engine = new RolloutEngine(
+    { db, devices, modules, directives, rollouts, trust: () => trust, directiveTtlSeconds, publish: link.publish, log: log.child({ part: 'rollouts' }), clock: opts.clock },
+    { tickMs: opts.rolloutTickMs, owedCheckMs: opts.owedCheckMs },
+  );
+  engine.start();
+
+  // 5. the operator API
   const mqttUrl = opts.publicMqttUrl ?? linkUrl;
   const api = buildApi({
     db,
@@ -137,10 +182,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     directives,
     blobs,
     trust: () => trust,
-    maxModuleBytes: opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes,
-    directiveTtlSeconds: opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds,
+    maxModuleBytes,
+    directiveTtlSeconds,
     publish: link.publish,
-    operatorToken,
+    rollouts,
+    engine,
+    tokens,
+    limits,
     publicMqttUrl: () => mqttUrl,
     log,
   });
@@ -162,8 +210,10 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     close() {
       closing ??= (async () => {
         await api.close(); // finishes in-flight requests, accepts no new ones
+        engine?.stop();
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
+        telemetry.close(); // the last batch
         db.close();
       })();
       return closing;

@@ -56,6 +56,7 @@ export async function connectLink(opts: LinkOptions, ctx: Omit<HandlerContext, '
       ctx.log.debug({ topic }, 'message from an unknown device ignored');
       return;
     }
+    if (parsed.kind !== 'chunk/get' && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
     try {
       handler(full, parsed.deviceId, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
     } catch (err) {

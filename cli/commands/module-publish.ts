@@ -41,6 +41,8 @@ export function buildReleaseManifest(wasm: Uint8Array, o: Omit<PublishOptions, '
 
 export async function publishModuleFile(api: ApiClient, file: string, o: PublishOptions): Promise<PublishedModule> {
   const wasm = await loadModuleFile(file);
+  const { maxModuleBytes } = await api.get<{ maxModuleBytes: number }>('/v1/limits');
+  if (wasm.length > maxModuleBytes) throw new WfError('IMAGE_TOO_LARGE', `${file}: ${wasm.length} bytes, the server at ${api.server} accepts up to ${maxModuleBytes}`);
   const manifest = signReleaseManifest(buildReleaseManifest(wasm, o), readKeyPair(o.keysDir, 'release'));
   return api.post<PublishedModule>('/v1/modules', {
     manifest: Buffer.from(manifest).toString('base64'),

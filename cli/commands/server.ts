@@ -1,7 +1,21 @@
 // wasmfleet server: the fleet server on the embedded defaults (aedes + SQLite + blobs in ./data),
 // or with --broker, on an external MQTT broker. SIGINT/SIGTERM shut down gracefully; SIGHUP
 // reloads the key document and director key after "keys rotate".
+import { readFileSync } from 'node:fs';
+import { WfError } from '../../protocol/errors.js';
 import { startServer, type ServerOptions } from '../../server/index.js';
+import { checkLimits, type Limits } from '../../server/limits/defaults.js';
+
+/** --limits <file>: a JSON object with some of the keys of Limits; each one replaces its default. */
+export function readLimitsFile(path: string): Partial<Limits> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new WfError('REQUEST_INVALID', `--limits ${path}: ${(err as Error).message}`);
+  }
+  return checkLimits(value, `--limits ${path}`);
+}
 
 export async function runServer(opts: ServerOptions): Promise<void> {
   const server = await startServer(opts);

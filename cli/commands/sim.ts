@@ -7,7 +7,7 @@ import { ENGINE_KINDS } from '../../device-sim/engine/select.js';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
 import { resolveToken } from '../client.js';
 import { collectPair, positiveInt } from '../options.js';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable, say } from '../output.js';
 
 interface SimOptions {
   devices: number;
@@ -32,15 +32,16 @@ function probability(value: string): number {
 
 export function renderFleetResult(r: FleetResult): void {
   const s = r.summary;
-  process.stdout.write(`\n${s.devices} simulated devices on ${r.engine} (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`);
+  say`\n${s.devices} simulated devices on ${r.engine} (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`;
   printTable(Object.entries(s.states).map(([state, devices]) => ({ state, devices })));
-  process.stdout.write('\n');
+  say`\n`;
   printTable(Object.entries(s.running).map(([release, devices]) => ({ running: release, devices })));
   if (Object.keys(s.reasons).length > 0) {
-    process.stdout.write('\n');
+    say`\n`;
     printTable(Object.entries(s.reasons).map(([reason, devices]) => ({ reason, devices })));
   }
-  process.stdout.write(r.ok ? '\nok: every device online, none stuck mid-update\n' : `\nNOT OK: ${s.inProgress} mid-update, ${s.devices - s.online} offline\n`);
+  if (r.ok) say`\nok: every device online, none stuck mid-update\n`;
+  else say`\nNOT OK: ${s.inProgress} mid-update, ${s.devices - s.online} offline\n`;
 }
 
 export async function simCommand(o: SimOptions): Promise<FleetResult> {

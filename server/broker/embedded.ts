@@ -1,12 +1,20 @@
 // The embedded broker: aedes in-process on TCP (and WebSocket for browsers), with hooks that
 // authenticate each device by its credentials and confine it to its own topic subtree.
+// Bounds (docs/security.md §device limits): a frame limit per connection (packet-guard.ts), the
+// protocol's payload bound and retain rule per topic, connects per device and failed logins per
+// address as token buckets; refusals are logged at most once per interval and key.
+import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
+import { parseDeviceTopic, TOPIC_MAX_LENGTH, TOPIC_RULES, DEVICE_PUBLISHES } from '../../protocol/topics.js';
+import type { Limits } from '../limits/defaults.js';
+import { ThrottledLog, TokenBuckets } from '../limits/token-bucket.js';
 import { SERVER_USER, devicePublishAllowed, deviceSubscribeAllowed } from './acl.js';
+import { PacketGuard, type GuardedConnection } from './packet-guard.js';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -14,8 +22,19 @@ export interface EmbeddedBrokerOptions {
   wsPort: number | false;
   serverPassword: string;
   checkDevice(id: string, password: string): boolean;
+  limits: Limits;
   log: Logger;
 }
+
+// Packet bounds (remaining length). PUBLISH overhead: topic length field, topic, packet id, and
+// room for MQTT 5 properties.
+const PUBLISH_OVERHEAD = 2 + TOPIC_MAX_LENGTH + 2 + 256;
+/** Before CONNECT is authenticated: client id, username, password and the will (online = false). */
+export const CONNECT_PACKET_MAX = 2048;
+/** A device's largest packet: its largest message (hello or report). */
+export const DEVICE_PACKET_MAX = Math.max(...DEVICE_PUBLISHES.map((k) => TOPIC_RULES[k].maxPayload)) + PUBLISH_OVERHEAD;
+/** The server's own link publishes directive bundles and chunks. */
+export const SERVER_PACKET_MAX = Math.max(...Object.values(TOPIC_RULES).map((r) => r.maxPayload)) + PUBLISH_OVERHEAD;
 
 export interface EmbeddedBroker {
   mqttPort: number;
@@ -30,49 +49,81 @@ function authError(message: string, returnCode: number): AuthenticateError {
 // Users are tagged on the aedes client object once authenticated.
 const userOf = new WeakMap<Client, string>();
 
+const guardOf = (client: Client) => (client.conn as unknown as Partial<GuardedConnection>) ?? {};
+
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const connects = new TokenBuckets(opts.limits.mqttConnects);
+  const failedLogins = new TokenBuckets(opts.limits.mqttFailedLogins);
+  const logged = new ThrottledLog(opts.limits.logIntervalMs);
+  const warn = (key: string, fields: Record<string, unknown>, msg: string) => logged.note(key, (more) => opts.log.warn({ ...fields, more }, msg));
+  const sameBytes = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
   const broker = await Aedes.createBroker({
     // Step 1 of every connection: who is this? (MQTT 3.1.1 §3.1.3.4-5, username/password)
+    //   address not throttled → credentials (server or device) → client id = device id → connect rate.
     authenticate(client, username, password, done) {
+      const guard = guardOf(client);
+      const from = guard.remoteAddress ?? 'unknown';
+      const refuse = (why: string, code: number, fields: Record<string, unknown>) => {
+        warn(`${why} ${from} ${username ?? ''}`, { from, clientId: client.id, username, ...fields }, `mqtt: ${why}`);
+        return done(authError(why, code), false);
+      };
+      const failed = (why: string) => {
+        failedLogins.take(from);
+        return refuse(why, 4, {});
+      };
+      if (!failedLogins.has(from)) return refuse('login refused: too many failed logins from this address', 5, {});
       const pass = password ? password.toString('utf8') : '';
       if (username === SERVER_USER) {
-        if (pass === opts.serverPassword) {
-          userOf.set(client, SERVER_USER);
-          return done(null, true);
-        }
-        return done(authError('bad server credentials', 4), false);
+        if (!sameBytes(pass, opts.serverPassword)) return failed('refused server credentials');
+        userOf.set(client, SERVER_USER);
+        if (guard.limit !== undefined) guard.limit = SERVER_PACKET_MAX;
+        return done(null, true);
       }
-      if (!username || !opts.checkDevice(username, pass)) {
-        opts.log.warn({ clientId: client.id, username }, 'mqtt: refused device credentials');
-        return done(authError('bad username or password', 4), false);
-      }
+      if (!username || !opts.checkDevice(username, pass)) return failed('refused device credentials');
       // A device may only use its own id as client id: otherwise it could take over another's session.
-      if (client.id !== username) {
-        opts.log.warn({ clientId: client.id, username }, 'mqtt: client id must equal the device id');
-        return done(authError('client id must equal the device id', 2), false);
-      }
+      if (client.id !== username) return refuse('client id must equal the device id', 2, {});
+      // Reconnect storms cost every other device: CONNACK 3 (server unavailable), the device retries later.
+      if (!connects.take(username)) return refuse('connect rate exceeded', 3, { device: username });
       userOf.set(client, username);
+      if (guard.limit !== undefined) guard.limit = DEVICE_PACKET_MAX;
       return done(null, true);
     },
-    // A device publishes only to its own hello, online, report, telemetry and chunk/get topics.
+    // A device publishes only to its own hello, online, report, telemetry and chunk/get topics,
+    // within the topic's payload bound, retained only where the protocol retains (docs/protocol.md §5).
+    // A refusal closes the connection (MQTT 3.1.1 has no negative PUBACK): nothing is stored or forwarded.
     authorizePublish(client, packet, done) {
       const user = client ? userOf.get(client) : SERVER_USER;
       if (user === SERVER_USER) return done(null);
-      if (user && devicePublishAllowed(user, packet.topic)) return done(null);
-      opts.log.warn({ device: user, topic: packet.topic }, 'mqtt: publish outside the device subtree refused');
-      return done(new Error(`device ${user} may not publish to ${packet.topic}`));
+      const refuse = (why: string) => {
+        warn(`${why} ${user}`, { device: user, topic: packet.topic, bytes: packet.payload?.length, retain: packet.retain, qos: packet.qos }, `mqtt: publish refused: ${why}`);
+        return done(new Error(`device ${user}: ${why}`));
+      };
+      if (!user || !devicePublishAllowed(user, packet.topic)) return refuse('outside the device subtree');
+      const rule = TOPIC_RULES[parseDeviceTopic(packet.topic)!.kind];
+      if (packet.payload.length > rule.maxPayload) return refuse(`payload over the topic bound of ${rule.maxPayload} bytes`);
+      if (packet.retain && !rule.retained) return refuse('retained publish on a topic that is not retained');
+      if (packet.qos > 1) return refuse('QoS 2 is not used by the protocol');
+      return done(null);
     },
     // ... and subscribes only to its own directive and chunk topics. Refusal = SUBACK 0x80.
     authorizeSubscribe(client, sub, done) {
       const user = userOf.get(client);
       if (user === SERVER_USER) return done(null, sub);
       if (user && deviceSubscribeAllowed(user, sub.topic)) return done(null, sub);
-      opts.log.warn({ device: user, topic: sub.topic }, 'mqtt: subscription outside the device subtree refused');
+      warn(`subscribe ${user}`, { device: user, topic: sub.topic }, 'mqtt: subscription outside the device subtree refused');
       return done(null, null);
     },
   });
 
-  const tcp: NetServer = createNetServer(broker.handle);
+  // Every connection goes through a packet guard: the frame limit aedes lacks.
+  const guarded = (stream: import('node:stream').Duplex, remoteAddress: string | undefined) => {
+    const from = remoteAddress ?? 'unknown';
+    return new PacketGuard(stream, CONNECT_PACKET_MAX, from, (announced, limit) =>
+      warn(`oversize ${from}`, { from, announced, limit }, 'mqtt: packet over the connection limit, connection dropped before reading it'),
+    );
+  };
+  const tcp: NetServer = createNetServer((socket) => broker.handle(guarded(socket, socket.remoteAddress)));
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(opts.port, opts.host, () => resolve());
@@ -81,8 +132,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   let wss: WebSocketServer | null = null;
   if (opts.wsPort !== false) {
     http = createHttpServer();
-    wss = new WebSocketServer({ server: http });
-    wss.on('connection', (socket, req) => broker.handle(createWebSocketStream(socket), req));
+    // ws bounds each message itself (default 100 MiB): no MQTT packet here is larger than the server's.
+    wss = new WebSocketServer({ server: http, maxPayload: SERVER_PACKET_MAX + 8 });
+    wss.on('connection', (socket, req) => broker.handle(guarded(createWebSocketStream(socket), req.socket.remoteAddress), req));
     await new Promise<void>((resolve, reject) => {
       http!.once('error', reject);
       http!.listen(opts.wsPort as number, opts.host, () => resolve());

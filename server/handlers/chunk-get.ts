@@ -10,6 +10,7 @@ import type { TopicHandler } from './context.js';
  */
 export const onChunkGet: TopicHandler = (ctx, deviceId, payload) => {
   const req = decodeChunkRequest(payload);
+  if (!ctx.rates.allowChunk(deviceId, req.chunkSize)) return;
   const hex = toHex(req.sha256);
   const reply = (body: { data?: Uint8Array; error?: ErrorCode }) =>
     ctx.publish(deviceTopic(deviceId, 'chunk'), encodeChunkResponse({ sha256: req.sha256, index: req.index, ...body }), { qos: 0 });

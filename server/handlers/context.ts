@@ -1,6 +1,7 @@
 // What every topic handler may use. Handlers are plain functions, one file per topic kind
 // (aedes' lib/handlers habit), called by the link with the device id already parsed.
 import type { Logger } from 'pino';
+import type { DeviceRates } from '../limits/device-rates.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
@@ -9,7 +10,10 @@ export interface HandlerContext {
   devices: DeviceRepo;
   directives: DirectiveRepo;
   blobs: BlobStore;
+  rates: DeviceRates;
   log: Logger;
+  /** Tell the rollout engine that a device said something (it looks at it on its next tick). */
+  changed?(deviceId: string, why: 'report' | 'hello' | 'online'): void;
   /** Publish to the broker as the server. */
   publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): void;
 }

@@ -4,4 +4,5 @@ import type { TopicHandler } from './context.js';
 /** hello: what the device is and can run; the pre-flight checks of rollouts read it. */
 export const onHello: TopicHandler = (ctx, deviceId, payload) => {
   ctx.devices.recordHello(deviceId, decodeHello(payload));
+  ctx.changed?.(deviceId, 'hello');
 };

@@ -3,5 +3,7 @@ import type { TopicHandler } from './context.js';
 
 /** online: true on connect, false from the device's will message when it drops. */
 export const onOnline: TopicHandler = (ctx, deviceId, payload) => {
-  ctx.devices.recordOnline(deviceId, decodeOnline(payload));
+  const online = decodeOnline(payload);
+  ctx.devices.recordOnline(deviceId, online);
+  if (online) ctx.changed?.(deviceId, 'online');
 };

@@ -5,6 +5,7 @@ import type { TopicHandler } from './context.js';
 export const onReport: TopicHandler = (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
   ctx.devices.recordReport(deviceId, report);
+  ctx.changed?.(deviceId, 'report');
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
   }

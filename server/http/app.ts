@@ -1,29 +1,31 @@
 // The operator API (fastify): JSON-schema-validated routes behind a bearer token.
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { WfError } from '../../protocol/errors.js';
 import type { DeployDeps } from '../services/deploy.js';
 import type { PublishDeps } from '../services/publish.js';
-import { errorBody, installErrorHandling } from './errors.js';
+import type { RolloutEngine } from '../rollouts/engine.js';
+import type { RolloutRepo } from '../store/rollouts.js';
+import type { Limits } from '../limits/defaults.js';
+import type { TokenRepo } from '../store/tokens.js';
+import { installAuth } from './auth.js';
+import { auditRoutes } from './routes/audit.js';
+import { rolloutRoutes } from './routes/rollouts.js';
+import { installErrorHandling } from './errors.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { moduleRoutes } from './routes/modules.js';
 import { statusRoutes } from './routes/status.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 export type ApiDeps = PublishDeps &
   DeployDeps & {
-    operatorToken: string;
+    rollouts: RolloutRepo;
+    engine: RolloutEngine;
+    tokens: TokenRepo;
+    limits: Limits;
     publicMqttUrl(): string;
     log: Logger;
   };
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
@@ -36,15 +38,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   installErrorHandling(app);
   app.get('/v1/health', async () => ({ ok: true }));
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/v1/health') return;
-    if (!tokenMatches(req.headers.authorization, deps.operatorToken)) {
-      return reply.status(401).send(errorBody(new WfError('AUTH_REQUIRED', 'send "Authorization: Bearer <operator token>"')));
-    }
-  });
+  installAuth(app, { tokens: deps.tokens, failedAuth: deps.limits.apiFailedAuth, logIntervalMs: deps.limits.logIntervalMs, log: deps.log.child({ part: 'http' }) });
   deviceRoutes(app, deps);
   moduleRoutes(app, deps);
   deploymentRoutes(app, deps);
   statusRoutes(app, deps);
+  rolloutRoutes(app, deps);
+  auditRoutes(app, deps);
+  tokenRoutes(app, deps);
   return app;
 }

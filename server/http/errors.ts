@@ -2,6 +2,7 @@
 // { "error": { "code": "<STABLE_CODE>", "message": "..." } } with the code's HTTP status.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { WfError } from '../../protocol/errors.js';
+import { storeErrorOf } from '../store/store-errors.js';
 
 export function errorBody(err: WfError) {
   return { error: { code: err.code, message: err.message } };
@@ -20,8 +21,11 @@ function fromFastify(err: FastifyError): WfError {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | WfError, request, reply) => {
-    const wf = err instanceof WfError ? err : fromFastify(err);
-    if (wf.status >= 500) request.log.error({ err }, 'request failed');
+    // Disk faults (fs or SQLite) keep their typed code instead of becoming INTERNAL.
+    const wf = err instanceof WfError ? err : (storeErrorOf(err) ?? fromFastify(err));
+    // A disk fault is the operator's to fix, not a bug: one line with the path and cause, no stack.
+    if (wf.code.startsWith('STORE_')) request.log.warn({ code: wf.code, err: wf.message }, 'request failed: data directory');
+    else if (wf.status >= 500) request.log.error({ err }, 'request failed');
     void reply.status(wf.status).send(errorBody(wf));
   });
   app.setNotFoundHandler((request, reply) => {

@@ -4,25 +4,25 @@
 import { randomUUID } from 'node:crypto';
 import { fromHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
-import { encodeBundle } from '../../protocol/messages.js';
-import { signDirective } from '../../protocol/payloads/directive.js';
 import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
-import { deviceTopic } from '../../protocol/topics.js';
-import { audit, nowSeconds, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
 import { insertDeployment } from '../store/deployments.js';
 import type { DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
-import type { Trust } from '../trust.js';
+import type { RolloutRepo } from '../store/rollouts.js';
+import type { RolloutEngine } from '../rollouts/engine.js';
+import { issueDirectives, publishDirectives, type IssueDeps } from './issue.js';
 
-export interface DeployDeps {
+export interface DeployDeps extends IssueDeps {
   db: Db;
   devices: DeviceRepo;
   modules: ModuleRepo;
   directives: DirectiveRepo;
-  trust: () => Trust;
-  directiveTtlSeconds: number;
-  publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): void;
+  /** Present when the rollout engine runs: deploys refuse devices in an active rollout. */
+  rollouts?: RolloutRepo;
+  /** Present in the server: a deploy becomes a one-wave rollout. */
+  engine?: RolloutEngine;
 }
 
 export interface Selector {
@@ -37,6 +37,8 @@ export interface DeployRequest extends Selector {
   rollbacks?: Record<string, Uint8Array>;
   kind?: 'deploy' | 'rollback';
   config?: Record<string, string>;
+  /** The operator token that asked (audit log); null when the server acts on its own. */
+  actor?: Actor | null;
 }
 
 export interface DeployResult {
@@ -63,30 +65,21 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   // A rollback authorization is checked here too, so a bad one fails the request, not 1000 devices.
   const rollback = req.rollbacks?.[module.name];
   if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);
+  if (deps.engine) {
+    // With the rollout engine running (the server), a deploy is a one-wave rollout.
+    const r = deps.engine.deploy({ kind: req.kind ?? 'deploy', module, manifest, selector: { devices: req.devices, tags: req.tags }, targets, config: req.config, rollback, actor: req.actor });
+    insertDeployment(deps.db, { id: r.id, createdAt: now, kind: req.kind ?? 'deploy', module: module.name, version: module.version, selector: { devices: req.devices, tags: req.tags }, deviceCount: targets.length });
+    return { deployment: r.id, module, devices: r.devices };
+  }
   const deployment = `${req.kind ?? 'deploy'}-${randomUUID().slice(0, 8)}`;
-  const bundles = new Map<string, Uint8Array>();
-  const records = deps.directives.issue(targets, (deviceId, sequence) => {
-    const directive = signDirective(
-      {
-        device: deviceId,
-        sequence,
-        issuedAt: now,
-        expires: now + deps.directiveTtlSeconds,
-        rollout: deployment,
-        components: [{ component: module.name, manifestDigest: fromHex(module.manifestDigest), config: req.config, rollback }],
-      },
-      trust.director,
-    );
-    const bundle = encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [manifest] });
-    bundles.set(deviceId, bundle);
-    return {
-      issuedAt: now,
-      expires: now + deps.directiveTtlSeconds,
-      deployment,
-      bundle,
-      images: [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }],
-    };
-  });
+  const records = deps.db.transaction(() => {
+    // A device in an active staged rollout belongs to that rollout: a deploy may not go around it.
+    for (const id of targets) {
+      const other = deps.rollouts?.activeOf(id);
+      if (other) throw new WfError('ROLLOUT_CONFLICT', `device ${id} is in rollout ${other.rolloutId}`, { rollout: other.rolloutId, device: id });
+    }
+    return issueDirectives(deps, targets, { module, manifest, rollout: deployment, config: req.config, rollback });
+  })();
   insertDeployment(deps.db, {
     id: deployment,
     createdAt: now,
@@ -96,9 +89,9 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
     selector: { devices: req.devices, tags: req.tags },
     deviceCount: targets.length,
   });
-  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length });
-  // Stored first, published second: a crash in between is healed by the republish at start-up.
-  for (const rec of records) deps.publish(deviceTopic(rec.deviceId, 'directive'), bundles.get(rec.deviceId)!, { qos: 1, retain: true });
+  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length }, { actor: req.actor });
+  // Stored first, published second: a crash in between is healed by the re-publish of what is owed.
+  publishDirectives(deps, records);
   return { deployment, module, devices: records.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
 }
 

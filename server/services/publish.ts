@@ -6,7 +6,7 @@ import { WfError } from '../../protocol/errors.js';
 import { manifestDigest, openReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { describeModule, type ModuleFacts } from '../../protocol/wasm-inspect.js';
 import type { BlobStore } from '../store/blobs.js';
-import { audit, nowSeconds, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { Trust } from '../trust.js';
 
@@ -36,7 +36,7 @@ export function checkManifestMatches(m: ReleaseManifest, facts: ModuleFacts): vo
   if (m.memory.maxPages !== facts.maxPages) mismatch('memory.max_pages', m.memory.maxPages, facts.maxPages);
 }
 
-export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array): PublishResult {
+export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array, actor: Actor | null): PublishResult {
   // 1. bound
   if (wasm.length > deps.maxModuleBytes) throw new WfError('IMAGE_TOO_LARGE', `${wasm.length} bytes, limit ${deps.maxModuleBytes}`);
   // 2-3. inspect + ABI, once: the facts every manifest field is checked against
@@ -49,7 +49,11 @@ export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm
   const existing = deps.modules.get(manifest.component, manifest.version);
   const digestHex = toHex(manifest.image.sha256);
   if (existing) {
-    if (existing.sha256 === digestHex) return { module: existing, created: false };
+    if (existing.sha256 === digestHex) {
+      // Re-verify the stored bytes and repair them from this upload if they were damaged.
+      deps.blobs.put(wasm);
+      return { module: existing, created: false };
+    }
     throw new WfError('MODULE_VERSION_CONFLICT', `${manifest.component}@${manifest.version} is ${existing.sha256.slice(0, 12)}…, upload is ${digestHex.slice(0, 12)}…`);
   }
   deps.blobs.put(wasm);
@@ -66,7 +70,7 @@ export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm
       },
       manifestBytes,
     );
-    audit(deps.db, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 });
+    audit(deps.db, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 }, { actor });
     return view;
   })();
   return { module, created: true };

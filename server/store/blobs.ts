@@ -1,9 +1,22 @@
-// Content-addressed blob store on disk: blobs/sha256/ab/<hex>. Written to a temp file, fsynced,
-// then renamed, so a crash never leaves a partial blob under its final name. Reads go through
-// a small LRU: chunk requests hit the same few images thousands of times during a rollout.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+// Content-addressed blob store on disk: blobs/sha256/ab/<hex>. Steps of a put:
+//   write a temp file (every byte: writeSync may write fewer than asked) → fsync → verify the temp
+//   file's size and digest → rename to the final name.
+// A file already under a final name is verified before it is trusted, and replaced from the upload
+// when it is not what its name says (a cut-short file from a full disk must not live on).
+// Reads go through a small LRU (chunk requests hit the same few images thousands of times during a
+// rollout); a blob read from disk is verified before it is served.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256, toHex } from '../../protocol/crypto.js';
+import { WfError } from '../../protocol/errors.js';
+import { storeOp } from './store-errors.js';
+
+/** The bytes of `path` if they are exactly what `hex` names, else undefined. */
+function readVerified(path: string, hex: string, size?: number): Uint8Array | undefined {
+  const bytes = new Uint8Array(readFileSync(path));
+  if (size !== undefined && bytes.length !== size) return undefined;
+  return toHex(sha256(bytes)) === hex ? bytes : undefined;
+}
 
 export class BlobStore {
   private readonly cache = new Map<string, Uint8Array>();
@@ -13,28 +26,42 @@ export class BlobStore {
     private readonly dir: string,
     private readonly cacheLimitBytes = 64 * 1024 * 1024,
   ) {
-    mkdirSync(join(dir, 'sha256'), { recursive: true });
+    storeOp(dir, () => mkdirSync(join(dir, 'sha256'), { recursive: true }));
   }
 
   private path(hex: string): string {
     return join(this.dir, 'sha256', hex.slice(0, 2), hex);
   }
 
-  /** Store bytes; returns the hex SHA-256. Storing the same bytes twice is a no-op. */
+  /** Store bytes; returns the hex SHA-256. Storing the same bytes twice is a no-op once verified. */
   put(bytes: Uint8Array): string {
     const hex = toHex(sha256(bytes));
     const final = this.path(hex);
-    if (existsSync(final)) return hex;
-    mkdirSync(join(this.dir, 'sha256', hex.slice(0, 2)), { recursive: true });
+    if (existsSync(final) && storeOp(final, () => readVerified(final, hex, bytes.length))) return hex;
+    // Missing, or not what its name says: (re)write it from these bytes.
+    this.cache.delete(hex);
+    storeOp(final, () => mkdirSync(join(this.dir, 'sha256', hex.slice(0, 2)), { recursive: true }));
     const tmp = `${final}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w', 0o644);
     try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      storeOp(tmp, () => {
+        const fd = openSync(tmp, 'w', 0o644);
+        try {
+          for (let off = 0; off < bytes.length; ) {
+            const n = writeSync(fd, bytes, off, bytes.length - off);
+            if (n <= 0) throw Object.assign(new Error(`wrote ${off} of ${bytes.length} bytes`), { code: 'ENOSPC' });
+            off += n;
+          }
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        if (!readVerified(tmp, hex, bytes.length)) throw new WfError('STORE_CORRUPT', `${tmp}: read back differs from what was written`);
+        renameSync(tmp, final);
+      });
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
     }
-    renameSync(tmp, final);
     return hex;
   }
 
@@ -42,7 +69,7 @@ export class BlobStore {
     return /^[0-9a-f]{64}$/.test(hex) && (this.cache.has(hex) || existsSync(this.path(hex)));
   }
 
-  /** The blob's bytes, or undefined when there is no such blob. */
+  /** The blob's bytes, or undefined when there is no such blob (or it is not what its name says). */
   get(hex: string): Uint8Array | undefined {
     if (!/^[0-9a-f]{64}$/.test(hex)) return undefined;
     const hit = this.cache.get(hex);
@@ -53,7 +80,8 @@ export class BlobStore {
     }
     const path = this.path(hex);
     if (!existsSync(path)) return undefined;
-    const bytes = new Uint8Array(readFileSync(path));
+    const bytes = readVerified(path, hex);
+    if (!bytes) return undefined;
     this.cache.set(hex, bytes);
     this.cachedBytes += bytes.length;
     for (const [k, v] of this.cache) {

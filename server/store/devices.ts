@@ -3,11 +3,15 @@ import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
-import { PATTERNS } from '../../protocol/fields.js';
+import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
 import type { DeviceView, RunningView } from '../../protocol/views.js';
 import { nowSeconds, type Db } from './db.js';
+import type { TelemetryBatch } from './telemetry.js';
 
 export type { DeviceView, RunningView } from '../../protocol/views.js';
+
+/** The part of a device that selectors and pre-flight read. */
+export type DeviceFacts = Pick<DeviceView, 'id' | 'tags' | 'hello' | 'running'>;
 
 interface DeviceRow {
   id: string;
@@ -72,7 +76,10 @@ export class DeviceRepo {
   private readonly tokenCache = new Map<string, string>();
   private readonly stmts;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly telemetryBatch: TelemetryBatch,
+  ) {
     this.stmts = {
       insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at) VALUES (?, ?, ?, ?)'),
       get: db.prepare('SELECT * FROM devices WHERE id = ?'),
@@ -80,6 +87,7 @@ export class DeviceRepo {
       tokenHash: db.prepare('SELECT token_hash FROM devices WHERE id = ?'),
       hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
       online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
+      setTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
       report: db.prepare(
         `UPDATE devices SET state = ?, reason = ?, detail = ?, sequence = ?, target_sequence = ?, running = ?,
            progress_bytes = ?, progress_total = ?, report_time = ?, last_seen = ?,
@@ -88,9 +96,6 @@ export class DeviceRepo {
       ),
       commit: db.prepare(
         'INSERT OR IGNORE INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      telemetry: db.prepare(
-        'INSERT INTO telemetry (device_id, name, value, at) VALUES (?, ?, ?, ?) ON CONFLICT(device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at',
       ),
       telemetryOf: db.prepare('SELECT name, value, at FROM telemetry WHERE device_id = ? ORDER BY name'),
       commitsOf: db.prepare('SELECT sequence, component, version, manifest_digest AS manifestDigest, at FROM commits WHERE device_id = ? ORDER BY sequence DESC'),
@@ -101,6 +106,7 @@ export class DeviceRepo {
   create(devices: Array<{ id: string; tags?: Record<string, string> }>): Credentials[] {
     for (const d of devices) {
       if (!PATTERNS.deviceId.test(d.id)) throw new WfError('DEVICE_ID_INVALID', `"${d.id}": use 1-64 of [A-Za-z0-9_-]`);
+      if (isReservedDeviceId(d.id)) throw new WfError('DEVICE_ID_RESERVED', `"${d.id}": ids starting with "wasmfleet" belong to the server`);
       validateTags(d.tags ?? {});
     }
     const seen = new Set<string>();
@@ -152,10 +158,43 @@ export class DeviceRepo {
     return (this.stmts.all.all() as DeviceRow[]).map(toView);
   }
 
+  /**
+   * What planning a rollout needs of every device, fast at fleet size: tags filtered in SQL,
+   * hello and running parsed once per distinct text (fleets repeat them).
+   */
+  scanForPlan(tags: Record<string, string> = {}): DeviceFacts[] {
+    validateTags(tags);
+    const keys = Object.keys(tags);
+    const where = keys.map(() => 'json_extract(tags, ?) = ?').join(' AND ');
+    const rows = this.db
+      .prepare(`SELECT id, tags, hello, running FROM devices${where ? ` WHERE ${where}` : ''} ORDER BY id`)
+      .raw()
+      .all(...keys.flatMap((k) => [`$."${k}"`, tags[k]])) as Array<[string, string, string | null, string]>;
+    const parsed = new Map<string, unknown>();
+    const once = <T>(text: string): T => {
+      let v = parsed.get(text);
+      if (v === undefined) parsed.set(text, (v = JSON.parse(text)));
+      return v as T;
+    };
+    return rows.map(([id, t, hello, running]) => ({
+      id,
+      tags: once<Record<string, string>>(t),
+      hello: hello ? once<DeviceView['hello']>(hello) : null,
+      running: once<RunningView[]>(running),
+    }));
+  }
+
   /** Devices whose tags include every given key=value. */
   selectByTags(tags: Record<string, string>): DeviceView[] {
     const wanted = Object.entries(tags);
     return this.list().filter((d) => wanted.every(([k, v]) => d.tags[k] === v));
+  }
+
+  /** Replace a device's tags (a running rollout whose selector now matches picks it up). */
+  setTags(id: string, tags: Record<string, string>): void {
+    validateTags(tags);
+    this.require(id);
+    this.stmts.setTags.run(JSON.stringify(tags), id);
   }
 
   recordHello(id: string, hello: Hello): void {
@@ -193,12 +232,15 @@ export class DeviceRepo {
     })();
   }
 
+  /** Batched (store/telemetry.ts): the latest value per name reaches SQLite within a second. */
   recordTelemetry(id: string, name: string, value: number, at: number): void {
-    this.stmts.telemetry.run(id, name, value, at);
+    this.telemetryBatch.record(id, name, value, at);
   }
 
   telemetry(id: string): Array<{ name: string; value: number; at: number }> {
-    return this.stmts.telemetryOf.all(id) as Array<{ name: string; value: number; at: number }>;
+    const byName = new Map((this.stmts.telemetryOf.all(id) as Array<{ name: string; value: number; at: number }>).map((t) => [t.name, t]));
+    for (const p of this.telemetryBatch.pendingFor(id)) byName.set(p.name, { name: p.name, value: p.value, at: p.at });
+    return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Committed releases of a device, newest first. */

@@ -13,6 +13,8 @@ export interface Mosquitto {
   port: number;
   serverUrl: string;
   addUser(name: string, password: string): void;
+  /** Stop and start again on the same port; without persistence, retained messages are gone. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,18 +56,29 @@ export async function startMosquitto(): Promise<Mosquitto> {
     // Run as the test's own user: as root, mosquitto would otherwise drop to a user that cannot read our temp dir.
     [`user ${userInfo().username}`, 'log_dest stderr', `listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${join(dir, 'acl')}`, 'persistence false', ''].join('\n'),
   );
-  let proc: ChildProcess = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let proc: ChildProcess;
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitFor(`mosquitto on port ${port} (${stderr})`, () =>
-    new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    }),
-  );
+  const launch = async () => {
+    proc = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor(`mosquitto on port ${port} (${stderr})`, () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      }),
+    );
+  };
+  const stop = async () => {
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+  };
+  await launch();
   return {
     port,
     serverUrl: `mqtt://${SERVER_USER}:${serverPassword}@127.0.0.1:${port}`,
@@ -74,12 +87,12 @@ export async function startMosquitto(): Promise<Mosquitto> {
       // mosquitto re-reads the password file on SIGHUP
       proc.kill('SIGHUP');
     },
+    async restart() {
+      await stop();
+      await launch();
+    },
     async stop() {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await exited;
-      }
+      await stop();
       proc = undefined as unknown as ChildProcess;
     },
   };

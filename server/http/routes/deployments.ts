@@ -33,7 +33,7 @@ export function deploymentRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const rollbacks = Object.fromEntries(Object.entries(req.body.rollbacks ?? {}).map(([k, v]) => [k, base64Field(v, `rollbacks/${k}`)]));
-      const result = deploy(deps, { ...req.body, rollbacks });
+      const result = deploy(deps, { ...req.body, rollbacks, actor: req.actor });
       return reply.status(201).send({ deployment: result.deployment, module: result.module, devices: result.devices });
     },
   );
@@ -51,15 +51,14 @@ export function deploymentRoutes(app: FastifyInstance, deps: ApiDeps): void {
   } as const;
   type RollbackBody = { devices?: string[]; tags?: Record<string, string>; to?: string; authorizations?: string[] };
 
-  app.post<{ Body: RollbackBody }>('/v1/rollbacks/plan', { schema: { body: rollbackBody } }, async (req) => ({
-    targets: planRollback(deps, req.body, req.body.to),
-  }));
+  app.post<{ Body: RollbackBody }>('/v1/rollbacks/plan', { schema: { body: rollbackBody } }, async (req) => planRollback(deps, req.body, req.body.to));
 
   app.post<{ Body: RollbackBody }>('/v1/rollbacks', { schema: { body: rollbackBody } }, async (req, reply) => {
     const auths = (req.body.authorizations ?? []).map((a, i) => base64Field(a, `authorizations/${i}`));
-    const results = executeRollback(deps, req.body, req.body.to, auths);
+    const result = executeRollback(deps, req.body, req.body.to, auths, req.actor);
     return reply.status(201).send({
-      deployments: results.map((r) => ({ deployment: r.deployment, module: r.module, devices: r.devices })),
+      deployments: result.deployments.map((r) => ({ deployment: r.deployment, module: r.module, devices: r.devices })),
+      skipped: result.skipped,
     });
   });
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { audit } from '../../store/db.js';
 import type { ApiDeps } from '../app.js';
 
 const tags = { type: 'object', additionalProperties: { type: 'string', maxLength: 128 }, maxProperties: 32 } as const;
@@ -18,6 +19,8 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.post<{ Body: { id: string; tags?: Record<string, string> } }>('/v1/devices', { schema: { body: newDevice } }, async (req, reply) => {
     const [creds] = deps.devices.create([req.body]);
+    deps.engine.deviceChanged(creds.id, 'new');
+    audit(deps.db, 'device.add', { devices: [creds.id] }, { actor: req.actor });
     return reply.status(201).send(withConnection(creds));
   });
 
@@ -33,7 +36,22 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
         },
       },
     },
-    async (req, reply) => reply.status(201).send({ devices: deps.devices.create(req.body.devices).map(withConnection) }),
+    async (req, reply) => {
+      const created = deps.devices.create(req.body.devices);
+      for (const c of created) deps.engine.deviceChanged(c.id, 'new');
+      audit(deps.db, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
+      return reply.status(201).send({ devices: created.map(withConnection) });
+    },
+  );
+
+  app.put<{ Params: { id: string }; Body: { tags: Record<string, string> } }>(
+    '/v1/devices/:id/tags',
+    { schema: { body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags } } } },
+    async (req) => {
+      deps.devices.setTags(req.params.id, req.body.tags);
+      deps.engine.deviceChanged(req.params.id, 'tags');
+      return deps.devices.require(req.params.id);
+    },
   );
 
   app.get('/v1/devices', async () => ({ devices: deps.devices.list() }));

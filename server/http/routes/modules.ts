@@ -19,10 +19,14 @@ export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const result = publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'));
+      const result = publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'), req.actor);
       return reply.status(result.created ? 201 : 200).send({ ...result.module, created: result.created });
     },
   );
+
+  // What the server accepts, so the CLI refuses an oversized upload with the server's own limit
+  // before sending megabytes the server would cut off (which clients see as EPIPE, not as 413).
+  app.get('/v1/limits', async () => ({ maxModuleBytes: deps.maxModuleBytes }));
 
   app.get('/v1/modules', async () => ({ modules: deps.modules.list() }));
 

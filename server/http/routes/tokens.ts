@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { ROLES, type Role } from '../../store/tokens.js';
+import type { ApiDeps } from '../app.js';
+
+/** Operator tokens (admin only, see auth.ts): create (the secret is shown once), list, revoke. */
+export function tokenRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post<{ Body: { name: string; role: Role } }>(
+    '/v1/tokens',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name', 'role'],
+          additionalProperties: false,
+          properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.@-]{1,64}$' }, role: { type: 'string', enum: [...ROLES] } },
+        },
+      },
+    },
+    async (req, reply) => reply.status(201).send(deps.tokens.create(req.body.name, req.body.role, req.actor)),
+  );
+
+  app.get('/v1/tokens', async () => ({ tokens: deps.tokens.list() }));
+
+  app.post<{ Params: { id: string } }>('/v1/tokens/:id/revoke', async (req) => deps.tokens.revoke(req.params.id, req.actor));
+}
