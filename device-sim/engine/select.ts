@@ -29,9 +29,8 @@ function requested(kind: string | undefined): EngineKind | undefined {
 
 export function createEngine(kind?: string, opts: { workers?: number } = {}): EngineChoice {
   const asked = requested(kind);
-  const built = wasm3Binding() !== null;
   if (asked === 'v8') return { engine: new NodeEngine({ workers: opts.workers }) };
-  if (built) return { engine: new Wasm3Engine() };
+  if (wasm3Binding() !== null) return { engine: new Wasm3Engine() };
   if (asked === 'wasm3') throw new WfError('ENGINE_UNAVAILABLE', 'the wasm3 addon is not built (npm run build -w @wasmfleet/wasm3 says why)');
   return { engine: new NodeEngine({ workers: opts.workers }), notice: 'wasm3 addon not built: simulated devices run modules on V8' };
 }
