@@ -74,7 +74,17 @@ class Wasm3ModuleInstance implements ModuleInstance {
     return this.checked.exportsMemory ? this.inst.memoryBytes / PAGE : 0;
   }
 
+  /**
+   * Each call runs in its own turn of the event loop (as a reply from a V8 worker arrives), so the
+   * ticks of many devices due at once do not run, and publish, as one synchronous burst: the
+   * embedded broker (aedes/mqemitter) recurses once per message queued in a burst and overflows
+   * its stack on a large one.
+   */
   call(name: EntryPoint, budgetMs: number): Promise<CallOutcome> {
+    return new Promise((resolve) => setImmediate(() => resolve(this.callNow(name, budgetMs))));
+  }
+
+  private callNow(name: EntryPoint, budgetMs: number): Promise<CallOutcome> {
     if (this.disposed) return Promise.resolve(fault('MODULE_TRAP', 'instance disposed'));
     if (this.lost) return Promise.resolve(fault('MODULE_TRAP', this.lost));
     const outcome: CallOutcome = { effects: [], pages: 0 };
@@ -177,12 +187,17 @@ export class Wasm3Engine implements WasmEngine {
     return checked;
   }
 
+  /** In its own turn of the event loop, as each call (see call()). */
   load(bytes: Uint8Array, opts: LoadOptions): Promise<ModuleInstance> {
-    try {
-      return Promise.resolve(this.instantiate(bytes, opts));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return new Promise((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(this.instantiate(bytes, opts));
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
   }
 
   private instantiate(bytes: Uint8Array, opts: LoadOptions): ModuleInstance {
