@@ -1,7 +1,7 @@
 // One top-level mapping from errors to exit codes (changesets' habit): scripts can tell a
 // refused request from an unreachable server from a bug.
 import { WfError } from '../protocol/errors.js';
-import { escapeText } from './output.js';
+import { escapeForTerminal } from './escape.js';
 
 export const EXIT = {
   ok: 0,
@@ -26,7 +26,7 @@ export function exitCodeFor(err: unknown): number {
 
 export function describeError(err: unknown): string {
   // Server messages can quote device-supplied text: escaped like every other human output.
-  if (err instanceof WfError) return `error ${err.code}: ${escapeText(err.message)}`;
+  if (err instanceof WfError) return `error ${err.code}: ${escapeForTerminal(err.message)}`;
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  return `error INTERNAL: ${text.split('\n').map(escapeText).join('\n')}`;
+  return `error INTERNAL: ${text.split('\n').map(escapeForTerminal).join('\n')}`;
 }

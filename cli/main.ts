@@ -5,17 +5,21 @@ import { Command, CommanderError } from 'commander';
 import { WfError } from '../protocol/errors.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 import { ago, printJson, printTable, say } from './output.js';
-import { clientFor, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
+import { clientFor, collectList, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
+import { renewKeys } from './commands/keys-renew.js';
 import { inspectModule } from './commands/module-inspect.js';
 import { publishModuleFile, type PublishedModule } from './commands/module-publish.js';
 import { rollback } from './commands/rollback.js';
 import { readLimitsFile, runServer } from './commands/server.js';
+import { initTls, mosquittoTlsSnippet } from './commands/tls-init.js';
+import { addDeviceWithCredentials, rotateDeviceCredentials, type DeviceCredentialsResult } from './commands/device-credentials.js';
 import { registerSimCommand } from './commands/sim.js';
-import type { DeviceView, ModuleView } from '../protocol/views.js';
+import { registerRolloutOps } from './commands/rollout-ops.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 import type { TokenView } from '../protocol/views.js';
+import type { DeviceView, ModuleView } from '../protocol/views.js';
 
 const program = new Command('wasmfleet')
   .description('Deploy signed WebAssembly modules to fleets of devices over MQTT')
@@ -38,18 +42,54 @@ keys
     const r = initKeys(o.dir);
     out(o.json, r, () => {
       printTable(r.keys.map((k) => ({ key: k.name, kid: k.kid, file: `${o.dir}/${k.name}.key` })));
-      say`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub.\n`;
+      say`key document ${o.dir}/keydoc.cbor (serial 1). Keep root.key offline; the server needs director.key, keydoc.cbor, root.pub (and root-1.pub, root-chain.cbor once the root has rotated).\n`;
     });
   });
 keys
   .command('rotate <role>')
-  .description('replace the release or director key; writes a new key document (serial + 1)')
+  .description('replace the release, director or root key; writes a new key document (serial + 1, renewed expiry)')
   .option('--dir <dir>', 'key directory', process.env.WASMFLEET_KEYS ?? 'keys')
-  .option('--revoke-old', 'drop the old keys of this role from the key document')
+  .option('--revoke-old', 'drop the old keys of this role from the key document: what they signed is refused')
+  .option('--years <n>', 'validity of the new key document', positiveInt, 2)
   .option('--json', 'print JSON')
-  .action((role: string, o: { dir: string; revokeOld?: boolean; json?: boolean }) => {
-    const r = rotateKey(o.dir, role, o.revokeOld);
-    out(o.json, r, () => say`new ${r.role} key ${r.kid}; key document serial ${r.serial}; old key kept as ${r.retiredFile}\n`);
+  .action((role: string, o: { dir: string; revokeOld?: boolean; years: number; json?: boolean }) => {
+    const r = rotateKey(o.dir, role, o.revokeOld, undefined, o.years);
+    out(o.json, r, () =>
+      process.stdout.write(
+        `new ${r.role} key ${r.kid}; key document serial ${r.serial}, root version ${r.rootVersion}; old key kept as ${r.retiredFile}` +
+          (r.revoked.length ? `; revoked ${r.revoked.join(', ')}` : '') +
+          '\nreload the server (SIGHUP or restart) so that devices get the new key document\n',
+      ),
+    );
+  });
+keys
+  .command('renew')
+  .description('re-sign the key document with the root key: same keys, new expiry (serial + 1)')
+  .option('--dir <dir>', 'key directory', process.env.WASMFLEET_KEYS ?? 'keys')
+  .option('--years <n>', 'validity of the new key document', positiveInt, 2)
+  .option('--json', 'print JSON')
+  .action((o: { dir: string; years: number; json?: boolean }) => {
+    const r = renewKeys(o.dir, o.years);
+    out(o.json, r, () =>
+      process.stdout.write(`key document serial ${r.serial}: ${r.keys} key(s) valid until ${new Date(r.expires * 1000).toISOString()}\nreload the server (SIGHUP or restart)\n`),
+    );
+  });
+
+program
+  .command('tls')
+  .description('transport security material')
+  .command('init')
+  .description('make the fleet CA, server certificate and CRL in <data>/tls (for an external broker) without starting the server')
+  .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
+  .option('--host <host>', 'address the server will listen on', '127.0.0.1')
+  .option('--tls-host <host>', 'extra host name or address for the server certificate, repeatable', collectList)
+  .option('--json', 'print JSON')
+  .action(async (o: { data: string; host: string; tlsHost?: string[]; json?: boolean }) => {
+    const files = await initTls(o.data, o.host, o.tlsHost);
+    out(o.json, files, () => {
+      printTable(Object.entries(files).map(([what, file]) => ({ what, file })));
+      process.stdout.write(`\nmosquitto listener (docs/security.md):\n${mosquittoTlsSnippet(files)}`);
+    });
   });
 
 // ---- module ----
@@ -98,7 +138,7 @@ program
   .command('server')
   .description('run the fleet server (embedded aedes broker + SQLite by default)')
   .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
-  .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub)', process.env.WASMFLEET_KEYS ?? 'keys')
+  .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub, root-chain.cbor)', process.env.WASMFLEET_KEYS ?? 'keys')
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--http-port <port>', 'operator API port', positiveInt, 8080)
   .option('--mqtt-port <port>', 'embedded broker MQTT port', positiveInt, 1883)
@@ -108,9 +148,25 @@ program
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
   .option('--limits <file>', 'JSON file overriding rate limits (docs/security.md), e.g. {"chunkBytes": {"capacity": 16777216, "perSecond": 2097152}}')
-  .action(async (o: { data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string; limits?: string }) => {
+  .option('--tls', 'MQTT over TLS, WSS and HTTPS with the fleet CA in <data>/tls (made on first start)')
+  .option('--tls-host <host>', 'extra host name or address for the generated server certificate, repeatable', collectList)
+  .option('--tls-cert <file>', 'your own server certificate (PEM); with --tls-key and --tls-ca')
+  .option('--tls-key <file>', 'its private key (PEM)')
+  .option('--tls-ca <file>', 'the CA that signs device certificates (PEM)')
+  .option('--tls-ca-key <file>', "that CA's key, so that devices add --cert can issue")
+  .option('--insecure', 'allow clear text on a non-loopback address')
+  .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
+  .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
+  .action(async (o: {
+    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string;
+    limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
+    freshnessInterval: number; freshnessTtl: number;
+  }) => {
+    const ownTls = o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCaKey;
     await runServer({
       limits: o.limits ? readLimitsFile(o.limits) : undefined,
+      tls: o.tls || ownTls || o.tlsHost ? { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa, caKeyFile: o.tlsCaKey, hosts: o.tlsHost } : false,
+      insecure: o.insecure,
       dataDir: o.data,
       keysDir: o.keys,
       host: o.host,
@@ -120,28 +176,53 @@ program
       brokerUrl: o.broker,
       publicMqttUrl: o.publicMqttUrl,
       operatorToken: o.token,
+      freshness: { intervalSeconds: o.freshnessInterval, ttlSeconds: o.freshnessTtl },
     });
   });
 
 // ---- devices ----
 const devices = program.command('devices').description('device inventory and credentials');
+const printCredentials = (r: DeviceCredentialsResult) => {
+  process.stdout.write(`device ${r.id}\n  mqtt      ${r.mqttUrl}\n  username  ${r.username}\n`);
+  if (r.password) process.stdout.write(`  password  ${r.password}\n`);
+  if (r.files) process.stdout.write(`  key       ${r.files.key} (0600)\n  cert      ${r.files.cert} (serial ${r.certSerial})\n`);
+  if (r.files?.ca) process.stdout.write(`  ca        ${r.files.ca}\n`);
+  process.stdout.write(`  root key  ${r.rootPublicKey}\n`);
+  process.stdout.write(r.password ? '(the password is not shown again)\n' : '(the private key was made here and exists only in that file)\n');
+};
+const certOptions = (cmd: import('commander').Command) =>
+  cmd
+    .option('--cert', 'a client certificate (CN = device id, signed by the fleet CA) instead of a password; the key is made here')
+    .option('--out <dir>', 'where --cert writes <id>.key, <id>.crt and ca.crt', 'device-certs');
 withCommon(
-  devices
-    .command('add <id>')
-    .description('register a device and print its MQTT credentials (shown once)')
-    .option('--tag <key=value>', 'tag, repeatable', collectPair, {}),
-).action(async (id: string, o: CommonOptions & { tag: Record<string, string> }) => {
-  const r = await clientFor(o).post<{ id: string; username: string; password: string; mqttUrl: string; rootPublicKey: string }>('/v1/devices', { id, tags: o.tag });
-  out(o.json, r, () =>
-    say`device ${r.id}\n  mqtt      ${r.mqttUrl}\n  username  ${r.username}\n  password  ${r.password}\n  root key  ${r.rootPublicKey}\n(the password is not shown again)\n`,
-  );
+  certOptions(
+    devices
+      .command('add <id>')
+      .description('register a device and print its MQTT credentials (shown once): a password, or with --cert a client certificate')
+      .option('--tag <key=value>', 'tag, repeatable', collectPair, {}),
+  ),
+).action(async (id: string, o: CommonOptions & { tag: Record<string, string>; cert?: boolean; out: string }) => {
+  const r = await addDeviceWithCredentials(clientFor(o), id, { tags: o.tag, cert: o.cert, outDir: o.out });
+  out(o.json, r, () => printCredentials(r));
 });
+withCommon(
+  certOptions(devices.command('rotate-credentials <id>').description('new password (or --cert: new certificate); the old one is refused from then on and the device is disconnected')),
+).action(async (id: string, o: CommonOptions & { cert?: boolean; out: string }) => {
+  const r = await rotateDeviceCredentials(clientFor(o), id, { cert: o.cert, outDir: o.out });
+  out(o.json, r, () => printCredentials(r));
+});
+withCommon(devices.command('revoke <id>').description("refuse the device's password and certificate from then on, and disconnect it")).action(
+  async (id: string, o: CommonOptions) => {
+    const d = await clientFor(o).post<DeviceView>(`/v1/devices/${encodeURIComponent(id)}/revoke`, {});
+    out(o.json, d, () => process.stdout.write(`device ${d.id} revoked: its password and certificates are refused, its connection closed\n`));
+  },
+);
 const deviceRow = (d: DeviceView) => ({
   id: d.id,
   state: d.state,
   module: d.running[0]?.component,
   version: d.running[0]?.version,
-  online: d.online ? 'yes' : 'no',
+  online: d.revokedAt ? 'revoked' : d.online ? 'yes' : 'no',
   host: d.hello?.host ?? '-',
   'last seen': ago(d.lastSeen),
   'last error': d.lastError,
@@ -157,6 +238,9 @@ withCommon(devices.command('show <id>').description('one device in detail')).act
   out(o.json, d, () => {
     printTable([deviceRow(d)]);
     say`tags: ${JSON.stringify(d.tags)}  sequence: ${d.sequence}  target: ${d.targetSequence ?? '-'}  reason: ${d.reason ?? '-'}\n`;
+    process.stdout.write(
+      d.revokedAt ? `credentials: revoked ${ago(d.revokedAt)}\n` : `credentials: ${d.credential}${d.certSerial ? ` (serial ${d.certSerial}, expires ${new Date((d.certNotAfter ?? 0) * 1000).toISOString().slice(0, 10)})` : ''}\n`,
+    );
     if (d.hello) say`host: ${d.hello.host} abi ${d.hello.abi}, capabilities ${d.hello.capabilities.join(',')}, max chunk ${d.hello.maxChunk}, memory ${d.hello.memory}\n`;
     if (d.progress) say`progress: ${d.progress.bytes}/${d.progress.total} bytes\n`;
     if (d.commits.length) {
@@ -201,10 +285,25 @@ withCommon(
     for (const s of r.skipped) say`skipped ${s.device}: ${s.code}: ${s.message}\n`;
   });
 });
-withCommon(program.command('status').description('fleet summary')).action(async (o: CommonOptions) => {
-  const s = await clientFor(o).get<{ devices: number; online: number; states: Record<string, number>; releases: Record<string, number>; modules: number }>('/v1/status');
+interface StatusView {
+  devices: number;
+  online: number;
+  states: Record<string, number>;
+  releases: Record<string, number>;
+  modules: number;
+  stale: string[];
+  keys: { serial: number; rootVersion: number; expires: number; first: string; daysLeft: number; warning?: string };
+}
+withCommon(program.command('status').description('fleet summary, stale devices, key expiry')).action(async (o: CommonOptions) => {
+  const s = await clientFor(o).get<StatusView>('/v1/status');
   out(o.json, s, () => {
-    say`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n\n`;
+    process.stdout.write(`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n`);
+    process.stdout.write(
+      `keys: key document serial ${s.keys.serial}, root version ${s.keys.rootVersion}; ${s.keys.first} expires ${new Date(s.keys.expires * 1000).toISOString().slice(0, 10)} (in ${s.keys.daysLeft} days)\n`,
+    );
+    if (s.keys.warning) process.stdout.write(`WARNING: ${s.keys.warning}\n`);
+    if (s.stale.length) process.stdout.write(`WARNING: ${s.stale.length} device(s) stale (no valid freshness statement): ${s.stale.slice(0, 20).join(', ')}${s.stale.length > 20 ? ', …' : ''}\n`);
+    process.stdout.write('\n');
     printTable(Object.entries(s.states).map(([state, count]) => ({ state, devices: count })));
     say`\n`;
     printTable(Object.entries(s.releases).map(([release, count]) => ({ release, devices: count })));
@@ -234,6 +333,8 @@ withCommon(tokens.command('revoke <id>').description('revoke an operator token: 
 
 registerSimCommand(program);
 registerRolloutCommands(program);
+// after the rollout group exists: adds "rollout watch" to it, and "audit"
+registerRolloutOps(program);
 
 async function main(): Promise<void> {
   try {

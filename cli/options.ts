@@ -1,11 +1,12 @@
 // Option parsers and the options every command shares. Bad values fail in commander's
 // argument stage (exit code 2) with the flag's name, before any request is sent.
 import { CommanderError, InvalidArgumentError, type Command } from 'commander';
-import { ApiClient, resolveToken } from './client.js';
+import { ApiClient, resolveCa, resolveToken } from './client.js';
 
 export interface CommonOptions {
   server: string;
   token?: string;
+  ca?: string;
   keys: string;
   data: string;
   json?: boolean;
@@ -27,6 +28,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function probability(value: string): number {
+  const p = Number(value);
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError(`expected a probability between 0 and 1, got "${value}"`);
+  return p;
+}
+
 /** name@version → parts. */
 export function releaseRef(value: string): { name: string; version: string } {
   const at = value.lastIndexOf('@');
@@ -38,13 +45,14 @@ export function withCommon(cmd: Command): Command {
   return cmd
     .option('--server <url>', 'fleet server API', process.env.WASMFLEET_SERVER ?? 'http://127.0.0.1:8080')
     .option('--token <token>', 'operator token (default: $WASMFLEET_TOKEN or <data>/operator-token)')
+    .option('--ca <file>', 'CA certificate of an https:// server (default: $WASMFLEET_CA or <data>/tls/ca.crt)')
     .option('--keys <dir>', 'key directory', process.env.WASMFLEET_KEYS ?? 'keys')
     .option('--data <dir>', 'data directory of the embedded server', process.env.WASMFLEET_DATA ?? 'data')
     .option('--json', 'print JSON for scripts');
 }
 
 export function clientFor(opts: CommonOptions): ApiClient {
-  return new ApiClient({ server: opts.server, token: resolveToken(opts.token, opts.data) });
+  return new ApiClient({ server: opts.server, token: resolveToken(opts.token, opts.data), ca: resolveCa(opts.server, opts.ca, opts.data) });
 }
 
 /** A usage error found after parsing (exit code 2, message printed by the top-level handler). */

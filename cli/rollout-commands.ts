@@ -1,5 +1,4 @@
 // Wires the `rollout` command group to the functions in commands/rollout-*.ts.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { Policy, Selector } from '../server/rollouts/model.js';
 import type { RolloutPlan } from '../server/rollouts/plan.js';
@@ -8,7 +7,11 @@ import { authorizeRollback } from './commands/rollout-authorize.js';
 import { createRollout } from './commands/rollout-create.js';
 import { listRollouts, rolloutRow } from './commands/rollout-list.js';
 import { showRollout, type RolloutView } from './commands/rollout-show.js';
-import { clientFor, positiveInt, releaseRef, usageError, withCommon, type CommonOptions } from './options.js';
+import { escapeForTerminal } from './escape.js';
+import { confirm } from './confirm.js';
+import { rehearse } from './rehearsal/rehearse.js';
+import { renderPrediction, type Prediction } from './rehearsal/report.js';
+import { clientFor, positiveInt, probability, releaseRef, usageError, withCommon, type CommonOptions } from './options.js';
 import { printJson, printTable } from './output.js';
 import { duration, factor, percent, rate, target, waves } from './rollout-options.js';
 
@@ -28,10 +31,13 @@ interface CreateFlags extends CommonOptions {
   allowNewCapabilities?: boolean;
   expires: number;
   yes?: boolean;
+  rehearse?: boolean;
+  rehearseDevices: number;
+  rehearseFaults: number;
 }
 
 /** Terminal output escapes control characters: device ids and reasons come from devices. */
-const safe = (s: unknown) => String(s).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+const safe = escapeForTerminal;
 
 function printPlan(plan: RolloutPlan): void {
   process.stdout.write(`${plan.module}@${plan.version}: ${plan.targets} device(s) selected, ${plan.eligible} can run it (${plan.alreadyRunning} already do), ${plan.excluded.length} excluded\n`);
@@ -64,15 +70,6 @@ export function printRollout(r: RolloutView): void {
   if (Object.keys(r.reasons).length > 0) process.stdout.write(`reasons: ${Object.entries(r.reasons).map(([s, n]) => `${safe(s)} ${n}`).join(', ')}\n`);
 }
 
-async function ask(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 export function registerRolloutCommands(program: Command): Command {
   const rollout = program.command('rollout').description('staged rollouts: waves, soak, thresholds, automatic rollback');
 
@@ -94,6 +91,9 @@ export function registerRolloutCommands(program: Command): Command {
       .option('--approve', 'wait for "rollout approve" between waves')
       .option('--allow-new-capabilities', 'accept a release that needs capabilities its predecessor did not (audited)')
       .option('--expires <duration>', 'how long the rollout and its rollback authorizations last', duration, 30 * 86400)
+      .option('--rehearse', 'first run it on a simulated twin of the targets and show the predicted outcome per wave')
+      .option('--rehearse-devices <n>', 'at most this many simulated twins', positiveInt, 50)
+      .option('--rehearse-faults <p>', 'probability of each injected fault per twin (disconnects, restarts, corrupt chunks, slow links, clock skew)', probability, 0.05)
       .option('--yes', 'do not ask before starting'),
   ).action(async (release: string, o: CreateFlags) => {
     const ref = releaseRef(release);
@@ -111,8 +111,38 @@ export function registerRolloutCommands(program: Command): Command {
     if (o.rateGrowth !== undefined) policy.rateGrowth = o.rateGrowth;
     if (o.approve) policy.approval = true;
     if (o.allowNewCapabilities) policy.allowNewCapabilities = true;
-    const interactive = !o.yes && !o.json && process.stdin.isTTY === true;
-    const r = await createRollout(clientFor(o), {
+    const client = clientFor(o);
+    let prediction: Prediction | undefined;
+    if (o.rehearse) {
+      prediction = await rehearse({
+        real: client,
+        keysDir: o.keys,
+        module: ref.name,
+        version: ref.version,
+        selector: o.target!,
+        policy,
+        maxTwins: o.rehearseDevices,
+        failRate: o.rehearseFaults,
+        progress: o.json ? undefined : (line) => process.stderr.write(line + '\n'),
+      });
+      if (!o.json) process.stdout.write(renderPrediction(prediction));
+      let go: boolean;
+      try {
+        go = await confirm(`create this rollout on ${o.server}?`, { yes: o.yes === true });
+      } catch (err) {
+        if (o.json) printJson({ prediction, rollout: null });
+        throw err;
+      }
+      if (!go) {
+        if (o.json) printJson({ prediction, rollout: null });
+        else process.stdout.write('not created\n');
+        process.exitCode = 1;
+        return;
+      }
+    }
+    // after a rehearsal the operator has already said yes
+    const interactive = !o.rehearse && !o.yes && !o.json && process.stdin.isTTY === true;
+    const r = await createRollout(client, {
       module: ref.name,
       version: ref.version,
       selector: o.target!,
@@ -122,11 +152,11 @@ export function registerRolloutCommands(program: Command): Command {
       confirm: interactive
         ? async (plan) => {
             printPlan(plan);
-            return ask('start this rollout? [y/N] ');
+            return confirm('start this rollout?', { yes: false });
           }
         : undefined,
     });
-    if (o.json) return printJson(r);
+    if (o.json) return printJson(prediction ? { ...r, prediction } : r);
     if (!interactive) printPlan(r.plan);
     if (!r.rollout) {
       process.stdout.write('not started\n');

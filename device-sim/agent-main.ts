@@ -1,7 +1,9 @@
 // One simulated device as its own process, as a real device would run:
 //   node dist/device-sim/agent-main.js --id <id> --mqtt <url> --password <token> --root <hex> --state <dir>
 //   [--chunk <bytes>] [--engine wasm3|v8]   (default: wasm3 when built, else V8; or $WASMFLEET_ENGINE)
+//   [--ca <file> [--cert <file> --key <file>]]   (mqtts://; a certificate replaces --password)
 // SIGTERM/SIGINT stop it cleanly; the kill-at-every-write tests SIGKILL it (slots.ts crashPoint).
+import { readFileSync } from 'node:fs';
 import { fromHex } from '../protocol/crypto.js';
 import { DeviceAgent } from './agent.js';
 import { createEngine } from './engine/select.js';
@@ -20,10 +22,15 @@ const choice = createEngine(process.argv.includes('--engine') ? flag('engine') :
 if (choice.notice) process.stderr.write(`${choice.notice}\n`);
 const engine = choice.engine;
 const chunk = process.argv.includes('--chunk') ? Number(flag('chunk')) : undefined;
+// TLS (mqtts://): --ca <file>, and --cert/--key files instead of --password.
+const file = (name: string) => (process.argv.includes(`--${name}`) ? readFileSync(flag(name), 'utf8') : undefined);
+const ca = file('ca');
+const tls = ca ? { ca, cert: file('cert'), key: file('key') } : undefined;
 const agent = new DeviceAgent({
   deviceId: flag('id'),
   mqttUrl: flag('mqtt'),
-  password: flag('password'),
+  password: tls?.cert ? undefined : flag('password'),
+  tls,
   rootPublicKey: fromHex(flag('root')),
   stateDir: flag('state'),
   engine,

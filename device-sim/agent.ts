@@ -9,16 +9,22 @@ import { ABI_VERSION, BASE_CAPABILITIES } from '../protocol/abi.js';
 import { fromHex, sha256, toHex } from '../protocol/crypto.js';
 import { checkBundle, type CheckedBundle, type DeviceContext } from '../protocol/device-checks.js';
 import { asWfError, WfError } from '../protocol/errors.js';
-import { CHUNK_SIZE_MAX, decodeBundle, decodeChunkResponse, encodeHello, encodeOnline, encodeReport, encodeTelemetry, type ChunkResponse, type Telemetry } from '../protocol/messages.js';
-import type { DeviceState as ReportState } from '../protocol/states.js';
+import { CHUNK_SIZE_MAX, decodeBundle, decodeChunkResponse, encodeHello, encodeOnline, encodeReport, encodeTelemetry, type ChunkResponse, type Report, type Telemetry } from '../protocol/messages.js';
+import type { RootState } from '../protocol/payloads/root-chain.js';
+import { FINAL_STATES, type DeviceState as ReportState } from '../protocol/states.js';
 import { PartialFile } from './download.js';
+import { FreshnessWatch } from './freshness.js';
 import type { WasmEngine } from './engine/types.js';
 import { KvStore } from './kv-store.js';
 import { bootDecision, DEFAULT_PROBATION, type ProbationPolicy } from './probation.js';
 import { Runners } from './runners.js';
-import { DeviceSession } from './session.js';
+import { DeviceSession, type DeviceTls } from './session.js';
 import { StateDir, type DeviceState, type Trial } from './slots.js';
-import { Stopped, TRANSIENT, UpdateSteps, type Job } from './update-steps.js';
+import { raiseTrust, Stopped, TRANSIENT, UpdateSteps, type Job } from './update-steps.js';
+
+/** Outcomes a directive that comes again is checked anew for: transient failures, and trust
+ *  rollbacks (the server re-sends a retained directive with the current key document). */
+const RECHECK: ReadonlySet<string> = new Set([...TRANSIENT, 'KEYDOC_ROLLBACK', 'ROOT_ROLLBACK']);
 
 export const AGENT_VERSION = 'wasmfleet-sim/0.1.0';
 
@@ -36,6 +42,8 @@ export interface AgentOptions {
   /** MQTT credentials: username = device id, password = the device token. */
   username?: string;
   password?: string;
+  /** TLS to the broker (mqtts://, wss://): CA, and a client certificate instead of the password. */
+  tls?: DeviceTls;
   /** The pinned root public key: the only trust anchor a device has. */
   rootPublicKey: Uint8Array;
   stateDir: string;
@@ -43,6 +51,8 @@ export interface AgentOptions {
   /** Seed of the simulated gpio/sensors (default: the device id). */
   seed?: string;
   capabilities?: string[];
+  /** Host kind announced in the hello (default: the engine's name; a rehearsal twin announces its real twin's). */
+  hostKind?: 'v8' | 'wasm3' | 'wamr';
   /** Bytes of linear memory a module may have. */
   memory?: number;
   /** Chunk size the device asks for (and announces as max_chunk). */
@@ -59,6 +69,10 @@ export interface AgentOptions {
   /** Pause before a transiently failed directive is tried again. */
   retryDelayMs?: number;
   faults?: AgentFaults;
+  /** Seconds after boot without a valid freshness statement before the device reports stale (default 3600). */
+  freshnessGraceS?: number;
+  /** How often the device looks at its freshness, in ms (default 10 s). */
+  freshnessCheckMs?: number;
 }
 
 /** Emitted as 'progress' for every chunk written (reports are throttled; fault injection is not). */
@@ -77,13 +91,14 @@ export interface AgentStatus {
   connected: boolean;
 }
 
-type Defaults = Required<Omit<AgentOptions, 'username' | 'password' | 'faults' | 'probation'>>;
+type Defaults = Required<Omit<AgentOptions, 'username' | 'password' | 'tls' | 'faults' | 'probation'>>;
 
 /** Options given as undefined take the default (a flag not given on a command line, say). */
 function withDefaults(options: AgentOptions): Defaults & AgentOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as AgentOptions;
   return {
     seed: options.deviceId,
+    hostKind: options.engine.name,
     capabilities: [...BASE_CAPABILITIES, 'gpio', 'sensor'].sort(),
     memory: 1024 * 1024,
     chunkSize: 4096,
@@ -94,6 +109,8 @@ function withDefaults(options: AgentOptions): Defaults & AgentOptions {
     clockOffsetMs: 0,
     reconnectPeriodMs: 1000,
     retryDelayMs: 5000,
+    freshnessGraceS: 3600,
+    freshnessCheckMs: 10_000,
     ...given,
   };
 }
@@ -109,6 +126,9 @@ export class DeviceAgent extends EventEmitter {
   private readonly runners: Runners;
   private readonly steps: UpdateSteps;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private freshnessTimer: NodeJS.Timeout | null = null;
+  private readonly freshness: FreshnessWatch;
+  private stale = false;
   private job: Job | null = null;
   private jobDone: Promise<void> = Promise.resolve();
   private next: { bytes: Uint8Array; digest: string } | null = null;
@@ -121,6 +141,7 @@ export class DeviceAgent extends EventEmitter {
     this.opts = withDefaults(options);
     this.policy = { ...DEFAULT_PROBATION, ...options.probation };
     this.store = new StateDir(options.stateDir);
+    this.freshness = new FreshnessWatch(this.opts.freshnessGraceS, () => this.nowSec());
     this.kv = new KvStore(this.store);
     this.session = new DeviceSession(this.opts, {
       onConnected: (s) => this.announce(s),
@@ -130,6 +151,9 @@ export class DeviceAgent extends EventEmitter {
       },
       onChunk: (bytes) => {
         if (!this.stopped) this.onChunk(bytes);
+      },
+      onFreshness: (bytes) => {
+        if (!this.stopped) this.onFreshness(bytes);
       },
     });
     this.runners = new Runners({
@@ -165,6 +189,7 @@ export class DeviceAgent extends EventEmitter {
       retry: (bytes, digest) => {
         if (!this.job && this.state.last?.directiveDigest === digest) this.onDirective(bytes);
       },
+      present: (r) => this.present(r),
     });
   }
 
@@ -180,6 +205,9 @@ export class DeviceAgent extends EventEmitter {
     if (trial) await this.bootWithTrial(trial);
     else await this.runners.startAllCommitted();
     this.steps.refreshRunning();
+    this.stale = this.freshness.status().stale;
+    this.freshnessTimer = setInterval(() => this.checkFreshness(), this.opts.freshnessCheckMs);
+    this.freshnessTimer.unref();
     this.session.connect();
     // A directive being worked on when the device stopped: carry on with it (download resumes).
     const pending = this.store.loadPending();
@@ -192,6 +220,7 @@ export class DeviceAgent extends EventEmitter {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    if (this.freshnessTimer) clearInterval(this.freshnessTimer);
     this.job?.abort.abort();
     this.steps.abortDownload();
     // Modules first: a probation waiting on its next tick ends at once, then the job unwinds.
@@ -204,7 +233,7 @@ export class DeviceAgent extends EventEmitter {
   }
 
   status(): AgentStatus {
-    const r = this.steps.lastReport;
+    const r = this.steps.shown;
     return {
       state: r.state,
       reason: r.reason,
@@ -213,6 +242,12 @@ export class DeviceAgent extends EventEmitter {
       running: r.running.map((c) => ({ component: c.component, version: c.version })),
       connected: this.session.connected,
     };
+  }
+
+  /** Fault injection (a fake clock): move the device's clock, e.g. past its freshness window. */
+  setClockOffset(ms: number): void {
+    this.opts.clockOffsetMs = ms;
+    this.checkFreshness();
   }
 
   /** Fault injection: drop the TCP connection as a flaky link would (the client reconnects). */
@@ -229,7 +264,7 @@ export class DeviceAgent extends EventEmitter {
   /** Every (re)connect: announce hello + online, re-publish the last report, resume a download. */
   private async announce(s: DeviceSession): Promise<void> {
     const hello = encodeHello({
-      host: this.opts.engine.name,
+      host: this.opts.hostKind,
       abi: ABI_VERSION,
       capabilities: this.opts.capabilities,
       maxChunk: this.opts.chunkSize,
@@ -240,7 +275,7 @@ export class DeviceAgent extends EventEmitter {
     await s.publishAsync('hello', hello, true);
     await s.publishAsync('online', encodeOnline(true), true);
     // A broker that restarted has lost the retained report: publish it again.
-    await s.publishAsync('report', encodeReport(this.steps.lastReport), true);
+    await s.publishAsync('report', encodeReport(this.steps.shown), true);
     if (s.connected) this.steps.resumeDownload();
   }
 
@@ -258,6 +293,32 @@ export class DeviceAgent extends EventEmitter {
     const deliver = (r: ChunkResponse) => this.steps.acceptChunk(r);
     if (delay > 0) this.later(delay, () => deliver(resp));
     else deliver(resp);
+  }
+
+  // ---------------------------------------------------------------- freshness (protocol.md §3.6)
+
+  private onFreshness(payload: Uint8Array): void {
+    const r = this.freshness.accept(payload, this.trust());
+    if (r instanceof WfError) this.emit('log', `freshness statement refused: ${r.code}: ${r.message}`);
+    else if (raiseTrust(this.state, r)) this.store.saveState(this.state); // a revocation or root rotation applies at once
+    this.checkFreshness();
+  }
+
+  /** Stale or fresh again: a change is reported at once. */
+  private checkFreshness(): void {
+    if (this.stopped || !this.started) return;
+    const stale = this.freshness.status().stale;
+    if (stale === this.stale) return;
+    this.stale = stale;
+    this.emit('log', stale ? 'stale: no valid freshness statement' : 'fresh again');
+    this.steps.republish();
+  }
+
+  /** A device that has done all it was told and sees no fresh statement says it may be frozen. */
+  private present(r: Report): Report {
+    const f = this.freshness.status();
+    if (!f.stale || !FINAL_STATES.includes(r.state)) return r;
+    return { state: 'stale', reason: f.reason, detail: f.detail, sequence: r.sequence, running: r.running, time: r.time };
   }
 
   private onTelemetry(t: Omit<Telemetry, 'time'>): void {
@@ -287,14 +348,23 @@ export class DeviceAgent extends EventEmitter {
       if (info) running.set(component, { version: info.version, manifestDigest: fromHex(info.manifestDigest) });
     }
     return {
+      ...this.trust(),
       deviceId: this.id,
-      rootPublicKey: this.opts.rootPublicKey,
       now: this.nowSec(),
       capabilities: this.opts.capabilities,
       memory: this.opts.memory,
       committedSequence: this.state.committedSequence,
-      keydocSerial: this.state.keydocSerial,
       running,
+    };
+  }
+
+  /** What this device trusts: the provisioned root, the root it walked to, the key document floor. */
+  private trust(): { rootPublicKey: Uint8Array; root?: RootState; keydocSerial: number } {
+    const root = this.state.root;
+    return {
+      rootPublicKey: this.opts.rootPublicKey,
+      ...(root ? { root: { version: root.version, publicKey: fromHex(root.publicKey) } } : {}),
+      keydocSerial: this.state.keydocSerial,
     };
   }
 
@@ -311,7 +381,7 @@ export class DeviceAgent extends EventEmitter {
     if (digest === this.state.committedDirective) return;
     if (this.job?.digest === digest || this.next?.digest === digest) return;
     const last = this.state.last;
-    if (last && last.directiveDigest === digest && !(last.state === 'failed' && TRANSIENT.has(last.reason ?? ''))) return;
+    if (last && last.directiveDigest === digest && !(last.state === 'failed' && RECHECK.has(last.reason ?? ''))) return;
 
     let checked: CheckedBundle;
     try {

@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromHex } from '../protocol/crypto.js';
 import { ApiClient } from '../cli/client.js';
+import { fromHex } from '../protocol/crypto.js';
 import { DeviceAgent, type AgentOptions, type AgentStatus, type DownloadProgress } from './agent.js';
 import { createEngine } from './engine/select.js';
 import type { WasmEngine } from './engine/types.js';
@@ -19,6 +19,8 @@ export interface FleetOptions {
   /** HTTP URL of the fleet server. */
   server: string;
   token?: string;
+  /** PEM CA of an https:// server; the devices trust the CA the server hands out with their credentials. */
+  ca?: string;
   devices: number;
   /** Device ids are "<prefix>-0001"…; default "sim-<seed>". */
   prefix?: string;
@@ -45,6 +47,8 @@ interface Credentials {
   password: string;
   mqttUrl: string;
   rootPublicKey: string;
+  /** The broker's CA when it speaks TLS. */
+  caCertificate?: string;
 }
 
 interface Member {
@@ -67,11 +71,11 @@ async function provision(opts: FleetOptions, stateDir: string, ids: string[]): P
     if (saved.server === opts.server) for (const c of saved.devices) known.set(c.id, c);
   }
   const missing = ids.filter((id) => !known.has(id));
-  const client = new ApiClient({ server: opts.server, token: opts.token });
+  const client = new ApiClient({ server: opts.server, token: opts.token, ca: opts.ca });
   for (let i = 0; i < missing.length; i += 500) {
     const batch = missing.slice(i, i + 500).map((id) => ({ id, tags: opts.tags }));
-    const r = await client.post<{ devices: Array<{ id: string; password: string; mqttUrl: string; rootPublicKey: string }> }>('/v1/devices/batch', { devices: batch });
-    for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey });
+    const r = await client.post<{ devices: Credentials[] }>('/v1/devices/batch', { devices: batch });
+    for (const d of r.devices) known.set(d.id, { id: d.id, password: d.password, mqttUrl: d.mqttUrl, rootPublicKey: d.rootPublicKey, caCertificate: d.caCertificate });
   }
   if (missing.length > 0) writeAtomic(file, JSON.stringify({ server: opts.server, devices: [...known.values()] }));
   return known;
@@ -115,6 +119,7 @@ export class Fleet {
         mqttUrl: opts.mqttUrl ?? c.mqttUrl,
         username: id,
         password: c.password,
+        tls: c.caCertificate ? { ca: c.caCertificate } : undefined,
         rootPublicKey: fromHex(c.rootPublicKey),
         stateDir: join(stateDir, id),
         engine,

@@ -3,7 +3,7 @@
 // be there yet, and a real device keeps trying too), publish only while connected.
 import mqtt, { type MqttClient } from 'mqtt';
 import { encodeOnline } from '../protocol/messages.js';
-import { deviceTopic } from '../protocol/topics.js';
+import { deviceTopic, FRESHNESS_TOPIC } from '../protocol/topics.js';
 
 export type Outbound = 'report' | 'telemetry' | 'chunk/get' | 'hello' | 'online';
 
@@ -12,7 +12,26 @@ export interface SessionOptions {
   mqttUrl: string;
   username?: string;
   password?: string;
+  /** mqtts:// and wss://: the CA the broker is trusted by, and the device's client certificate and key (PEM). */
+  tls?: DeviceTls;
   reconnectPeriodMs: number;
+}
+
+export interface DeviceTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The device's MQTT identity and transport: client id = device id; a certificate replaces the password. */
+export function connectionOptions(opts: SessionOptions): mqtt.IClientOptions {
+  const tls = opts.tls;
+  return {
+    clientId: opts.deviceId,
+    username: tls?.cert ? undefined : (opts.username ?? opts.deviceId),
+    password: tls?.cert ? undefined : opts.password,
+    ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } : {}),
+  };
 }
 
 export interface SessionHandlers {
@@ -21,6 +40,7 @@ export interface SessionHandlers {
   onClosed(): void;
   onDirective(payload: Uint8Array): void;
   onChunk(payload: Uint8Array): void;
+  onFreshness(payload: Uint8Array): void;
 }
 
 export class DeviceSession {
@@ -39,9 +59,7 @@ export class DeviceSession {
     const id = this.opts.deviceId;
     const will = { topic: deviceTopic(id, 'online'), payload: Buffer.from(encodeOnline(false)), qos: 1 as const, retain: true };
     const client = mqtt.connect(this.opts.mqttUrl, {
-      clientId: id,
-      username: this.opts.username ?? id,
-      password: this.opts.password,
+      ...connectionOptions(this.opts),
       clean: true,
       keepalive: 30,
       connectTimeout: 10_000,
@@ -62,6 +80,8 @@ export class DeviceSession {
         if (bytes.length > 0) this.handlers.onDirective(bytes);
       } else if (topic === deviceTopic(id, 'chunk')) {
         this.handlers.onChunk(bytes);
+      } else if (topic === FRESHNESS_TOPIC) {
+        if (bytes.length > 0) this.handlers.onFreshness(bytes);
       }
     });
   }
@@ -69,7 +89,11 @@ export class DeviceSession {
   private async onConnect(client: MqttClient): Promise<void> {
     try {
       const id = this.opts.deviceId;
-      await client.subscribeAsync({ [deviceTopic(id, 'chunk')]: { qos: 0 }, [deviceTopic(id, 'directive')]: { qos: 1 } });
+      await client.subscribeAsync({
+        [deviceTopic(id, 'chunk')]: { qos: 0 },
+        [deviceTopic(id, 'directive')]: { qos: 1 },
+        [FRESHNESS_TOPIC]: { qos: 1 },
+      });
       if (client !== this.client) return;
       await this.handlers.onConnected(this);
     } catch {

@@ -56,6 +56,8 @@ export interface DeviceState {
   committedSequence: number;
   committedDirective: string | null;
   keydocSerial: number;
+  /** The root trusted after rotations (protocol.md §3.5); absent: the provisioned root. */
+  root?: { version: number; publicKey: string };
   components: Record<string, ComponentSlots>;
   trial?: Trial;
   last?: Outcome;

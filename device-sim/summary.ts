@@ -1,7 +1,7 @@
 // What the fleet looks like right now: counts by state, by running release and by reason, and a
 // live view of it (cli-progress bars on a terminal, nothing otherwise) plus a final table.
 import cliProgress from 'cli-progress';
-import { FINAL_STATES, type DeviceState } from '../protocol/states.js';
+import { FINAL_STATES, REPORT_ONLY_STATES, type DeviceState } from '../protocol/states.js';
 import type { AgentStatus } from './agent.js';
 
 export interface FleetSummary {
@@ -25,7 +25,7 @@ export function summarize(statuses: AgentStatus[]): FleetSummary {
     const rel = releaseOf(d);
     s.running[rel] = (s.running[rel] ?? 0) + 1;
     if (d.reason) s.reasons[d.reason] = (s.reasons[d.reason] ?? 0) + 1;
-    if (!FINAL_STATES.includes(d.state)) s.inProgress++;
+    if (!FINAL_STATES.includes(d.state) && !REPORT_ONLY_STATES.includes(d.state)) s.inProgress++;
   }
   return s;
 }

@@ -63,6 +63,8 @@ export interface StepsOptions {
   later(ms: number, fn: () => void): void;
   /** A failed directive's bytes, handed back for a retry after a pause. */
   retry(bytes: Uint8Array, digest: string): void;
+  /** How a report is shown: a stale device shows `stale` instead of a final state (freshness.ts). */
+  present(report: Report): Report;
 }
 
 export class UpdateSteps {
@@ -100,6 +102,19 @@ export class UpdateSteps {
     return this.lastReport.state;
   }
 
+  /** The report as published: the update state, unless the device is stale. */
+  get shown(): Report {
+    return this.o.present(this.lastReport);
+  }
+
+  /** Publish the report again as it is shown now (freshness changed). */
+  republish(): void {
+    if (this.o.stopped()) return;
+    const r = this.shown;
+    this.o.session.publish('report', encodeReport(r), 1, true);
+    this.o.emit('report', r);
+  }
+
   private makeReport(state: ReportState, extra: ReportExtra = {}): Report {
     const r: Report = { state, sequence: this.state.committedSequence, running: this.o.runners.running(), time: this.o.nowSec() };
     if (extra.reason) r.reason = extra.reason;
@@ -119,8 +134,7 @@ export class UpdateSteps {
     if (this.o.stopped()) return true;
     const { reason, detail, ...rest } = extra;
     this.lastReport = this.makeReport(t.next, t.reason ? { ...rest, reason, detail } : rest);
-    this.o.session.publish('report', encodeReport(this.lastReport), 1, true);
-    this.o.emit('report', this.lastReport);
+    this.republish();
     return true;
   }
 
@@ -276,7 +290,7 @@ export class UpdateSteps {
       trial.slots[s.release.component] = s.slot;
     }
     this.state.trial = trial;
-    this.state.keydocSerial = Math.max(this.state.keydocSerial, job.checked.keyDocument.serial);
+    raiseTrust(this.state, job.checked);
     this.o.store.saveState(this.state);
     this.move('digest_ok', { targetSequence: job.sequence });
     return trial;
@@ -297,7 +311,7 @@ export class UpdateSteps {
     for (const [component, slot] of Object.entries(slots)) this.state.components[component].active = slot;
     this.state.committedSequence = job.sequence;
     this.state.committedDirective = job.digest;
-    if (job.checked) this.state.keydocSerial = Math.max(this.state.keydocSerial, job.checked.keyDocument.serial);
+    if (job.checked) raiseTrust(this.state, job.checked);
     this.state.last = { sequence: job.sequence, directiveDigest: job.digest, state: 'committed' };
     delete this.state.trial;
     this.o.store.saveState(this.state);
@@ -362,4 +376,19 @@ export function checkModuleImports(bytes: Uint8Array, capabilities: readonly str
 
 function sortedEntries(config: Record<string, string>): [string, string][] {
   return Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A bundle acted on, or a valid freshness message, raises the trust floors: key document serial
+ *  and root (protocol.md §3.5, §3.6). True when something changed (the caller saves the state). */
+export function raiseTrust(state: DeviceState, checked: Pick<CheckedBundle, 'keyDocument' | 'root'>): boolean {
+  let changed = false;
+  if (checked.keyDocument.serial > state.keydocSerial) {
+    state.keydocSerial = checked.keyDocument.serial;
+    changed = true;
+  }
+  if (checked.root && checked.root.version > (state.root?.version ?? 1)) {
+    state.root = { version: checked.root.version, publicKey: toHex(checked.root.publicKey) };
+    changed = true;
+  }
+  return changed;
 }

@@ -273,6 +273,7 @@ export function buildCorpus(): Corpus {
     cbor: [...cbor, ...mutants([...cbor.map(([, b]) => b).filter((b) => b.length < 300), ...byKind('hello'), ...byKind('report'), ...byKind('chunk_response')], 400, 1)],
     keydoc: [...signed.keydoc, ...resigned.keydoc, ...mutants([kd], 300, 2)],
     bundle: [...vectorsOf('bundle'), ...signed.bundle, ...resigned.bundle, ...mutants(byKind('bundle'), 200, 3)],
+    freshness: [...vectorsOf('freshness'), ...mutants(byKind('freshness'), 120, 9)],
     hello: [...vectorsOf('hello'), ...mutants(byKind('hello'), 120, 4)],
     report: [...vectorsOf('report'), ...mutants(byKind('report'), 120, 5)],
     chunk_request: [...vectorsOf('chunk_request'), ...mutants(byKind('chunk_request'), 60, 7)],

@@ -3,28 +3,54 @@
 import { ABI_VERSION } from './abi.js';
 import { bytesEqual, sha256 } from './crypto.js';
 import { WfError } from './errors.js';
-import { decodeBundle } from './messages.js';
+import { decodeBundle, decodeFreshnessMessage } from './messages.js';
 import { openDirective, type Directive } from './payloads/directive.js';
+import { openFreshness, type FreshnessStatement } from './payloads/freshness.js';
 import { openKeyDocument, type KeyDocument } from './payloads/key-document.js';
 import { openReleaseManifest, type ReleaseManifest } from './payloads/release-manifest.js';
 import { checkRollbackCovers, openRollback } from './payloads/rollback.js';
+import { walkRootChain, type RootState } from './payloads/root-chain.js';
 import { compareVersions } from './semver.js';
 
 /** Allowed clock skew on devices for every expiry check (protocol.md §4). */
 export const DEVICE_CLOCK_SKEW_S = 300;
 export const WASM_PAGE_BYTES = 65536;
 
-export interface DeviceContext {
-  deviceId: string;
+/** What a device trusts: the provisioned root, the root it has walked to, the key document floor. */
+export interface TrustContext {
+  /** The root public key pinned at provisioning (root version 1). */
   rootPublicKey: Uint8Array;
+  /** The root the device trusts now, after rotations (default: version 1, the provisioned one). */
+  root?: RootState;
+  keydocSerial: number;
   /** Seconds since the epoch, by the device's clock. */
   now: number;
   skew?: number;
+}
+
+export interface CheckedTrust {
+  root: RootState;
+  keyDocument: KeyDocument;
+}
+
+/** Check 2: walk the root chain from the provisioned root, then the key document against its end. */
+export function checkTrust(keyDocumentBytes: Uint8Array, roots: readonly Uint8Array[] | undefined, ctx: TrustContext): CheckedTrust {
+  const root = walkRootChain(roots ?? [], ctx.rootPublicKey, ctx.root);
+  const keyDocument = openKeyDocument(keyDocumentBytes, {
+    rootPublicKey: root.publicKey,
+    now: ctx.now,
+    minSerial: ctx.keydocSerial,
+    skew: ctx.skew ?? DEVICE_CLOCK_SKEW_S,
+  });
+  return { root, keyDocument };
+}
+
+export interface DeviceContext extends TrustContext {
+  deviceId: string;
   capabilities: readonly string[];
   /** Bytes available for a module's linear memory. */
   memory: number;
   committedSequence: number;
-  keydocSerial: number;
   /** What runs now, per component. */
   running: ReadonlyMap<string, { version: string; manifestDigest: Uint8Array }>;
   supportedAbi?: readonly number[];
@@ -43,6 +69,7 @@ export interface CheckedRelease {
 }
 
 export interface CheckedBundle {
+  root: RootState;
   keyDocument: KeyDocument;
   directive: Directive;
   releases: CheckedRelease[];
@@ -53,13 +80,8 @@ export function checkBundle(bundleBytes: Uint8Array, ctx: DeviceContext): Checke
   const skew = ctx.skew ?? DEVICE_CLOCK_SKEW_S;
   // 1. size bound, strict CBOR
   const bundle = decodeBundle(bundleBytes);
-  // 2. key document against the pinned root
-  const keyDocument = openKeyDocument(bundle.keyDocument, {
-    rootPublicKey: ctx.rootPublicKey,
-    now: ctx.now,
-    minSerial: ctx.keydocSerial,
-    skew,
-  });
+  // 2. root chain from the pinned root, key document against its end
+  const { root, keyDocument } = checkTrust(bundle.keyDocument, bundle.roots, { ...ctx, skew });
   // 3. directive: director signature, device, expiry, sequence
   const directive = openDirective(bundle.directive, keyDocument, ctx.now, skew);
   if (directive.device !== ctx.deviceId) throw new WfError('DIRECTIVE_WRONG_DEVICE', `for "${directive.device}"`);
@@ -101,5 +123,27 @@ export function checkBundle(bundleBytes: Uint8Array, ctx: DeviceContext): Checke
       alreadyRunning,
     };
   });
-  return { keyDocument, directive, releases };
+  return { root, keyDocument, directive, releases };
+}
+
+export interface FreshnessContext extends TrustContext {
+  /** issued_at of the newest statement already accepted; an older one is refused. */
+  lastIssuedAt?: number;
+}
+
+export interface CheckedFreshness extends CheckedTrust {
+  statement: FreshnessStatement;
+}
+
+/** The freshness message of protocol.md §5 (TUF's timestamp check): trust, signature, expiry, order. */
+export function checkFreshness(bytes: Uint8Array, ctx: FreshnessContext): CheckedFreshness {
+  const skew = ctx.skew ?? DEVICE_CLOCK_SKEW_S;
+  const msg = decodeFreshnessMessage(bytes);
+  const trust = checkTrust(msg.keyDocument, msg.roots, { ...ctx, skew });
+  const statement = openFreshness(msg.statement, trust.keyDocument, ctx.now, skew);
+  if (statement.expires + skew <= ctx.now) throw new WfError('FRESHNESS_EXPIRED', `expired at ${statement.expires}`);
+  if (ctx.lastIssuedAt !== undefined && statement.issuedAt < ctx.lastIssuedAt) {
+    throw new WfError('FRESHNESS_ROLLBACK', `issued at ${statement.issuedAt}, last seen ${ctx.lastIssuedAt}`);
+  }
+  return { ...trust, statement };
 }

@@ -10,6 +10,8 @@ export * from './payloads/key-document.js';
 export * from './payloads/release-manifest.js';
 export * from './payloads/directive.js';
 export * from './payloads/rollback.js';
+export * from './payloads/root-chain.js';
+export * from './payloads/freshness.js';
 export * from './messages.js';
 export * from './topics.js';
 export * from './states.js';

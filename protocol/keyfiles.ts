@@ -2,6 +2,9 @@
 // Shared by the CLI (root, release), the server (director) and device provisioning (root.pub).
 import { existsSync, readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeCbor, encodeCbor } from './cbor.js';
+import { checkArray, checkBytes } from './fields.js';
+import { ROOT_CHAIN_MAX, ROOT_LINK_MAX_BYTES } from './payloads/root-chain.js';
 import { fromHex, keyId, keyPairFromSeed, toHex, type Ed25519KeyPair } from './crypto.js';
 import { WfError } from './errors.js';
 
@@ -11,6 +14,10 @@ export const KEY_FILES = {
   secret: (dir: string, name: KeyName) => join(dir, `${name}.key`),
   public: (dir: string, name: KeyName) => join(dir, `${name}.pub`),
   keyDocument: (dir: string) => join(dir, 'keydoc.cbor'),
+  /** Root chain links (protocol.md §3.5), written by "keys rotate root". */
+  rootChain: (dir: string) => join(dir, 'root-chain.cbor'),
+  /** The root devices were provisioned with (version 1), kept once the root has rotated. */
+  provisionedRoot: (dir: string) => join(dir, 'root-1.pub'),
 };
 
 interface SecretKeyFile {
@@ -60,7 +67,10 @@ export function readKeyPair(dir: string, name: KeyName): Ed25519KeyPair {
 }
 
 export function readPublicKey(dir: string, name: KeyName): Uint8Array {
-  const path = KEY_FILES.public(dir, name);
+  return readPublicKeyFile(KEY_FILES.public(dir, name));
+}
+
+export function readPublicKeyFile(path: string): Uint8Array {
   if (!existsSync(path)) throw new WfError('KEYS_MISSING', path);
   const hex = readFileSync(path, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/i.test(hex)) throw new WfError('KEYS_INVALID', `${path}: expected 64 hex digits`);
@@ -71,4 +81,24 @@ export function readKeyDocumentFile(dir: string): Uint8Array {
   const path = KEY_FILES.keyDocument(dir);
   if (!existsSync(path)) throw new WfError('KEYS_MISSING', `${path} (run "wasmfleet keys init")`);
   return new Uint8Array(readFileSync(path));
+}
+
+/** The provisioned root (version 1): root-1.pub once the root has rotated, else root.pub. */
+export function readProvisionedRoot(dir: string): Uint8Array {
+  const path = KEY_FILES.provisionedRoot(dir);
+  return existsSync(path) ? readPublicKeyFile(path) : readPublicKey(dir, 'root');
+}
+
+/** The root chain links, oldest first; none before the first root rotation. */
+export function readRootChain(dir: string): Uint8Array[] {
+  const path = KEY_FILES.rootChain(dir);
+  if (!existsSync(path)) return [];
+  const what = `${path}`;
+  return checkArray(decodeCbor(new Uint8Array(readFileSync(path)), { what, maxBytes: ROOT_CHAIN_MAX * (ROOT_LINK_MAX_BYTES + 4) + 4 }), what, {
+    max: ROOT_CHAIN_MAX,
+  }).map((l, i) => checkBytes(l, `${what}[${i}]`, { max: ROOT_LINK_MAX_BYTES }));
+}
+
+export function writeRootChain(dir: string, links: Uint8Array[]): void {
+  writeFileAtomic(KEY_FILES.rootChain(dir), encodeCbor(links), 0o644, true);
 }

@@ -7,6 +7,8 @@ import { isDeviceState, type DeviceState } from './states.js';
 import { DIRECTIVE_MAX_BYTES, DIRECTIVE_MAX_COMPONENTS } from './payloads/directive.js';
 import { KEYDOC_MAX_BYTES } from './payloads/key-document.js';
 import { MANIFEST_MAX_BYTES } from './payloads/release-manifest.js';
+import { FRESHNESS_STATEMENT_MAX_BYTES } from './payloads/freshness.js';
+import { ROOT_CHAIN_MAX, ROOT_LINK_MAX_BYTES } from './payloads/root-chain.js';
 import { isErrorCode, type ErrorCode } from './errors.js';
 
 export const MESSAGE_LIMITS = {
@@ -17,6 +19,7 @@ export const MESSAGE_LIMITS = {
   report: 4096,
   telemetry: 1024,
   online: 8,
+  freshness: 8 * 1024,
 } as const;
 
 export const CHUNK_SIZE_MIN = 256;
@@ -95,10 +98,20 @@ export interface DirectiveBundle {
   keyDocument: Uint8Array;
   directive: Uint8Array;
   manifests: Uint8Array[];
+  /** Root chain links (protocol.md §3.5), present once the root has been rotated. */
+  roots?: Uint8Array[];
 }
 
 export function encodeBundle(b: DirectiveBundle): Uint8Array {
-  return encodeCbor(new Map<number, CborValue>([[1, b.keyDocument], [2, b.directive], [3, b.manifests]]));
+  const m = new Map<number, CborValue>([[1, b.keyDocument], [2, b.directive], [3, b.manifests]]);
+  if (b.roots && b.roots.length > 0) m.set(4, b.roots);
+  return encodeCbor(m);
+}
+
+function readRoots(f: MapReader, key: number, what: string): Uint8Array[] | undefined {
+  return f
+    .optArray(key, 'roots', { min: 1, max: ROOT_CHAIN_MAX })
+    ?.map((r, i) => checkBytes(r, `${what}.roots[${i}]`, { max: ROOT_LINK_MAX_BYTES }));
 }
 
 export function decodeBundle(bytes: Uint8Array): DirectiveBundle {
@@ -110,8 +123,35 @@ export function decodeBundle(bytes: Uint8Array): DirectiveBundle {
       .array(3, 'manifests', { min: 1, max: DIRECTIVE_MAX_COMPONENTS })
       .map((m, i) => checkBytes(m, `directive bundle.manifests[${i}]`, { max: MANIFEST_MAX_BYTES })),
   };
+  const roots = readRoots(f, 4, 'directive bundle');
+  if (roots) b.roots = roots;
   f.done();
   return b;
+}
+
+// ---- freshness message (wf/v1/fleet/freshness) ----
+export interface FreshnessMessage {
+  keyDocument: Uint8Array;
+  statement: Uint8Array;
+  roots?: Uint8Array[];
+}
+
+export function encodeFreshnessMessage(m: FreshnessMessage): Uint8Array {
+  const map = new Map<number, CborValue>([[1, m.keyDocument], [2, m.statement]]);
+  if (m.roots && m.roots.length > 0) map.set(3, m.roots);
+  return encodeCbor(map);
+}
+
+export function decodeFreshnessMessage(bytes: Uint8Array): FreshnessMessage {
+  const f = MapReader.of(decodeCbor(bytes, { what: 'freshness message', maxBytes: MESSAGE_LIMITS.freshness }), 'freshness message');
+  const m: FreshnessMessage = {
+    keyDocument: f.bytes(1, 'key_document', { max: KEYDOC_MAX_BYTES }),
+    statement: f.bytes(2, 'statement', { max: FRESHNESS_STATEMENT_MAX_BYTES }),
+  };
+  const roots = readRoots(f, 3, 'freshness message');
+  if (roots) m.roots = roots;
+  f.done();
+  return m;
 }
 
 // ---- chunks ----

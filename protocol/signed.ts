@@ -40,4 +40,6 @@ export const PAYLOAD_TYPE = {
   releaseManifest: 2,
   directive: 3,
   rollback: 4,
+  rootLink: 5,
+  freshness: 6,
 } as const;

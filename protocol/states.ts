@@ -9,11 +9,17 @@ export const DEVICE_STATES = [
   'committed',
   'failed',
   'rolled_back',
+  // Not an update step: a device in a final state that has seen no valid freshness statement
+  // within its window reports `stale` (reason FRESHNESS_*) and keeps running what it runs.
+  'stale',
 ] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 /** States after which a device does nothing more for its current directive. */
 export const FINAL_STATES: readonly DeviceState[] = ['idle', 'committed', 'failed', 'rolled_back'];
+
+/** Reported instead of a final state, never a state of the update table (protocol.md §3.6). */
+export const REPORT_ONLY_STATES: readonly DeviceState[] = ['stale'];
 
 export function isDeviceState(value: unknown): value is DeviceState {
   return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value);

@@ -28,6 +28,9 @@ export const TOPIC_RULES: Readonly<Record<DeviceTopic, { maxPayload: number; ret
 /** Longest topic name: root, a 64-character device id, the longest kind. */
 export const TOPIC_MAX_LENGTH = TOPIC_ROOT.length + 1 + 64 + 1 + Math.max(...DEVICE_TOPICS.map((k) => k.length));
 
+/** Fleet-wide, server → devices, retained: the freshness message (protocol.md §3.6). Devices only read it. */
+export const FRESHNESS_TOPIC = 'wf/v1/fleet/freshness';
+
 export function deviceTopic(deviceId: string, kind: DeviceTopic): string {
   return `${TOPIC_ROOT}/${deviceId}/${kind}`;
 }

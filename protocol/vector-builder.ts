@@ -5,7 +5,9 @@ import { encodeCbor, Tag, type CborValue } from './cbor.js';
 import { ALG_ED25519, signSign1, type Signer } from './cose.js';
 import { keyId, keyPairFromSeed, sha256, toHex, type Ed25519KeyPair } from './crypto.js';
 import { type ErrorCode } from './errors.js';
-import { encodeBundle, encodeChunkRequest, encodeChunkResponse, encodeHello, encodeReport } from './messages.js';
+import { encodeBundle, encodeChunkRequest, encodeChunkResponse, encodeFreshnessMessage, encodeHello, encodeReport } from './messages.js';
+import { signFreshness } from './payloads/freshness.js';
+import { signRootLink } from './payloads/root-chain.js';
 import { signDirective, type Directive } from './payloads/directive.js';
 import { signKeyDocument, type KeyDocument } from './payloads/key-document.js';
 import { signReleaseManifest, type ReleaseManifest } from './payloads/release-manifest.js';
@@ -24,11 +26,16 @@ export interface VectorContext {
   committed_sequence: number;
   keydoc_serial: number;
   running: { component: string; version: string; manifest: string };
+  /** The root the device trusts after rotations (absent: version 1, the provisioned root). */
+  root_version?: number;
+  root_key?: string;
+  /** freshness vectors: issued_at of the newest statement already accepted. */
+  last_issued_at?: number;
 }
 
 export interface VectorEntry {
   name: string;
-  kind: 'bundle' | 'chunk_response' | 'chunk_request' | 'hello' | 'report';
+  kind: 'bundle' | 'freshness' | 'chunk_response' | 'chunk_request' | 'hello' | 'report';
   file: string;
   valid: boolean;
   reason?: ErrorCode;
@@ -112,8 +119,8 @@ export function buildVectors(): VectorSet {
     files.set(file, bytes);
     vectors.push({ ...entry, file });
   };
-  const bundle = (kd: Uint8Array, dir: Uint8Array, manifests: Uint8Array[]) =>
-    encodeBundle({ keyDocument: kd, directive: dir, manifests });
+  const bundle = (kd: Uint8Array, dir: Uint8Array, manifests: Uint8Array[], roots?: Uint8Array[]) =>
+    encodeBundle({ keyDocument: kd, directive: dir, manifests, roots });
 
   const kd = signKeyDocument(keyDoc(), root);
   const m110 = signReleaseManifest(manifest(), release);
@@ -266,6 +273,105 @@ export function buildVectors(): VectorSet {
   const huge = new Uint8Array(33 * 1024);
   huge.set(oversized);
   invalid('bundle-oversized', 'CBOR_TOO_LARGE', '33 KiB, over the 32 KiB bundle bound', huge);
+
+  // ---- root rotation (protocol.md §3.5): a chain walked from the provisioned root ----
+  const root2 = seeded('root-2');
+  const root3 = seeded('root-3');
+  const link2 = signRootLink({ version: 2, publicKey: root2.publicKey, issuedAt: now - 2 * DAY }, root);
+  const link3 = signRootLink({ version: 3, publicKey: root3.publicKey, issuedAt: now - DAY }, root2);
+  const kd2 = signKeyDocument(keyDoc({ serial: 2 }), root2);
+  const kd3 = signKeyDocument(keyDoc({ serial: 3 }), root3);
+  const trusts = (version: number, key: Ed25519KeyPair): Partial<VectorContext> => ({ root_version: version, root_key: toHex(key.publicKey) });
+  add(
+    { name: 'bundle-valid-root-rotated', kind: 'bundle', valid: true, description: 'root rotated once: link 2 signed by the provisioned root, key document by root 2', expect: expectValid(m110, '1.1.0') },
+    bundle(kd2, validDirective, [m110], [link2]),
+  );
+  add(
+    {
+      name: 'bundle-valid-root-chain-trusted',
+      kind: 'bundle',
+      valid: true,
+      description: 'device already trusts root 2; chain 1→2→3, key document by root 3',
+      context: trusts(2, root2),
+      expect: expectValid(m110, '1.1.0'),
+    },
+    bundle(kd3, validDirective, [m110], [link2, link3]),
+  );
+  invalid(
+    'bundle-root-chain-broken',
+    'ROOT_CHAIN_BROKEN',
+    'link 3 signed by a stranger instead of root 2',
+    bundle(kd3, validDirective, [m110], [link2, signRootLink({ version: 3, publicKey: root3.publicKey, issuedAt: now - DAY }, stranger)]),
+  );
+  invalid(
+    'bundle-root-chain-gap',
+    'ROOT_CHAIN_BROKEN',
+    'the provisioned root signs a link that jumps to version 3',
+    bundle(kd3, validDirective, [m110], [signRootLink({ version: 3, publicKey: root3.publicKey, issuedAt: now - DAY }, root)]),
+  );
+  const link2Flipped = new Uint8Array(link2);
+  link2Flipped[link2Flipped.length - 1] ^= 0x01;
+  invalid('bundle-root-link-bad-signature', 'COSE_BAD_SIGNATURE', 'link 2 signature has one bit flipped', bundle(kd2, validDirective, [m110], [link2Flipped]));
+  invalid(
+    'bundle-root-old-alone',
+    'ROOT_ROLLBACK',
+    'after rotation to root 2, a key document signed by the old root alone (no chain)',
+    valid,
+    trusts(2, root2),
+  );
+  invalid('bundle-root-rollback', 'ROOT_ROLLBACK', 'device trusts root 3; the bundle carries the chain up to root 2 only', bundle(kd2, validDirective, [m110], [link2]), trusts(3, root3));
+  const forked = seeded('forked-root');
+  invalid(
+    'bundle-root-fork',
+    'ROOT_CHAIN_BROKEN',
+    'the retired provisioned root signs another root 2 than the one the device trusts',
+    bundle(signKeyDocument(keyDoc({ serial: 2 }), forked), validDirective, [m110], [signRootLink({ version: 2, publicKey: forked.publicKey, issuedAt: now - DAY }, root)]),
+    trusts(2, root2),
+  );
+  invalid(
+    'bundle-root-keydoc-by-old-root',
+    'COSE_UNKNOWN_KID',
+    'chain to root 2, but the key document is signed by the provisioned root',
+    bundle(kd, validDirective, [m110], [link2]),
+  );
+
+  // ---- a revoked release key: the new key document drops it, so what it signed is refused ----
+  const release2 = seeded('release-2');
+  const kdRevoked = signKeyDocument(
+    keyDoc({ serial: 2, keys: [{ kid: keyId(release2.publicKey), role: 'release', publicKey: release2.publicKey, expires: now + 365 * DAY }, keyDoc().keys[1]] }),
+    root,
+  );
+  invalid('bundle-manifest-revoked-key', 'COSE_UNKNOWN_KID', 'manifest signed by a release key the key document (serial 2) revoked', bundle(kdRevoked, validDirective, [m110]));
+
+  // ---- freshness messages (protocol.md §3.6): device checks on wf/v1/fleet/freshness ----
+  const statement = (issuedAt: number, expires: number, signer: Signer = director) => signFreshness({ issuedAt, expires }, signer);
+  const freshness = (st: Uint8Array, keydoc = kd, roots?: Uint8Array[]) => encodeFreshnessMessage({ keyDocument: keydoc, statement: st, roots });
+  const fresh = statement(now - 600, now + 3000);
+  const badFresh = (name: string, reason: ErrorCode, description: string, bytes: Uint8Array, ctx?: Partial<VectorContext>) =>
+    add({ name, kind: 'freshness', valid: false, reason, description, ...(ctx ? { context: ctx } : {}) }, bytes);
+  add(
+    { name: 'freshness-valid', kind: 'freshness', valid: true, description: 'issued 10 min ago, expires in 50 min', context: { last_issued_at: now - 1200 }, expect: { issued_at: now - 600, expires: now + 3000 } },
+    freshness(fresh),
+  );
+  add(
+    { name: 'freshness-valid-root-rotated', kind: 'freshness', valid: true, description: 'after a root rotation: chain 1→2, key document by root 2', expect: { issued_at: now - 600, expires: now + 3000 } },
+    freshness(fresh, kd2, [link2]),
+  );
+  badFresh('freshness-expired', 'FRESHNESS_EXPIRED', 'expired 10 min ago (beyond the 300 s skew)', freshness(statement(now - 4200, now - 600)));
+  badFresh('freshness-older', 'FRESHNESS_ROLLBACK', 'older than the last statement the device accepted', freshness(fresh), { last_issued_at: now - 300 });
+  badFresh('freshness-wrong-role', 'COSE_WRONG_ROLE', 'signed by the release key', freshness(statement(now - 600, now + 3000, release)));
+  badFresh('freshness-unknown-kid', 'COSE_UNKNOWN_KID', 'signed by a key not in the key document', freshness(statement(now - 600, now + 3000, stranger)));
+  const freshFlipped = new Uint8Array(fresh);
+  freshFlipped[freshFlipped.length - 1] ^= 0x01;
+  badFresh('freshness-bad-signature', 'COSE_BAD_SIGNATURE', 'statement signature has one bit flipped', freshness(freshFlipped));
+  badFresh(
+    'freshness-wrong-type',
+    'COSE_WRONG_TYPE',
+    'a rollback authorization signed by the director key, in the statement slot',
+    freshness(signRollback({ component: 'blink', target: sha256(m090), issuedAt: now - 60, expires: now + DAY }, director)),
+  );
+  badFresh('freshness-keydoc-rollback', 'KEYDOC_ROLLBACK', 'key document serial 1 while the device stores serial 2', freshness(fresh), { keydoc_serial: 2 });
+  badFresh('freshness-root-old-alone', 'ROOT_ROLLBACK', 'after rotation to root 2, a message under the old root alone', freshness(fresh), trusts(2, root2));
 
   // ---- other messages: strict decode ----
   const digest = sha256(IMAGE);

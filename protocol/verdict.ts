@@ -4,13 +4,13 @@
 // device context of the test vectors (protocol/vectors/index.json).
 import { decodeCbor } from './cbor.js';
 import { fromHex } from './crypto.js';
-import { checkBundle } from './device-checks.js';
+import { checkBundle, checkFreshness } from './device-checks.js';
 import { WfError } from './errors.js';
 import { decodeChunkRequest, decodeChunkResponse, decodeHello, decodeReport, MESSAGE_LIMITS } from './messages.js';
 import { openKeyDocument } from './payloads/key-document.js';
 import type { VectorSet } from './vector-builder.js';
 
-export const VERDICT_KINDS = ['cbor', 'keydoc', 'bundle', 'hello', 'report', 'chunk_request', 'chunk_response'] as const;
+export const VERDICT_KINDS = ['cbor', 'keydoc', 'bundle', 'freshness', 'hello', 'report', 'chunk_request', 'chunk_response'] as const;
 export type VerdictKind = (typeof VERDICT_KINDS)[number];
 export type VectorIndex = VectorSet['index'];
 
@@ -36,6 +36,9 @@ function run(kind: VerdictKind, bytes: Uint8Array, index: VectorIndex): void {
         keydocSerial: c.keydoc_serial,
         running: new Map([[c.running.component, { version: c.running.version, manifestDigest: fromHex(c.running.manifest) }]]),
       });
+      return;
+    case 'freshness':
+      checkFreshness(bytes, { rootPublicKey, now: c.now, skew: c.skew, keydocSerial: c.keydoc_serial });
       return;
     case 'hello':
       decodeHello(bytes);

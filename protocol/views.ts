@@ -24,6 +24,12 @@ export interface DeviceView {
   running: RunningView[];
   progress: { bytes: number; total: number } | null;
   lastError: string | null;
+  /** How the device authenticates: a password, or a client certificate issued by the fleet CA. */
+  credential: 'password' | 'certificate';
+  certSerial: string | null;
+  certNotAfter: number | null;
+  /** Set by "devices revoke": every credential of the device is refused from then on. */
+  revokedAt: number | null;
 }
 
 export interface ModuleView {

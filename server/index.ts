@@ -13,6 +13,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
 import { connectLink, type Link } from './link.js';
 import { BlobStore } from './store/blobs.js';
+import { WfError } from '../protocol/errors.js';
+import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
 import { openDb } from './store/db.js';
 import { ensureDir, storeOp } from './store/store-errors.js';
 import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
@@ -25,6 +27,10 @@ import { TokenRepo } from './store/tokens.js';
 import { defaultLimits, type Limits } from './limits/defaults.js';
 import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
+import { checkFreshnessOptions, startFreshness, type FreshnessOptions, type FreshnessPublisher } from './services/freshness.js';
+import { watchKeyExpiry } from './services/key-expiry.js';
+import { publishRetainedDirectives } from './services/retained.js';
+import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -33,8 +39,15 @@ export interface ServerOptions {
   httpPort?: number;
   mqttPort?: number;
   wsPort?: number | false;
-  /** mqtt://user:pass@host:port of an external broker; the embedded aedes is not started. */
+  /** mqtt://user:pass@host:port (or mqtts://) of an external broker; the embedded aedes is not started. */
   brokerUrl?: string;
+  /**
+   * TLS for MQTT, WSS and the API: true = the fleet CA and server certificate in <data>/tls
+   * (made on first start), or the operator's own files. Off by default on loopback.
+   */
+  tls?: boolean | TlsOptions;
+  /** Allow clear text on a non-loopback address (refused otherwise: TRANSPORT_INSECURE). */
+  insecure?: boolean;
   /** The MQTT URL handed to devices; defaults to the broker's. */
   publicMqttUrl?: string;
   operatorToken?: string;
@@ -44,6 +57,8 @@ export interface ServerOptions {
   telemetryBatch?: Partial<TelemetryBatchOptions>;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
+  /** Freshness statements (protocol.md §3.6): interval and validity. */
+  freshness?: FreshnessOptions;
   log?: Logger | false;
   /** The rollout engine's clock (ms); tests may pass a fake one. */
   clock?: () => number;
@@ -55,10 +70,14 @@ export interface ServerOptions {
 
 export interface FleetServer {
   httpUrl: string;
+  /** The CA certificate file clients trust (null in clear text). */
+  caFile: string | null;
   mqttUrl: string;
   wsUrl: string | null;
   operatorToken: string;
   rootPublicKey: Uint8Array;
+  /** The periodic freshness statements (tests hold them back with pause()). */
+  freshness: FreshnessPublisher;
   /** Re-read the key document and director key (after "wasmfleet keys rotate"); new directives use them. */
   reloadTrust(): void;
   close(): Promise<void>;
@@ -83,10 +102,36 @@ function operatorTokenFor(dataDir: string, given?: string): string {
   return token;
 }
 
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Where the server's own clients dial a listener bound to `host` (a wildcard is reached on loopback). */
+function dialHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+/** Host part of a URL (IPv6 in brackets). */
+const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
 export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const log = opts.log === false ? pino({ level: 'silent' }) : (opts.log ?? pino({ level: process.env.WASMFLEET_LOG ?? 'info' }));
   const host = opts.host ?? DEFAULTS.host;
+  checkFreshnessOptions(opts.freshness);
+  // Nothing listens beyond this machine in clear text unless the operator says so.
+  if (!opts.tls && !opts.insecure && !isLoopback(host)) {
+    throw new WfError(
+      'TRANSPORT_INSECURE',
+      `listening on ${host} in clear text: add --tls (a fleet CA and server certificate are made in ${join(opts.dataDir, 'tls')}), bring your own with --tls-cert/--tls-key/--tls-ca, or accept clear text with --insecure`,
+    );
+  }
+  if (!opts.tls && !isLoopback(host)) log.warn({ host }, 'clear text beyond loopback (--insecure): credentials and traffic can be read on the network');
   ensureDir(opts.dataDir);
+  const tls: FleetTls | null = opts.tls ? await prepareFleetTls(opts.dataDir, host, opts.tls === true ? {} : opts.tls) : null;
+  const scheme = { mqtt: tls ? 'mqtts' : 'mqtt', http: tls ? 'https' : 'http', ws: tls ? 'wss' : 'ws' };
+  const dial = urlHost(dialHost(host));
 
   // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
   const dbPath = join(opts.dataDir, 'wasmfleet.db');
@@ -142,17 +187,28 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       serverPassword: linkPass,
       checkDevice: (id, password) => devices.checkCredentials(id, password),
       limits,
+      checkCertificate: (id, serial) => devices.checkCertificate(id, serial, tls !== null && tls.issuer === null),
+      tls: tls ? { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem } : undefined,
       log: log.child({ part: 'broker' }),
     });
-    linkUrl = `mqtt://${host}:${broker.mqttPort}`;
+    linkUrl = `${scheme.mqtt}://${dial}:${broker.mqttPort}`;
   }
+  if (tls) await tls.writeCrl(devices.revokedSerials().map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
 
   // 3. the server's own MQTT link, then the retained directives (aedes keeps retained messages in memory)
   let engine: RolloutEngine | null = null;
   let link: Link;
   try {
     link = await connectLink(
-      { url: linkUrl, username: linkUser, password: linkPass, clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`, log },
+      {
+        url: linkUrl,
+        username: linkUser,
+        password: linkPass,
+        clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`,
+        // The broker is trusted by the fleet CA; an external one that wants a certificate and no password gets the server's own.
+        tls: tls ? { ca: tls.caPem, ...(linkPass === undefined && tls.link ? { cert: tls.link.certPem, key: tls.link.keyPem } : {}) } : undefined,
+        log,
+      },
       { devices, directives, blobs, rates: new DeviceRates(limits, log.child({ part: 'mqtt' })), log: log.child({ part: 'mqtt' }), changed: (id, why) => engine?.deviceChanged(id, why) },
     );
   } catch (err) {
@@ -161,9 +217,9 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     db.close();
     throw err;
   }
-  for (const { deviceId, bundle } of directives.latestBundles()) {
-    link.publish(deviceTopic(deviceId, 'directive'), bundle, { qos: 1, retain: true });
-  }
+  publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
+  const freshness = startFreshness({ trust: () => trust, publish: link.publish, log: log.child({ part: 'freshness' }), now: nowSeconds }, opts.freshness);
+  const stopExpiryWatch = watchKeyExpiry(() => trust, nowSeconds, log.child({ part: 'keys' }));
 
   // 4. the rollout engine: picks up every live rollout where the store left it
   const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
@@ -190,25 +246,41 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     tokens,
     limits,
     publicMqttUrl: () => mqttUrl,
+    credentials: {
+      db,
+      devices,
+      issuer: tls?.issuer ?? null,
+      caPem: tls?.caPem ?? null,
+      writeCrl: async (revoked) => tls?.writeCrl(revoked),
+      disconnect: (id) => broker?.disconnect(id),
+    },
+    https: tls ? { cert: tls.certPem, key: tls.keyPem } : undefined,
     log,
   });
   await api.listen({ host, port: opts.httpPort ?? DEFAULTS.httpPort });
   const httpPort = (api.server.address() as AddressInfo).port;
-  log.info({ http: `http://${host}:${httpPort}`, mqtt: mqttUrl, external: Boolean(opts.brokerUrl) }, 'wasmfleet server ready');
+  const httpUrl = `${scheme.http}://${dial}:${httpPort}`;
+  log.info({ http: httpUrl, mqtt: mqttUrl, tls: Boolean(tls), external: Boolean(opts.brokerUrl) }, 'wasmfleet server ready');
 
   let closing: Promise<void> | null = null;
   return {
-    httpUrl: `http://${host}:${httpPort}`,
+    httpUrl,
+    caFile: tls?.caFile ?? null,
     mqttUrl,
-    wsUrl: broker?.wsPort ? `ws://${host}:${broker.wsPort}` : null,
+    wsUrl: broker?.wsPort ? `${scheme.ws}://${dial}:${broker.wsPort}` : null,
     operatorToken,
     rootPublicKey: trust.rootPublicKey,
+    freshness,
     reloadTrust() {
       trust = loadTrust(opts.keysDir);
-      log.info({ serial: trust.keyDocument.serial }, 'key document reloaded');
+      log.info({ serial: trust.keyDocument.serial, rootVersion: trust.root.version }, 'key document reloaded');
+      freshness.publishNow(); // devices see the new key document (and root chain) at once
+      publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
     },
     close() {
       closing ??= (async () => {
+        freshness.close();
+        stopExpiryWatch();
         await api.close(); // finishes in-flight requests, accepts no new ones
         engine?.stop();
         await link.close(); // flushes what the server still had to publish

@@ -24,6 +24,8 @@ export interface LinkOptions {
   username?: string;
   password?: string;
   clientId: string;
+  /** For mqtts://: the CA that signs the broker's certificate, and an optional client certificate. */
+  tls?: { ca: string; cert?: string; key?: string };
   log: Logger;
 }
 
@@ -41,6 +43,7 @@ export async function connectLink(opts: LinkOptions, ctx: Omit<HandlerContext, '
     clean: true,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
+    ...(opts.tls ? { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, rejectUnauthorized: true } : {}),
   });
   const publish: HandlerContext['publish'] = (topic, payload, p) => {
     client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.length), { qos: p.qos, retain: p.retain ?? false });

@@ -20,6 +20,16 @@ describe('device topic ACL', () => {
     expect(deviceSubscribeAllowed('d1', 'wf/v1/dev/d2/directive')).toBe(false);
   });
 
+  it('lets every device read the fleet freshness topic, and none publish to it', () => {
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/fleet/freshness')).toBe(true);
+    expect(deviceSubscribeAllowed('d1', 'wf/v1/fleet/#')).toBe(false);
+    expect(devicePublishAllowed('d1', 'wf/v1/fleet/freshness')).toBe(false);
+    const acl = mosquittoAcl('srv');
+    expect(acl).toContain('topic readwrite wf/v1/fleet/freshness');
+    expect(acl).toContain('pattern read wf/v1/fleet/freshness');
+    expect(acl).not.toMatch(/pattern (write|readwrite) wf\/v1\/fleet/);
+  });
+
   it('generates the same rules as a mosquitto ACL file', () => {
     const acl = mosquittoAcl('srv');
     expect(acl).toContain('user srv\ntopic readwrite wf/v1/dev/#');

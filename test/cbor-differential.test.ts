@@ -84,6 +84,9 @@ describe('protocol/corpus: one verdict on both hosts', () => {
     ['bundle', 'hand-signed-undefined-rollback', 'CBOR_UNSUPPORTED'],
     ['bundle', 'hand-signed-null-rollback', 'CBOR_FIELD_INVALID'],
     ['bundle', 'hand-signed-float-sequence', 'CBOR_UNSUPPORTED'],
+    ['bundle', 'vector-bundle-root-chain-broken', 'ROOT_CHAIN_BROKEN'],
+    ['freshness', 'vector-freshness-valid-root-rotated', 'OK'],
+    ['freshness', 'vector-freshness-wrong-role', 'COSE_WRONG_ROLE'],
   ] as Array<[VerdictKind, string, string]>)('%s %s → %s on both hosts', (kind, name, want) => {
     const v = verdictsFor(kind).find((x) => x.file.endsWith(`/${name}.cbor`));
     expect(v, name).toBeDefined();

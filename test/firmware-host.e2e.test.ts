@@ -2,16 +2,19 @@
 // processes (firmware-host/, WAMR + libmosquitto + libsodium). Three devices commit, revert a
 // trapping module by themselves and follow a CLI rollback; one device is killed with SIGKILL at
 // every storage write of an install (MCUboot's habit) and must come back on a valid slot and finish.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, tempDir, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
+import { addDeviceWithCredentials } from '../cli/commands/device-credentials.js';
+import { prepareFleetTls, TLS_FILES } from '../server/tls/fleet-tls.js';
+import { buildCDevice, CDevice } from './helpers/c-device.js';
+import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
+import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
 const ROOT = process.cwd();
-const DEVICE_BIN = join(ROOT, 'firmware-host', 'build', 'wasmfleet-device');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 interface DeviceView {
@@ -23,65 +26,9 @@ interface DeviceView {
   running: Array<{ component: string; version: string; manifestDigest: string }>;
 }
 
-// Build the C host once (incremental). The project installs its toolchain (scripts/system-deps.sh),
-// so a failed build fails this suite with the build's own message; it is never skipped.
-let buildMessage = '';
-try {
-  execFileSync('bash', [join(ROOT, 'firmware-host', 'scripts', 'build.sh'), '--strict'], { stdio: 'pipe', timeout: 600_000 });
-} catch (err) {
-  buildMessage = String((err as { stderr?: Buffer }).stderr ?? err);
-}
-const haveDevice = existsSync(DEVICE_BIN);
-
-class CDevice {
-  child?: ChildProcess;
-  log = '';
-  readonly stateDir = tempDir('wf-cdev-').toString();
-
-  constructor(
-    readonly creds: DeviceCredentials,
-    readonly extra: string[] = [],
-  ) {}
-
-  start(env: Record<string, string> = {}): void {
-    this.log = '';
-    const args = [
-      '--url', this.creds.mqttUrl, '--id', this.creds.id, '--username', this.creds.username,
-      '--password', this.creds.password, '--root-key', this.creds.rootPublicKey,
-      '--state-dir', this.stateDir, '--probation-ticks', '3', ...this.extra,
-    ];
-    const child = spawn(DEVICE_BIN, args, {
-      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    this.child = child;
-  }
-
-  exited(): Promise<NodeJS.Signals | number | null> {
-    const child = this.child!;
-    return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.signalCode ?? child.exitCode);
-      child.once('exit', (code, signal) => resolve(signal ?? code));
-    });
-  }
-
-  alive(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.alive()) return;
-    this.child!.kill('SIGTERM');
-    await this.exited();
-  }
-
-  /** The last state the device logged before now ("agent: state downloading" lines). */
-  lastLoggedState(): string | undefined {
-    const states = [...this.log.matchAll(/agent: state (\w+)/g)].map((m) => m[1]);
-    return states.at(-1);
-  }
-}
+const build = buildCDevice();
+const buildMessage = build.message;
+const haveDevice = build.ok;
 
 /**
  * The slot the device runs after a restart, read from its state directory the way the boot
@@ -271,4 +218,97 @@ describe('C host (wasmfleet-device) against the real server', () => {
     // the kills covered every step of an install
     for (const step of ['downloading', 'installing', 'probation']) expect([...killedIn]).toContain(step);
   }, 300_000);
+});
+
+describe('C host over TLS (mqtts://, libmosquitto + OpenSSL)', () => {
+  let fleet: TestFleet;
+  const devices: CDevice[] = [];
+  const view = (id: string) => fleet.api.get<DeviceView>(`/v1/devices/${id}`);
+  const waitState = (id: string, check: (d: DeviceView) => boolean, what: string) =>
+    waitFor(`${id}: ${what}`, async () => {
+      const d = await view(id);
+      return check(d) ? d : undefined;
+    }, 30_000);
+
+  beforeAll(async () => {
+    if (!haveDevice) throw new Error(`firmware-host/build/wasmfleet-device was not built: ${buildMessage.trim()}`);
+    fleet = await startFleet({ tls: true });
+  });
+
+  afterAll(async () => {
+    for (const d of devices) await d.stop();
+    await fleet?.close();
+  });
+
+  it('with a client certificate it takes an update; after devices revoke the broker refuses it', async () => {
+    const dir = tempDir('wf-ccert-');
+    const creds = await addDeviceWithCredentials(fleet.api, 'c-tls-1', { tags: {}, cert: true, outDir: dir });
+    const f = creds.files!;
+    const dev = new CDevice(creds, ['--ca', f.ca!, '--cert', f.cert, '--key', f.key]);
+    devices.push(dev);
+    dev.start();
+    await waitState('c-tls-1', (d) => d.online, 'online over TLS');
+    await fleet.publish('counter', 'counter', '1.0.0');
+    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['c-tls-1'] });
+    const d = await waitState('c-tls-1', (v) => v.state === 'committed', 'committed 1.0.0');
+    expect(d.running[0]?.version).toBe('1.0.0');
+
+    await fleet.api.post('/v1/devices/c-tls-1/revoke', {});
+    await waitFor('the revoked C device refused on reconnect', () => /connection refused/i.test(dev.log));
+    expect(dev.alive()).toBe(true);
+  }, 90_000);
+
+  it('with a password from --password-file over TLS; --password on the command line is refused', async () => {
+    const creds = await fleet.addDevice('c-tls-pw');
+    const dir = tempDir('wf-cpw-');
+    const pwFile = join(dir, 'password');
+    writeFileSync(pwFile, creds.password + '\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'ca.crt'), creds.caCertificate!);
+    const dev = new CDevice({ ...creds, password: undefined }, ['--username', creds.id, '--password-file', pwFile, '--ca', join(dir, 'ca.crt')]);
+    devices.push(dev);
+    dev.start();
+    await waitState('c-tls-pw', (v) => v.online, 'online with --password-file');
+    await dev.stop();
+
+    const onCommandLine = new CDevice(creds, ['--password', creds.password]);
+    onCommandLine.start();
+    expect(await onCommandLine.exited()).toBe(2);
+    expect(onCommandLine.log).toMatch(/--password is not taken on the command line .*--password-file/);
+  }, 60_000);
+});
+
+describe('C host on an external mosquitto over TLS (require_certificate, use_identity_as_username)', () => {
+  let mosq: Mosquitto;
+  let fleet: TestFleet;
+  let dev: CDevice | undefined;
+  const dataDir = join(tempDir('wf-cmosq-'), 'data');
+
+  beforeAll(async () => {
+    if (!haveDevice) throw new Error(`firmware-host/build/wasmfleet-device was not built: ${buildMessage.trim()}`);
+    const tls = await prepareFleetTls(dataDir, '127.0.0.1');
+    mosq = await startMosquitto({ tls: { cafile: tls.caFile, certfile: TLS_FILES.serverCert(dataDir), keyfile: TLS_FILES.serverKey(dataDir), crlfile: tls.crlFile } });
+    fleet = await startFleet({ dataDir, brokerUrl: mosq.serverUrl, tls: true });
+  });
+
+  afterAll(async () => {
+    await dev?.stop();
+    await fleet?.close();
+    await mosq?.stop();
+  });
+
+  it('connects with its client certificate and takes an update', async () => {
+    const creds = await addDeviceWithCredentials(fleet.api, 'c-mtls-1', { tags: {}, cert: true, outDir: tempDir('wf-cmcert-') });
+    const f = creds.files!;
+    dev = new CDevice(creds, ['--ca', f.ca!, '--cert', f.cert, '--key', f.key]);
+    dev.start();
+    const view = (id: string) => fleet.api.get<DeviceView>(`/v1/devices/${id}`);
+    await waitFor('online via mosquitto', async () => (await view('c-mtls-1')).online);
+    await fleet.publish('counter', 'counter', '1.0.0');
+    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['c-mtls-1'] });
+    const d = await waitFor('committed via mosquitto', async () => {
+      const v = await view('c-mtls-1');
+      return v.state === 'committed' ? v : undefined;
+    }, 30_000);
+    expect(d.running[0]?.version).toBe('1.0.0');
+  }, 60_000);
 });

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModuleFile } from '../cli/wat.js';
 import {
   checkBundle,
+  checkFreshness,
+  FRESHNESS_TOPIC,
   decodeChunkResponse,
   deviceTopic,
   encodeChunkRequest,
@@ -141,5 +143,22 @@ describe('publish → deploy → fetch, external mosquitto', () => {
     await own;
     expect(seen).toEqual([deviceTopic(a.id, 'directive')]);
     await client.endAsync();
+  });
+
+  it("mosquitto's ACL lets a device read the fleet's freshness statement and not replace it", async () => {
+    const creds = await fleet.addDevice('mosq-fresh');
+    mosq.addUser(creds.username, creds.password);
+    await new Promise((r) => setTimeout(r, 200));
+    const client = await connectAs(creds);
+    const first = await nextMessage(client, FRESHNESS_TOPIC);
+    const checked = checkFreshness(first, { rootPublicKey: fromHex(creds.rootPublicKey), keydocSerial: 1, now: Math.floor(Date.now() / 1000) });
+    expect(checked.statement.expires).toBeGreaterThan(checked.statement.issuedAt);
+    // mosquitto accepts the PUBLISH from a device but the ACL drops it: the retained statement stays the server's.
+    await client.publishAsync(FRESHNESS_TOPIC, Buffer.from([0xa0]), { qos: 1, retain: true });
+    await client.endAsync();
+    const reader = await connectAs(creds);
+    const again = await nextMessage(reader, FRESHNESS_TOPIC);
+    await reader.endAsync();
+    expect(Buffer.from(again).equals(Buffer.from(first))).toBe(true);
   });
 });

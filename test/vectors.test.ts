@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   checkBundle,
+  checkFreshness,
   decodeChunkRequest,
   decodeChunkResponse,
   decodeHello,
@@ -18,19 +19,30 @@ import { buildVectors, type VectorContext, type VectorEntry } from '../protocol/
 const dir = 'protocol/vectors';
 const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ReturnType<typeof buildVectors>['index'];
 
+function trust(c: VectorContext) {
+  return {
+    rootPublicKey: fromHex(index.root_public_key),
+    ...(c.root_version !== undefined && c.root_key ? { root: { version: c.root_version, publicKey: fromHex(c.root_key) } } : {}),
+    keydocSerial: c.keydoc_serial,
+    now: c.now,
+    skew: c.skew,
+  };
+}
+
 function run(v: VectorEntry, bytes: Uint8Array): unknown {
   const c: VectorContext = { ...index.context, ...(v.context ?? {}) };
   switch (v.kind) {
+    case 'freshness': {
+      const r = checkFreshness(bytes, { ...trust(c), lastIssuedAt: c.last_issued_at });
+      return { issued_at: r.statement.issuedAt, expires: r.statement.expires };
+    }
     case 'bundle': {
       const r = checkBundle(bytes, {
+        ...trust(c),
         deviceId: c.device,
-        rootPublicKey: fromHex(index.root_public_key),
-        now: c.now,
-        skew: c.skew,
         capabilities: c.capabilities,
         memory: c.memory,
         committedSequence: c.committed_sequence,
-        keydocSerial: c.keydoc_serial,
         running: new Map([[c.running.component, { version: c.running.version, manifestDigest: fromHex(c.running.manifest) }]]),
       });
       return {
@@ -74,7 +86,19 @@ describe('protocol/vectors', () => {
 
   it('covers the faults the issue lists', () => {
     const reasons = new Set(index.vectors.filter((v) => !v.valid).map((v) => v.reason));
-    for (const r of ['COSE_BAD_SIGNATURE', 'COSE_UNKNOWN_KID', 'KEYDOC_EXPIRED', 'DIRECTIVE_EXPIRED', 'DIRECTIVE_WRONG_DEVICE', 'CBOR_MALFORMED', 'CBOR_NON_CANONICAL']) {
+    for (const r of [
+      'COSE_BAD_SIGNATURE',
+      'COSE_UNKNOWN_KID',
+      'KEYDOC_EXPIRED',
+      'DIRECTIVE_EXPIRED',
+      'DIRECTIVE_WRONG_DEVICE',
+      'CBOR_MALFORMED',
+      'CBOR_NON_CANONICAL',
+      'ROOT_CHAIN_BROKEN',
+      'ROOT_ROLLBACK',
+      'FRESHNESS_EXPIRED',
+      'FRESHNESS_ROLLBACK',
+    ]) {
       expect(reasons, r).toContain(r);
     }
   });

@@ -22,6 +22,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   process.stderr.write(
     `wasmfleet server\n  api   ${server.httpUrl}\n  mqtt  ${server.mqttUrl}\n` +
       (server.wsUrl ? `  ws    ${server.wsUrl}\n` : '') +
+      (server.caFile ? `  ca    ${server.caFile} (clients trust this; give it to the CLI with --ca or $WASMFLEET_CA)\n` : '') +
       `  token ${opts.operatorToken ? '(given)' : `${opts.dataDir}/operator-token`}\n`,
   );
   await new Promise<void>((resolve) => {

@@ -2,17 +2,16 @@
 // bars and a final table (or --json). Exit 0 when every device ends online and none is stuck
 // mid-update; 1 otherwise.
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
-import { ENGINE_KINDS } from '../../device-sim/engine/select.js';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
-import { resolveToken } from '../client.js';
-import { collectPair, positiveInt } from '../options.js';
+import { resolveCa, resolveToken } from '../client.js';
+import { collectPair, positiveInt, probability } from '../options.js';
 import { printJson, printTable, say } from '../output.js';
 
 interface SimOptions {
   devices: number;
   server: string;
   token?: string;
+  ca?: string;
   data: string;
   failRate: number;
   seed?: string;
@@ -22,12 +21,6 @@ interface SimOptions {
   workers?: number;
   engine?: string;
   json?: boolean;
-}
-
-function probability(value: string): number {
-  const p = Number(value);
-  if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError(`expected a probability between 0 and 1, got "${value}"`);
-  return p;
 }
 
 export function renderFleetResult(r: FleetResult): void {
@@ -52,6 +45,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
     return await runFleet({
       server: o.server,
       token: resolveToken(o.token, o.data),
+      ca: resolveCa(o.server, o.ca, o.data),
       devices: o.devices,
       seed: o.seed,
       tags: o.tag,
@@ -75,6 +69,7 @@ export function registerSimCommand(program: Command): void {
     .requiredOption('--devices <n>', 'number of simulated devices', positiveInt)
     .option('--server <url>', 'fleet server API', process.env.WASMFLEET_SERVER ?? 'http://127.0.0.1:8080')
     .option('--token <token>', 'operator token (default: $WASMFLEET_TOKEN or <data>/operator-token)')
+    .option('--ca <file>', 'CA certificate of an https:// server (default: $WASMFLEET_CA or <data>/tls/ca.crt)')
     .option('--data <dir>', 'data directory of the embedded server (for its operator token)', process.env.WASMFLEET_DATA ?? 'data')
     .option('--fail-rate <p>', 'probability of each injected fault per device (disconnect, restart, corrupt chunks, slow link, clock skew)', probability, 0)
     .option('--seed <s>', 'seed for device ids, sensors and faults')

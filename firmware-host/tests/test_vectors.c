@@ -35,6 +35,34 @@ static bool slice_hex_eq(wf_slice_t s, const char *hex)
     return n >= 0 && (size_t)n == s.len && memcmp(buf, s.ptr, s.len) == 0;
 }
 
+/* The trusted root of a vector's context (root_version + root_key), or NULL: the provisioned one. */
+static const wf_root_state_t *trusted_root(const jval_t *over, const jval_t *ctxj)
+{
+    static wf_root_state_t root;
+    const char *key = json_str(over, "root_key") ? json_str(over, "root_key") : json_str(ctxj, "root_key");
+    uint64_t version = num_or(over, ctxj, "root_version", 0);
+    if (key == NULL || version == 0u) { return NULL; }
+    root.version = version;
+    CHECK(wf_test_unhex(key, root.public_key, 32) == 32);
+    return &root;
+}
+
+static wf_status_t run_freshness(const jval_t *v, const jval_t *ctxj, const uint8_t *bytes, size_t len,
+                                 wf_checked_freshness_t *out)
+{
+    const jval_t *over = json_get(v, "context");
+    wf_device_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.device_id = json_str(ctxj, "device");
+    ctx.root_public_key = root_pk;
+    ctx.root = trusted_root(over, ctxj);
+    ctx.now = num_or(over, ctxj, "now", 0);
+    ctx.skew = (uint32_t)num_or(over, ctxj, "skew", WF_CLOCK_SKEW_S);
+    ctx.keydoc_serial = num_or(over, ctxj, "keydoc_serial", 0);
+    return wf_check_freshness(bytes, len, &ctx, num_or(over, ctxj, "last_issued_at", 0), scratch,
+                              sizeof scratch, out);
+}
+
 static wf_status_t run_bundle(const jval_t *v, const jval_t *ctxj, const uint8_t *bytes, size_t len,
                               wf_checked_bundle_t *out)
 {
@@ -47,6 +75,7 @@ static wf_status_t run_bundle(const jval_t *v, const jval_t *ctxj, const uint8_t
     char caps_csv[256] = "";
 
     memset(&ctx, 0, sizeof ctx);
+    ctx.root = trusted_root(over, ctxj);
     ctx.device_id = json_str(over, "device") ? json_str(over, "device") : json_str(ctxj, "device");
     ctx.root_public_key = root_pk;
     ctx.now = num_or(over, ctxj, "now", 0);
@@ -172,6 +201,7 @@ int main(void)
         size_t len;
         wf_status_t st;
         static wf_checked_bundle_t bundle;
+        static wf_checked_freshness_t fresh;
         wf_chunk_response_t resp;
         wf_chunk_request_t req;
         wf_hello_view_t hello;
@@ -185,6 +215,12 @@ int main(void)
         if (strcmp(kind, "bundle") == 0) {
             st = run_bundle(v, ctxj, bytes, len, &bundle);
             if (valid && st == WF_OK) { expect_bundle(name, expect, &bundle); }
+        } else if (strcmp(kind, "freshness") == 0) {
+            st = run_freshness(v, ctxj, bytes, len, &fresh);
+            if (valid && st == WF_OK) {
+                CHECK(fresh.statement.issued_at == (uint64_t)json_get(expect, "issued_at")->num);
+                CHECK(fresh.statement.expires == (uint64_t)json_get(expect, "expires")->num);
+            }
         } else if (strcmp(kind, "chunk_response") == 0) {
             st = wf_chunk_response_decode(bytes, len, WF_CHUNK_MAX, &resp);
             if (valid && st == WF_OK) { expect_chunk_response(expect, &resp); }

@@ -10,6 +10,7 @@
  *   cbor            wf_cbor_check under the 32 KiB bundle bound
  *   keydoc          a COSE_Sign1 key document opened with the pinned root key (wf_keydoc_open)
  *   bundle          the whole device check (wf_check_bundle)
+ *   freshness       the freshness message check (wf_check_freshness)
  *   hello, report, chunk_request, chunk_response   the message decoders
  * Exit status: 0 when every file got a verdict, 2 on usage or I/O errors.
  */
@@ -64,7 +65,7 @@ static wf_status_t check_bundle(verdict_env_t *e, const uint8_t *buf, size_t len
     return wf_check_bundle(buf, len, &ctx, e->scratch, sizeof e->scratch, &out);
 }
 
-static const char *const KINDS[] = {"cbor", "keydoc", "bundle", "hello", "report", "chunk_request",
+static const char *const KINDS[] = {"cbor", "keydoc", "bundle", "freshness", "hello", "report", "chunk_request",
                                     "chunk_response"};
 
 static bool known_kind(const char *kind)
@@ -87,6 +88,17 @@ static wf_status_t verdict(verdict_env_t *e, const char *kind, const uint8_t *bu
         return wf_keydoc_open(buf, len, e->root_pk, ctx_num(e, "keydoc_serial"), &env, &doc);
     }
     if (strcmp(kind, "bundle") == 0) { return check_bundle(e, buf, len); }
+    if (strcmp(kind, "freshness") == 0) {
+        static wf_checked_freshness_t out;
+        wf_device_ctx_t ctx;
+        memset(&ctx, 0, sizeof ctx);
+        ctx.device_id = json_str(e->ctx, "device");
+        ctx.root_public_key = e->root_pk;
+        ctx.now = ctx_num(e, "now");
+        ctx.skew = (uint32_t)ctx_num(e, "skew");
+        ctx.keydoc_serial = ctx_num(e, "keydoc_serial");
+        return wf_check_freshness(buf, len, &ctx, 0, e->scratch, sizeof e->scratch, &out);
+    }
     if (strcmp(kind, "hello") == 0) {
         wf_hello_view_t h;
         return wf_hello_decode(buf, len, &h);

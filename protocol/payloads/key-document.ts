@@ -45,6 +45,8 @@ export interface KeyDocumentCheck {
   minSerial?: number;
   /** Allowed clock skew in seconds for the expiry check. */
   skew?: number;
+  /** Skip the expiry check: only for the root key holder renewing an expired document. */
+  allowExpired?: boolean;
 }
 
 /** Verify a key document against the pinned root key and decode it. */
@@ -66,7 +68,7 @@ export function openKeyDocument(bytes: Uint8Array, check: KeyDocumentCheck): Key
     keys: f.array(5, 'keys', { min: 1, max: 16 }).map((entry, i) => readKeyEntry(entry, i)),
   };
   f.done();
-  if (doc.expires + (check.skew ?? 0) <= check.now) throw new WfError('KEYDOC_EXPIRED', `expired at ${doc.expires}`);
+  if (!check.allowExpired && doc.expires + (check.skew ?? 0) <= check.now) throw new WfError('KEYDOC_EXPIRED', `expired at ${doc.expires}`);
   if (check.minSerial !== undefined && doc.serial < check.minSerial) {
     throw new WfError('KEYDOC_ROLLBACK', `serial ${doc.serial} < stored ${check.minSerial}`);
   }

@@ -1,12 +1,15 @@
-// The embedded broker: aedes in-process on TCP (and WebSocket for browsers), with hooks that
-// authenticate each device by its credentials and confine it to its own topic subtree.
+// The embedded broker: aedes in-process on TCP or TLS (and WebSocket or WSS for browsers), with
+// hooks that authenticate each device by its password or its client certificate and confine it
+// to its own topic subtree.
 // Bounds (docs/security.md §device limits): a frame limit per connection (packet-guard.ts), the
 // protocol's payload bound and retain rule per topic, connects per device and failed logins per
 // address as token buckets; refusals are logged at most once per interval and key.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
@@ -23,6 +26,10 @@ export interface EmbeddedBrokerOptions {
   serverPassword: string;
   checkDevice(id: string, password: string): boolean;
   limits: Limits;
+  /** A verified client certificate's serial for device `id`: null = accepted, else the refusal's code. */
+  checkCertificate(id: string, serial: string): string | null;
+  /** PEM server certificate, key and the CA that signs device certificates; absent = clear text. */
+  tls?: { cert: string; key: string; ca: string };
   log: Logger;
 }
 
@@ -39,6 +46,8 @@ export const SERVER_PACKET_MAX = Math.max(...Object.values(TOPIC_RULES).map((r) 
 export interface EmbeddedBroker {
   mqttPort: number;
   wsPort: number | null;
+  /** Close a device's connection now (after its credentials were revoked or rotated). */
+  disconnect(deviceId: string): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +59,34 @@ function authError(message: string, returnCode: number): AuthenticateError {
 const userOf = new WeakMap<Client, string>();
 
 const guardOf = (client: Client) => (client.conn as unknown as Partial<GuardedConnection>) ?? {};
+
+/** The TLS socket under a client: the connection itself (MQTT/TLS) or the upgraded request's (WSS). */
+function tlsSocketOf(client: Client): TLSSocket | null {
+  const req = (client as unknown as { req?: { socket?: unknown } }).req;
+  // Behind the packet guard, the connection is the guard; the socket it wraps is the TLS one.
+  const conn = (client as unknown as { conn?: { socket?: unknown } }).conn;
+  const sock = req?.socket ?? conn?.socket ?? conn;
+  return sock instanceof TLSSocket ? sock : null;
+}
+
+export type CertIdentity = { ok: true; id: string; serial: string } | { ok: false; code: string; message: string };
+
+/**
+ * The device identity of a presented client certificate (docs/security.md, transport): it must
+ * chain to the fleet CA and be in its validity period (checked by TLS), and its CN is the device
+ * id, which the MQTT client id (and the username, if one is given) must equal. Null when no
+ * certificate was presented.
+ */
+export function certIdentity(sock: TLSSocket | null, clientId: string, username: string | undefined): CertIdentity | null {
+  const cert = sock?.getPeerCertificate();
+  if (!sock || !cert || Object.keys(cert).length === 0) return null;
+  if (!sock.authorized) return { ok: false, code: 'CERT_UNTRUSTED', message: String(sock.authorizationError) };
+  const cn = cert.subject?.CN;
+  if (typeof cn !== 'string' || cn !== clientId || (username && username !== cn)) {
+    return { ok: false, code: 'CERT_IDENTITY_MISMATCH', message: `certificate CN ${JSON.stringify(cn)} is not the client id ${JSON.stringify(clientId)}${username ? ` / username ${JSON.stringify(username)}` : ''}` };
+  }
+  return { ok: true, id: cn, serial: cert.serialNumber.replace(/^0+/, '').toUpperCase() };
+}
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const connects = new TokenBuckets(opts.limits.mqttConnects);
@@ -65,7 +102,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       const guard = guardOf(client);
       const from = guard.remoteAddress ?? 'unknown';
       const refuse = (why: string, code: number, fields: Record<string, unknown>) => {
-        warn(`${why} ${from} ${username ?? ''}`, { from, clientId: client.id, username, ...fields }, `mqtt: ${why}`);
+        // One line per cause, address and claimed identity per interval (a certificate login has no username).
+        warn(`${why} ${from} ${username ?? client.id}`, { from, clientId: client.id, username, ...fields }, `mqtt: ${why}`);
         return done(authError(why, code), false);
       };
       const failed = (why: string) => {
@@ -74,6 +112,19 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       };
       if (!failedLogins.has(from)) return refuse('login refused: too many failed logins from this address', 5, {});
       const pass = password ? password.toString('utf8') : '';
+      // A presented certificate decides: it must verify, name this client, and be the device's current one.
+      const byCert = certIdentity(tlsSocketOf(client), client.id, username);
+      if (byCert) {
+        const code = byCert.ok ? opts.checkCertificate(byCert.id, byCert.serial) : byCert.code;
+        if (code) {
+          failedLogins.take(from);
+          return refuse(`refused device certificate: ${code}`, 5, { code, detail: byCert.ok ? undefined : byCert.message });
+        }
+        if (!connects.take(client.id)) return refuse('connect rate exceeded', 3, { device: client.id });
+        userOf.set(client, client.id);
+        if (guard.limit !== undefined) guard.limit = DEVICE_PACKET_MAX;
+        return done(null, true);
+      }
       if (username === SERVER_USER) {
         if (!sameBytes(pass, opts.serverPassword)) return failed('refused server credentials');
         userOf.set(client, SERVER_USER);
@@ -116,6 +167,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
   });
 
+  // TLS: ask every client for a certificate but let the password path through without one;
+  // a presented certificate that does not verify is refused in authenticate, with its reason logged.
+  const tlsOpts: TlsOptions | null = opts.tls
+    ? { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }
+    : null;
   // Every connection goes through a packet guard: the frame limit aedes lacks.
   const guarded = (stream: import('node:stream').Duplex, remoteAddress: string | undefined) => {
     const from = remoteAddress ?? 'unknown';
@@ -123,7 +179,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       warn(`oversize ${from}`, { from, announced, limit }, 'mqtt: packet over the connection limit, connection dropped before reading it'),
     );
   };
-  const tcp: NetServer = createNetServer((socket) => broker.handle(guarded(socket, socket.remoteAddress)));
+  const onSocket = (socket: import('node:net').Socket) => broker.handle(guarded(socket, socket.remoteAddress));
+  const tcp: NetServer = tlsOpts ? createTlsServer(tlsOpts, onSocket) : createNetServer(onSocket);
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(opts.port, opts.host, () => resolve());
@@ -131,7 +188,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   let http: HttpServer | null = null;
   let wss: WebSocketServer | null = null;
   if (opts.wsPort !== false) {
-    http = createHttpServer();
+    http = tlsOpts ? createHttpsServer(tlsOpts) : createHttpServer();
     // ws bounds each message itself (default 100 MiB): no MQTT packet here is larger than the server's.
     wss = new WebSocketServer({ server: http, maxPayload: SERVER_PACKET_MAX + 8 });
     wss.on('connection', (socket, req) => broker.handle(guarded(createWebSocketStream(socket), req.socket.remoteAddress), req));
@@ -145,6 +202,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   return {
     mqttPort: (tcp.address() as AddressInfo).port,
     wsPort: http ? (http.address() as AddressInfo).port : null,
+    disconnect(deviceId) {
+      const client = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
+      if (client) {
+        opts.log.info({ device: deviceId }, 'mqtt: device disconnected (credentials taken back)');
+        client.close();
+      }
+    },
     async close() {
       // Stop accepting, then let aedes close its clients (which flushes what it acknowledged).
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -17,19 +17,20 @@ export class PacketGuard extends Duplex implements GuardedConnection {
   private state: State = { at: 'header' };
 
   constructor(
-    private readonly inner: Duplex,
+    /** The wrapped stream (a TLS socket's client certificate is read from it). */
+    readonly socket: Duplex,
     public limit: number,
     readonly remoteAddress: string,
     private readonly onOversize: (announced: number, limit: number) => void,
   ) {
     super();
-    inner.on('data', (chunk: Buffer) => {
+    socket.on('data', (chunk: Buffer) => {
       if (!this.scan(chunk)) return;
-      if (!this.push(chunk)) inner.pause();
+      if (!this.push(chunk)) socket.pause();
     });
-    inner.on('end', () => this.push(null));
-    inner.on('error', (err) => this.destroy(err));
-    inner.on('close', () => this.destroy());
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
   }
 
   /** Walk the packet boundaries in `chunk`; false (connection dropped) at an oversized packet. */
@@ -49,7 +50,7 @@ export class PacketGuard extends Duplex implements GuardedConnection {
         if (b & 0x80 || s.value > this.limit) {
           // A fifth length byte is malformed (§2.2.3); either way the packet is never read.
           this.onOversize(b & 0x80 ? Infinity : s.value, this.limit);
-          this.inner.destroy();
+          this.socket.destroy();
           this.destroy();
           return false;
         }
@@ -65,20 +66,20 @@ export class PacketGuard extends Duplex implements GuardedConnection {
   }
 
   override _read(): void {
-    this.inner.resume();
+    this.socket.resume();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.inner.destroyed) return cb();
-    this.inner.write(chunk, cb);
+    if (this.socket.destroyed) return cb();
+    this.socket.write(chunk, cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.inner.end(cb);
+    this.socket.end(cb);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.inner.destroy();
+    this.socket.destroy();
     cb(err);
   }
 }

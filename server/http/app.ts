@@ -2,6 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeployDeps } from '../services/deploy.js';
+import type { CredentialDeps } from '../services/credentials.js';
 import type { PublishDeps } from '../services/publish.js';
 import type { RolloutEngine } from '../rollouts/engine.js';
 import type { RolloutRepo } from '../store/rollouts.js';
@@ -24,11 +25,15 @@ export type ApiDeps = PublishDeps &
     tokens: TokenRepo;
     limits: Limits;
     publicMqttUrl(): string;
+    credentials: CredentialDeps & { caPem: string | null };
+    /** HTTPS: the server certificate and key (PEM); absent = HTTP. */
+    https?: { cert: string; key: string };
     log: Logger;
   };
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     // Per-request lines at info would drown a fleet's worth of traffic; errors are still logged.
     loggerInstance: deps.log.child({ part: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: 8 * 1024 * 1024,

@@ -14,7 +14,7 @@ import type { DeviceFacts, DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { MemberRow, RolloutRepo, RolloutRow } from '../store/rollouts.js';
-import { issueDirectives, publishDirectives, type IssueDeps } from '../services/issue.js';
+import { checkStillSigned, issueDirectives, publishDirectives, type IssueDeps } from '../services/issue.js';
 import type { Trust } from '../trust.js';
 import {
   DEFAULT_POLICY,
@@ -479,6 +479,7 @@ export class RolloutEngine {
     const policy = validatePolicy({ ...DEFAULT_POLICY, ...req.policy });
     const nowS = Math.floor(now / MS);
     if (!(req.expires > nowS)) throw new WfError('ROLLOUT_POLICY_INVALID', `expires: ${req.expires} is not in the future`);
+    checkStillSigned(this.deps.modules.manifestBytes(req.module, req.version), `${req.module}@${req.version}`, this.deps.trust().keyDocument, nowS);
     const plan = planRollout(this.deps, req);
     if (plan.eligible === 0) {
       const reasons = [...new Set(plan.excluded.map((e) => e.code))].join(', ');

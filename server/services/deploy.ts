@@ -12,7 +12,7 @@ import type { DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type { RolloutEngine } from '../rollouts/engine.js';
-import { issueDirectives, publishDirectives, type IssueDeps } from './issue.js';
+import { checkStillSigned, issueDirectives, publishDirectives, type IssueDeps } from './issue.js';
 
 export interface DeployDeps extends IssueDeps {
   db: Db;
@@ -62,6 +62,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   const targets = resolveTargets(deps.devices, req).map((d) => d.id);
   const trust = deps.trust();
   const now = nowSeconds();
+  checkStillSigned(manifest, `${module.name}@${module.version}`, trust.keyDocument, now);
   // A rollback authorization is checked here too, so a bad one fails the request, not 1000 devices.
   const rollback = req.rollbacks?.[module.name];
   if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);

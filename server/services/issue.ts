@@ -3,8 +3,11 @@
 // Publishing is separate and comes after the transaction commits: a crash in between is healed
 // by the re-publish of what each device is owed (start-up, hello, periodic check).
 import { fromHex } from '../../protocol/crypto.js';
+import { WfError } from '../../protocol/errors.js';
 import { encodeBundle } from '../../protocol/messages.js';
 import { signDirective } from '../../protocol/payloads/directive.js';
+import type { KeyDocument } from '../../protocol/payloads/key-document.js';
+import { openReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { deviceTopic } from '../../protocol/topics.js';
 import { nowSeconds } from '../store/db.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
@@ -49,7 +52,7 @@ export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: Relea
       issuedAt: now,
       expires: now + deps.directiveTtlSeconds,
       deployment: rel.rollout,
-      bundle: encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [rel.manifest] }),
+      bundle: encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [rel.manifest], roots: trust.roots }),
       images: [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }],
     };
   });
@@ -58,4 +61,17 @@ export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: Relea
 /** Publish stored directives retained, so a device that is offline now gets them on reconnect. */
 export function publishDirectives(deps: Pick<IssueDeps, 'publish'>, records: Array<{ deviceId: string; bundle: Uint8Array }>): void {
   for (const rec of records) deps.publish(deviceTopic(rec.deviceId, 'directive'), rec.bundle, { qos: 1, retain: true });
+}
+
+/** A release whose signing key was revoked (or expired) since it was published is refused before
+ *  anything is issued, as every device would refuse it: the error names the release and what to do. */
+export function checkStillSigned(manifest: Uint8Array, release: string, keys: KeyDocument, now: number): void {
+  try {
+    openReleaseManifest(manifest, keys, now);
+  } catch (err) {
+    if (err instanceof WfError && (err.code === 'COSE_UNKNOWN_KID' || err.code === 'KEY_EXPIRED')) {
+      throw new WfError(err.code, `${release} is signed by a release key the current key document no longer accepts (revoked or expired); publish a new version signed with the current release key`);
+    }
+    throw err;
+  }
 }

@@ -160,6 +160,16 @@ const MIGRATIONS: string[] = [
      revoked_at INTEGER
    );
    ALTER TABLE audit ADD COLUMN actor TEXT;`,
+  // Device certificates (docs/security.md §transport): the current certificate's serial, and
+  // every serial taken back by a revocation or a rotation (the CRL is built from them).
+  `ALTER TABLE devices ADD COLUMN cert_serial TEXT;
+   ALTER TABLE devices ADD COLUMN cert_not_after INTEGER;
+   ALTER TABLE devices ADD COLUMN revoked_at INTEGER;
+   CREATE TABLE revoked_certs (
+     serial TEXT PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     revoked_at INTEGER NOT NULL
+   );`,
 ];
 
 export function openDb(path: string): Db {

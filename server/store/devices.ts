@@ -30,16 +30,36 @@ interface DeviceRow {
   progress_bytes: number | null;
   progress_total: number | null;
   last_error: string | null;
+  cert_serial: string | null;
+  cert_not_after: number | null;
+  revoked_at: number | null;
 }
 
 export interface Credentials {
   id: string;
   username: string;
-  password: string;
+  /** Absent for a device that authenticates with a client certificate. */
+  password?: string;
 }
+
+/** A certificate issued for a device (the certificate itself is handed to the operator, not stored). */
+export interface IssuedCert {
+  serial: string;
+  notAfter: number;
+}
+
+interface CredentialRow {
+  token_hash: string;
+  cert_serial: string | null;
+  revoked_at: number | null;
+}
+
+/** Why a device's certificate is refused (null: accepted). */
+export type CertVerdict = null | 'DEVICE_NOT_FOUND' | 'DEVICE_REVOKED' | 'CERT_REVOKED';
 
 // Tokens are 32 random bytes: a fast hash is enough to store them (no password guessing possible).
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+const newPassword = () => randomBytes(32).toString('base64url');
 
 export function runningView(r: RunningComponent[]): RunningView[] {
   return r.map((c) => ({ component: c.component, version: c.version, manifestDigest: toHex(c.manifestDigest) }));
@@ -61,6 +81,10 @@ function toView(row: DeviceRow): DeviceView {
     running: JSON.parse(row.running) as RunningView[],
     progress: row.progress_total !== null ? { bytes: row.progress_bytes ?? 0, total: row.progress_total } : null,
     lastError: row.last_error,
+    credential: row.cert_serial ? 'certificate' : 'password',
+    certSerial: row.cert_serial,
+    certNotAfter: row.cert_not_after,
+    revokedAt: row.revoked_at,
   };
 }
 
@@ -73,7 +97,8 @@ export function validateTags(tags: Record<string, string>): void {
 }
 
 export class DeviceRepo {
-  private readonly tokenCache = new Map<string, string>();
+  /** Credentials by device id: every MQTT connect and message asks, so they are cached. */
+  private readonly credCache = new Map<string, CredentialRow>();
   private readonly stmts;
 
   constructor(
@@ -81,10 +106,14 @@ export class DeviceRepo {
     private readonly telemetryBatch: TelemetryBatch,
   ) {
     this.stmts = {
-      insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?)'),
+      setCredentials: db.prepare('UPDATE devices SET token_hash = ?, cert_serial = ?, cert_not_after = ? WHERE id = ?'),
+      revoke: db.prepare("UPDATE devices SET token_hash = '', cert_serial = NULL, revoked_at = ? WHERE id = ?"),
+      revokeSerial: db.prepare('INSERT OR IGNORE INTO revoked_certs (serial, device_id, revoked_at) VALUES (?, ?, ?)'),
+      revokedSerials: db.prepare('SELECT serial, device_id AS deviceId, revoked_at AS revokedAt FROM revoked_certs ORDER BY revoked_at'),
       get: db.prepare('SELECT * FROM devices WHERE id = ?'),
       all: db.prepare('SELECT * FROM devices ORDER BY id'),
-      tokenHash: db.prepare('SELECT token_hash FROM devices WHERE id = ?'),
+      credentials: db.prepare('SELECT token_hash, cert_serial, revoked_at FROM devices WHERE id = ?'),
       hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
       online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
       setTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
@@ -102,37 +131,95 @@ export class DeviceRepo {
     };
   }
 
-  /** Create devices with fresh credentials, all or none. */
-  create(devices: Array<{ id: string; tags?: Record<string, string> }>): Credentials[] {
+  /** Refuse ids that cannot be created, before any work is done for them (a certificate, say). */
+  checkNew(devices: Array<{ id: string; tags?: Record<string, string> }>): void {
+    const seen = new Set<string>();
     for (const d of devices) {
       if (!PATTERNS.deviceId.test(d.id)) throw new WfError('DEVICE_ID_INVALID', `"${d.id}": use 1-64 of [A-Za-z0-9_-]`);
       if (isReservedDeviceId(d.id)) throw new WfError('DEVICE_ID_RESERVED', `"${d.id}": ids starting with "wasmfleet" belong to the server`);
       validateTags(d.tags ?? {});
+      if (seen.has(d.id) || this.stmts.get.get(d.id)) throw new WfError('DEVICE_EXISTS', d.id);
+      seen.add(d.id);
     }
-    const seen = new Set<string>();
+  }
+
+  /**
+   * Create devices, all or none: each with a fresh password, or (when `cert` is given for it)
+   * with the client certificate issued for it and no password at all.
+   */
+  create(devices: Array<{ id: string; tags?: Record<string, string>; cert?: IssuedCert }>): Credentials[] {
+    this.checkNew(devices);
     const tx = this.db.transaction(() =>
       devices.map((d) => {
-        if (seen.has(d.id) || this.stmts.get.get(d.id)) throw new WfError('DEVICE_EXISTS', d.id);
-        seen.add(d.id);
-        const password = randomBytes(32).toString('base64url');
-        this.stmts.insert.run(d.id, hashToken(password), JSON.stringify(d.tags ?? {}), nowSeconds());
-        return { id: d.id, username: d.id, password };
+        if (this.stmts.get.get(d.id)) throw new WfError('DEVICE_EXISTS', d.id);
+        const password = d.cert ? undefined : newPassword();
+        this.stmts.insert.run(d.id, password ? hashToken(password) : '', JSON.stringify(d.tags ?? {}), nowSeconds(), d.cert?.serial ?? null, d.cert?.notAfter ?? null);
+        return { id: d.id, username: d.id, ...(password ? { password } : {}) };
       }),
     );
     return tx();
   }
 
-  /** Constant-time credential check; hashes are cached because every MQTT connect asks. */
-  checkCredentials(id: string, password: string): boolean {
-    let hash = this.tokenCache.get(id);
-    if (hash === undefined) {
-      const row = this.stmts.tokenHash.get(id) as { token_hash: string } | undefined;
-      if (!row) return false;
-      hash = row.token_hash;
-      this.tokenCache.set(id, hash);
+  private credentials(id: string): CredentialRow | undefined {
+    let row = this.credCache.get(id);
+    if (row === undefined) {
+      row = this.stmts.credentials.get(id) as CredentialRow | undefined;
+      if (row) this.credCache.set(id, row);
     }
+    return row;
+  }
+
+  /** Constant-time password check. A certificate device or a revoked one has no password. */
+  checkCredentials(id: string, password: string): boolean {
+    const row = this.credentials(id);
+    if (!row || row.revoked_at !== null || row.token_hash === '') return false;
     const given = Buffer.from(hashToken(password), 'hex');
-    return timingSafeEqual(given, Buffer.from(hash, 'hex'));
+    return timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'));
+  }
+
+  /**
+   * A verified client certificate: only the device's current one is accepted (rotation and
+   * revocation take the others back). `operatorIssued`: the CA is the operator's own and the
+   * server cannot issue, so a device with no recorded certificate is vouched for by that CA.
+   */
+  checkCertificate(id: string, serial: string, operatorIssued = false): CertVerdict {
+    const row = this.credentials(id);
+    if (!row) return 'DEVICE_NOT_FOUND';
+    if (row.revoked_at !== null) return 'DEVICE_REVOKED';
+    if (row.cert_serial === null && operatorIssued) return null;
+    return row.cert_serial !== null && row.cert_serial === serial ? null : 'CERT_REVOKED';
+  }
+
+  /** Take back every credential of a device; its current certificate goes on the revocation list. */
+  revoke(id: string): void {
+    const device = this.require(id);
+    const now = nowSeconds();
+    this.db.transaction(() => {
+      if (device.certSerial) this.stmts.revokeSerial.run(device.certSerial, id, now);
+      this.stmts.revoke.run(now, id);
+    })();
+    this.credCache.delete(id);
+  }
+
+  /**
+   * New credentials for a device: a new password, or (given `cert`) the certificate issued for it.
+   * The old password stops working and the old certificate goes on the revocation list.
+   */
+  rotate(id: string, cert?: IssuedCert): Credentials {
+    const device = this.require(id);
+    if (device.revokedAt !== null) throw new WfError('DEVICE_REVOKED', id);
+    const password = cert ? undefined : newPassword();
+    this.db.transaction(() => {
+      if (device.certSerial) this.stmts.revokeSerial.run(device.certSerial, id, nowSeconds());
+      this.stmts.setCredentials.run(password ? hashToken(password) : '', cert?.serial ?? null, cert?.notAfter ?? null, id);
+    })();
+    this.credCache.delete(id);
+    return { id, username: id, ...(password ? { password } : {}) };
+  }
+
+  /** Serials taken back by revocations and rotations, oldest first (the CRL's entries). */
+  revokedSerials(): Array<{ serial: string; deviceId: string; revokedAt: number }> {
+    return this.stmts.revokedSerials.all() as Array<{ serial: string; deviceId: string; revokedAt: number }>;
   }
 
   get(id: string): DeviceView | undefined {
@@ -146,12 +233,14 @@ export class DeviceRepo {
     return d;
   }
 
-  /** Asked for every MQTT message the server receives: answered from the credential cache when it can. */
+  /**
+   * Asked for every MQTT message the server receives: answered from the credential cache when it
+   * can. A revoked device no longer exists for the device stream (an external broker may still
+   * carry its messages until it is disconnected there).
+   */
   exists(id: string): boolean {
-    if (this.tokenCache.has(id)) return true;
-    const row = this.stmts.tokenHash.get(id) as { token_hash: string } | undefined;
-    if (row) this.tokenCache.set(id, row.token_hash);
-    return row !== undefined;
+    const row = this.credentials(id);
+    return row !== undefined && row.revoked_at === null;
   }
 
   list(): DeviceView[] {

@@ -30,6 +30,8 @@ const toView = (r: ModuleRow): ModuleView => ({
 
 export class ModuleRepo {
   private readonly stmts;
+  /** A published release never changes: lookups by manifest digest (one per device when planning) are cached. */
+  private readonly byDigest = new Map<string, ModuleView>();
 
   constructor(db: Db) {
     this.stmts = {
@@ -66,8 +68,13 @@ export class ModuleRepo {
   }
 
   byManifestDigest(hex: string): ModuleView | undefined {
+    const hit = this.byDigest.get(hex);
+    if (hit) return hit;
     const row = this.stmts.byDigest.get(hex) as ModuleRow | undefined;
-    return row ? toView(row) : undefined;
+    if (!row) return undefined; // not cached: it may be published later
+    const view = toView(row);
+    this.byDigest.set(hex, view);
+    return view;
   }
 
   list(): ModuleView[] {

@@ -15,7 +15,20 @@ export interface Mosquitto {
   addUser(name: string, password: string): void;
   /** Stop and start again on the same port; without persistence, retained messages are gone. */
   restart(): Promise<void>;
+  /** SIGHUP: mosquitto re-reads its password file, ACL and the certificate files (the CRL among them). */
+  reload(): void;
   stop(): Promise<void>;
+}
+
+/**
+ * A TLS listener that takes each client's identity from its certificate (docs/security.md,
+ * "mosquitto"): the fleet CA verifies devices, the CRL takes revoked certificates back.
+ */
+export interface MosquittoTls {
+  cafile: string;
+  certfile: string;
+  keyfile: string;
+  crlfile: string;
 }
 
 async function freePort(): Promise<number> {
@@ -40,7 +53,7 @@ function which(bin: string): string {
   throw new Error(`${bin} is not installed: run "bash .ci/run" or "apt-get install mosquitto" (the external-broker tests need a real mosquitto)`);
 }
 
-export async function startMosquitto(): Promise<Mosquitto> {
+export async function startMosquitto(opts: { tls?: MosquittoTls } = {}): Promise<Mosquitto> {
   const mosquitto = which('mosquitto');
   const passwd = which('mosquitto_passwd');
   const dir = tempDir('wf-mosquitto-');
@@ -51,10 +64,13 @@ export async function startMosquitto(): Promise<Mosquitto> {
   const addUser = (name: string, password: string) => execFileSync(passwd, ['-b', pwFile, name, password]);
   addUser(SERVER_USER, serverPassword);
   writeFileSync(join(dir, 'acl'), mosquittoAcl(SERVER_USER));
+  const tls = opts.tls
+    ? [`cafile ${opts.tls.cafile}`, `certfile ${opts.tls.certfile}`, `keyfile ${opts.tls.keyfile}`, `crlfile ${opts.tls.crlfile}`, 'require_certificate true', 'use_identity_as_username true']
+    : [`password_file ${pwFile}`];
   writeFileSync(
     join(dir, 'mosquitto.conf'),
     // Run as the test's own user: as root, mosquitto would otherwise drop to a user that cannot read our temp dir.
-    [`user ${userInfo().username}`, 'log_dest stderr', `listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${join(dir, 'acl')}`, 'persistence false', ''].join('\n'),
+    [`user ${userInfo().username}`, 'log_dest stderr', `listener ${port} 127.0.0.1`, ...tls, 'allow_anonymous false', `acl_file ${join(dir, 'acl')}`, 'persistence false', ''].join('\n'),
   );
   let proc: ChildProcess;
   let stderr = '';
@@ -81,7 +97,11 @@ export async function startMosquitto(): Promise<Mosquitto> {
   await launch();
   return {
     port,
-    serverUrl: `mqtt://${SERVER_USER}:${serverPassword}@127.0.0.1:${port}`,
+    // With TLS the server authenticates with its own certificate (CN wasmfleet-server), not a password.
+    serverUrl: opts.tls ? `mqtts://127.0.0.1:${port}` : `mqtt://${SERVER_USER}:${serverPassword}@127.0.0.1:${port}`,
+    reload() {
+      proc.kill('SIGHUP');
+    },
     addUser(name, password) {
       addUser(name, password);
       // mosquitto re-reads the password file on SIGHUP

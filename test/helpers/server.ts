@@ -1,6 +1,6 @@
 // Test fixtures with real parts: a real fleet server (aedes + SQLite + blobs) on ephemeral ports,
 // real keys, real example modules compiled with jco, real mqtt.js clients.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -32,6 +32,8 @@ export interface DeviceCredentials {
   id: string;
   username: string;
   password: string;
+  /** The broker's CA (PEM) when the server speaks TLS. */
+  caCertificate?: string;
   mqttUrl: string;
   rootPublicKey: string;
 }
@@ -62,15 +64,20 @@ export async function startFleet(extra: Partial<ServerOptions> = {}): Promise<Te
       const mqttPort = Number(new URL(fleet.server.mqttUrl).port);
       const httpPort = Number(new URL(fleet.server.httpUrl).port);
       fleet.server = await startServer({ ...opts, mqttPort: opts.brokerUrl ? undefined : mqttPort, httpPort, ...more });
-      fleet.api = new ApiClient({ server: fleet.server.httpUrl, token: fleet.server.operatorToken });
+      fleet.api = apiFor(fleet.server);
     },
     async close() {
       await fleet.server.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  fleet.api = new ApiClient({ server: fleet.server.httpUrl, token: fleet.server.operatorToken });
+  fleet.api = apiFor(fleet.server);
   return fleet;
+}
+
+/** The operator's client, trusting the fleet CA when the server speaks HTTPS. */
+function apiFor(server: FleetServer): ApiClient {
+  return new ApiClient({ server: server.httpUrl, token: server.operatorToken, ca: server.caFile ? readFileSync(server.caFile, 'utf8') : undefined });
 }
 
 /** A raw MQTT client holding a device's credentials (client id = device id, as the broker requires). */

@@ -29,6 +29,7 @@ typedef struct {
     uint32_t probation_ticks;    /* successful ticks (and health checks) before commit */
     uint32_t budget;             /* instructions per entry call */
     const char *agent_version;   /* hello key 6 */
+    uint32_t freshness_grace_s;  /* after boot without a valid freshness statement: stale (0 = 3600) */
 } wf_agent_config_t;
 
 typedef struct {
@@ -68,9 +69,17 @@ typedef struct {
     bool connected;
     bool want_directive;         /* a bundle was deferred (probation): the port re-subscribes */
 
+    /* freshness (protocol.md §3.6): in RAM only, the grace starts again at every boot */
+    uint64_t boot_s;
+    uint64_t fresh_issued_at;    /* newest statement accepted, 0 = none */
+    uint64_t fresh_expires;
+    bool stale;
+    wf_status_t stale_reason;    /* FRESHNESS_MISSING or FRESHNESS_EXPIRED */
+
     /* work areas for the device checks (caller-owned through the struct) */
     uint8_t scratch[WF_SIG_SCRATCH];
     wf_checked_bundle_t checked;
+    wf_checked_freshness_t fresh_checked;
 } wf_agent_t;
 
 /**
@@ -87,6 +96,10 @@ void wf_agent_on_disconnect(wf_agent_t *a);
 
 /** A directive bundle arrived on .../directive. Never fails: outcomes are reports. */
 void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len);
+
+/** A freshness message arrived on wf/v1/fleet/freshness. Never fails: a refused one is logged,
+ *  and a device that has no valid one within its window reports stale (final states only). */
+void wf_agent_on_freshness(wf_agent_t *a, const uint8_t *msg, size_t len);
 
 /** A chunk response arrived on .../chunk. */
 void wf_agent_on_chunk(wf_agent_t *a, const uint8_t *msg, size_t len);

@@ -21,7 +21,8 @@ typedef struct {
 /** The device state a bundle is checked against (the "context" of protocol.md §7). */
 typedef struct {
     const char *device_id;
-    const uint8_t *root_public_key;  /* 32 bytes, pinned at provisioning */
+    const uint8_t *root_public_key;  /* 32 bytes, pinned at provisioning (root version 1) */
+    const wf_root_state_t *root;     /* root trusted after rotations; NULL = the provisioned one */
     uint64_t now;                    /* seconds since the epoch */
     uint32_t skew;                   /* WF_CLOCK_SKEW_S */
     uint32_t capabilities;           /* WF_CAP_* granted */
@@ -44,6 +45,7 @@ typedef struct {
 
 typedef struct {
     wf_slice_t keydoc_cose, directive_cose;
+    wf_root_state_t root;            /* where the bundle's root chain ended */
     wf_keydoc_t keydoc;
     wf_directive_t directive;
     uint8_t n_releases;
@@ -66,5 +68,31 @@ typedef struct {
  */
 wf_status_t wf_check_bundle(const uint8_t *bundle, size_t len, const wf_device_ctx_t *ctx,
                             uint8_t *scratch, size_t scratch_len, wf_checked_bundle_t *out);
+
+/**
+ * Check 2 alone: walk the root chain from ctx->root_public_key, then open the key document
+ * against its end (uses ctx: root_public_key, root, keydoc_serial, now, skew).
+ * @return statuses of wf_root_chain_walk, then of wf_keydoc_open.
+ */
+wf_status_t wf_check_trust(wf_slice_t keydoc, const wf_slice_t *roots, size_t n_roots,
+                           const wf_device_ctx_t *ctx, const wf_verify_env_t *env,
+                           wf_root_state_t *root_out, wf_keydoc_t *keydoc_out);
+
+typedef struct {
+    wf_root_state_t root;
+    wf_keydoc_t keydoc;
+    wf_freshness_t statement;
+} wf_checked_freshness_t;
+
+/**
+ * The device checks on a freshness message (protocol/device-checks.ts checkFreshness): size
+ * bound and strict decode, trust (check 2), director signature, not expired, not older than
+ * `last_issued_at` (0 = none seen yet).
+ * @return WF_OK or the reason: decode statuses, trust statuses, statement statuses
+ *   (COSE_*, KEY_EXPIRED, CBOR_*), FRESHNESS_EXPIRED, FRESHNESS_ROLLBACK.
+ */
+wf_status_t wf_check_freshness(const uint8_t *msg, size_t len, const wf_device_ctx_t *ctx,
+                               uint64_t last_issued_at, uint8_t *scratch, size_t scratch_len,
+                               wf_checked_freshness_t *out);
 
 #endif

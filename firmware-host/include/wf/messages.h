@@ -18,6 +18,9 @@
 #define WF_CHUNK_MAX 65536u
 #define WF_CHUNK_INDEX_MAX 0xffffffu
 #define WF_DETAIL_MAX 256u
+/** Fleet-wide, server → devices, retained: the freshness message (protocol.md §3.6). */
+#define WF_FRESHNESS_TOPIC "wf/v1/fleet/freshness"
+
 
 /* Device states (docs/protocol.md §4); the strings are the wire names. */
 typedef enum {
@@ -30,6 +33,7 @@ typedef enum {
     WF_STATE_COMMITTED,
     WF_STATE_FAILED,
     WF_STATE_ROLLED_BACK,
+    WF_STATE_STALE,      /* report-only: no valid freshness statement within the window */
     WF_STATE_COUNT_
 } wf_state_t;
 
@@ -41,11 +45,23 @@ typedef struct {
     wf_slice_t keydoc, directive;
     uint8_t n_manifests;
     wf_slice_t manifests[WF_MAX_COMPONENTS];
+    uint8_t n_roots;                        /* root chain links (key 4), 0 when absent */
+    wf_slice_t roots[WF_ROOT_CHAIN_MAX];
 } wf_bundle_t;
 
 /** @return WF_OK; CBOR_TOO_LARGE (> 32 KiB); CBOR_MALFORMED; CBOR_NON_CANONICAL;
  *  CBOR_FIELD_INVALID; CBOR_FIELD_MISSING; CBOR_UNKNOWN_FIELD. */
 wf_status_t wf_bundle_decode(const uint8_t *buf, size_t len, wf_bundle_t *out);
+
+/** The freshness message on wf/v1/fleet/freshness (protocol.md §5). */
+typedef struct {
+    wf_slice_t keydoc, statement;
+    uint8_t n_roots;
+    wf_slice_t roots[WF_ROOT_CHAIN_MAX];
+} wf_freshness_msg_t;
+
+/** @return as wf_bundle_decode, with an 8 KiB bound (WF_FRESHNESS_MSG_MAX). */
+wf_status_t wf_freshness_msg_decode(const uint8_t *buf, size_t len, wf_freshness_msg_t *out);
 
 typedef struct {
     wf_slice_t sha256;   /* 32 bytes */

@@ -15,6 +15,8 @@
 #define WF_PAYLOAD_MANIFEST 2u
 #define WF_PAYLOAD_DIRECTIVE 3u
 #define WF_PAYLOAD_ROLLBACK 4u
+#define WF_PAYLOAD_ROOT_LINK 5u
+#define WF_PAYLOAD_FRESHNESS 6u
 
 /* Size bounds (protocol/payloads/ sources, protocol/messages.ts MESSAGE_LIMITS). */
 #define WF_KEYDOC_MAX 4096u
@@ -25,6 +27,10 @@
 #define WF_IMAGE_MAX (16u * 1024u * 1024u)
 #define WF_MAX_KEYS 16u
 #define WF_MAX_COMPONENTS 8u
+#define WF_ROOT_LINK_MAX 512u
+#define WF_ROOT_CHAIN_MAX 16u
+#define WF_FRESHNESS_STMT_MAX 256u
+#define WF_FRESHNESS_MSG_MAX (8u * 1024u)
 /** Scratch a caller lends for one Sig_structure: the largest signed object plus its framing. */
 #define WF_SIG_SCRATCH (WF_KEYDOC_MAX + 32u)
 
@@ -73,6 +79,16 @@ typedef struct {
     uint64_t issued_at, expires;
 } wf_rollback_t;
 
+/** A root and its version: what a device trusts, or where a chain walk ended (§3.5). */
+typedef struct {
+    uint64_t version;         /* 1 = the provisioned root */
+    uint8_t public_key[32];
+} wf_root_state_t;
+
+typedef struct {
+    uint64_t issued_at, expires;
+} wf_freshness_t;
+
 /** Verification inputs shared by the open functions. */
 typedef struct {
     uint64_t now;      /* seconds since the epoch, device clock */
@@ -111,5 +127,22 @@ wf_status_t wf_manifest_open(const uint8_t *buf, size_t len, const wf_keydoc_t *
 /** Open a rollback authorization signed by a release key. Statuses as wf_directive_open. */
 wf_status_t wf_rollback_open(const uint8_t *buf, size_t len, const wf_keydoc_t *keys,
                              const wf_verify_env_t *env, wf_rollback_t *out);
+
+/**
+ * Walk root chain links from the provisioned root (protocol/payloads/root-chain.ts): each link
+ * signed by the root before it and naming the next version; the walk must pass through
+ * `trusted` (same key at its version; NULL = the provisioned root) and not end below it.
+ * @return WF_OK with *out = the last root; per link: envelope statuses; ROOT_CHAIN_BROKEN
+ *   (kid is not the previous root's, version not previous + 1, another key at the trusted
+ *   version); COSE_BAD_SIGNATURE; CBOR_* of the payload; COSE_WRONG_TYPE; then ROOT_ROLLBACK.
+ */
+wf_status_t wf_root_chain_walk(const wf_slice_t *links, size_t n_links,
+                               const uint8_t provisioned[32], const wf_root_state_t *trusted,
+                               const wf_verify_env_t *env, wf_root_state_t *out);
+
+/** Open a freshness statement signed by a director key. Statuses as wf_directive_open;
+ *  CBOR_FIELD_INVALID when expires < issued_at. */
+wf_status_t wf_freshness_open(const uint8_t *buf, size_t len, const wf_keydoc_t *keys,
+                              const wf_verify_env_t *env, wf_freshness_t *out);
 
 #endif

@@ -32,6 +32,9 @@ typedef struct {
     uint8_t dl_sha256[32];
     uint32_t dl_bytes;            /* bytes durably in the slot */
     uint32_t dl_chunk_size;
+    /* the root trusted after rotations (protocol.md §3.5); 0 = the provisioned root */
+    uint64_t root_version;
+    uint8_t root_key[32];
 } wf_record_t;
 
 /** What becomes of the modules' kv store around a trial (wf_platform_t.kv_trial). */

@@ -61,6 +61,13 @@
     X(MODULE_CRASH_LOOP)          \
     X(MODULE_OUT_OF_MEMORY)       \
     X(INTERNAL)                   \
+    /* root chain and freshness (protocol.md §3.5, §3.6); after INTERNAL so that reason values \
+     * already stored in device records keep their meaning */ \
+    X(ROOT_CHAIN_BROKEN)          \
+    X(ROOT_ROLLBACK)              \
+    X(FRESHNESS_EXPIRED)          \
+    X(FRESHNESS_ROLLBACK)         \
+    X(FRESHNESS_MISSING)          \
     /* host-internal: never a wire reason of their own (reported as INTERNAL) */ \
     X(HOST_ONLY_)                 \
     X(BUFFER_TOO_SMALL)           \

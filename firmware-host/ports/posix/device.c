@@ -16,8 +16,19 @@
 
 static uint64_t now_s(void *ctx)
 {
-    (void)ctx;
-    return (uint64_t)time(NULL);
+    const wf_device_t *d = ctx; /* storage is the first member: ctx is the device */
+    return (uint64_t)((int64_t)time(NULL) + d->clock_offset_s);
+}
+
+void wf_device_refresh_clock(wf_device_t *d)
+{
+    FILE *f;
+    long long v;
+    if (d->clock_offset_file == NULL || d->clock_offset_file[0] == '\0') { return; }
+    f = fopen(d->clock_offset_file, "r");
+    if (f == NULL) { return; }
+    if (fscanf(f, "%lld", &v) == 1) { d->clock_offset_s = (int64_t)v; }
+    fclose(f);
 }
 
 static uint64_t monotonic_ms(void *ctx)

@@ -16,8 +16,13 @@ typedef struct {
     struct mosquitto *mosq;
     char topic_prefix[96];       /* wf/v1/dev/{id}/ */
     uint8_t gpio[64];            /* 0xff = never written */
+    int64_t clock_offset_s;      /* a fake clock for tests (--clock-offset-file) */
+    const char *clock_offset_file;
 } wf_device_t;
 
 void wf_device_bind(wf_device_t *d, const char *device_id, uint32_t slot_size);
+
+/** Re-read the clock offset file, if one was given (tests move the device's clock with it). */
+void wf_device_refresh_clock(wf_device_t *d);
 
 #endif

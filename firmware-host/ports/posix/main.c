@@ -65,12 +65,15 @@ int main(int argc, char **argv)
     ac.budget = cfg.budget;
     ac.probation_ticks = cfg.probation_ticks;
     ac.agent_version = AGENT_VERSION;
+    ac.freshness_grace_s = cfg.freshness_grace;
 
     if (wf_posix_storage_init(&device.storage, cfg.state_dir) != WF_OK) {
         fprintf(stderr, "cannot use state directory %s\n", cfg.state_dir);
         return 1;
     }
     wf_device_bind(&device, cfg.device_id, cfg.slot_size);
+    device.clock_offset_file = cfg.clock_offset_file;
+    wf_device_refresh_clock(&device);
 
     /* the two allocations of the process, made once: WAMR's pool and the image buffer */
     pool_len = (size_t)cfg.memory + 2u * 1024u * 1024u;
@@ -100,7 +103,9 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "[%s] running (%s, state %s)\n", cfg.device_id, AGENT_VERSION, cfg.state_dir);
     while (!stop_requested) {
-        uint32_t wait = wf_agent_poll(&device.agent);
+        uint32_t wait;
+        wf_device_refresh_clock(&device);
+        wait = wf_agent_poll(&device.agent);
         if (device.agent.want_directive && device.agent.state != WF_STATE_PROBATION) {
             device.agent.want_directive = false;
             wf_mqtt_reread_directive(&device);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -199,12 +200,19 @@ static wf_status_t p_record_read(void *ctx, wf_record_t *rec)
     uint8_t buf[6 + sizeof(wf_record_t) + 4];
     size_t len = 0;
     uint32_t sum;
+    /* a record written before the root fields were appended: read it, the root fields are 0 */
+    const size_t before_root = offsetof(wf_record_t, root_version);
+    size_t body;
     wf_status_t st = wf_posix_read_file(s->dir, "record.bin", buf, sizeof buf, &len);
     if (st != WF_OK) { return st; }
-    if (len != sizeof buf || memcmp(buf, "wfrec1", 6) != 0) { return WF_NOT_FOUND; }
-    memcpy(&sum, buf + 6 + sizeof(wf_record_t), 4);
-    if (sum != fnv1a(buf + 6, sizeof(wf_record_t))) { return WF_NOT_FOUND; }
-    memcpy(rec, buf + 6, sizeof *rec);
+    if ((len != sizeof buf && len != 6 + before_root + 4) || memcmp(buf, "wfrec1", 6) != 0) {
+        return WF_NOT_FOUND;
+    }
+    body = len - 10u;
+    memcpy(&sum, buf + 6 + body, 4);
+    if (sum != fnv1a(buf + 6, body)) { return WF_NOT_FOUND; }
+    memset(rec, 0, sizeof *rec);
+    memcpy(rec, buf + 6, body);
     return WF_OK;
 }
 

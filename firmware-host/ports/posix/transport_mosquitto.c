@@ -32,6 +32,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     mosquitto_subscribe(m, NULL, t, 1);
     topic(d, "chunk", t, sizeof t);
     mosquitto_subscribe(m, NULL, t, 0);
+    mosquitto_subscribe(m, NULL, WF_FRESHNESS_TOPIC, 1);
     wf_agent_on_connect(&d->agent); /* hello, online, report: all retained */
 }
 
@@ -50,6 +51,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     size_t plen = strlen(d->topic_prefix);
     const char *suffix;
     (void)m;
+    if (strcmp(msg->topic, WF_FRESHNESS_TOPIC) == 0) {
+        wf_agent_on_freshness(&d->agent, msg->payload, (size_t)msg->payloadlen);
+        return;
+    }
     if (strncmp(msg->topic, d->topic_prefix, plen) != 0) { return; }
     suffix = msg->topic + plen;
     if (strcmp(suffix, "directive") == 0) {
@@ -73,6 +78,18 @@ wf_status_t wf_mqtt_open(wf_device_t *d, const wf_posix_config_t *c)
     mosquitto_message_callback_set(d->mosq, on_message);
     if (c->username[0] != '\0') {
         mosquitto_username_pw_set(d->mosq, c->username, c->password[0] != '\0' ? c->password : NULL);
+    }
+    if (c->tls) {
+        /* OpenSSL under libmosquitto: verify the broker against the fleet CA and its host name;
+         * present the device certificate when there is one (docs/security.md, transport). */
+        int rc = mosquitto_tls_set(d->mosq, c->ca_file, NULL, c->cert_file[0] != '\0' ? c->cert_file : NULL,
+                                   c->key_file[0] != '\0' ? c->key_file : NULL, NULL);
+        if (rc == MOSQ_ERR_SUCCESS) { rc = mosquitto_tls_opts_set(d->mosq, 1, "tlsv1.2", NULL); }
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "[%s] mqtt: TLS setup failed (%s): check --ca, --cert, --key\n", c->device_id,
+                    mosquitto_strerror(rc));
+            return WF_TRANSPORT_ERROR;
+        }
     }
     /* the broker says "offline" for us when the link dies (protocol.md §5 online) */
     (void)wf_online_encode(false, off, sizeof off, &off_len);

@@ -38,6 +38,7 @@ static bool config_changed(wf_agent_t *a, const wf_release_t *rel)
 void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
 {
     wf_device_ctx_t ctx;
+    wf_root_state_t root;
     wf_running_t running;
     wf_status_t st;
     const wf_release_t *rel = NULL;
@@ -59,6 +60,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
     ctx.memory = a->cfg.memory;
     ctx.committed_sequence = wf_ag_committed_sequence(a);
     ctx.keydoc_serial = a->rec.keydoc_serial;
+    ctx.root = wf_ag_trusted_root(a, &root);
     if (a->active >= 0) {
         running.component = a->active_info.component;
         running.version = a->active_info.version;
@@ -84,10 +86,7 @@ void wf_agent_on_directive(wf_agent_t *a, const uint8_t *bundle, size_t len)
         return;
     }
     a->target_sequence = cb->directive.sequence;
-    if (cb->keydoc.serial > a->rec.keydoc_serial) {
-        a->rec.keydoc_serial = cb->keydoc.serial; /* a newer key document is now the floor */
-        wf_ag_save_record(a);
-    }
+    wf_ag_raise_trust(a, &cb->keydoc, &cb->root);
     if (a->target_slot >= 0 && a->target_slot != a->active) {
         /* a newer directive supersedes a download in progress */
         a->target_slot = -1;
@@ -154,6 +153,7 @@ wf_status_t wf_agent_start(wf_agent_t *a, const wf_platform_t *pf, const wf_agen
     a->target_slot = -1;
     a->state = WF_STATE_IDLE;
     if (pf->record_read(pf->ctx, &a->rec) != WF_OK) { memset(&a->rec, 0, sizeof a->rec); }
+    a->boot_s = pf->now_s(pf->ctx);
     for (i = 0; i < 2; i++) {
         if (pf->trailer_read(pf->ctx, (uint8_t)i, t[i]) != WF_OK) { return WF_STORAGE_ERROR; }
         s[i] = wf_trailer_state(t[i]);
@@ -245,6 +245,7 @@ uint32_t wf_agent_poll(wf_agent_t *a)
     uint64_t now = a->pf->monotonic_ms(a->pf->ctx);
     uint64_t wait = 1000;
 
+    wf_ag_freshness_poll(a);
     if (a->module.instance != NULL) {
         if (now >= a->next_tick_ms) { wf_ag_tick(a, now); }
         if (a->module.instance != NULL && a->next_tick_ms > now && a->next_tick_ms - now < wait) {

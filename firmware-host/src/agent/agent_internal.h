@@ -34,6 +34,15 @@ void wf_ag_activate(wf_agent_t *a);
 void wf_ag_verify_and_install(wf_agent_t *a);
 void wf_ag_tick(wf_agent_t *a, uint64_t now);
 
+/* freshness.c */
+/** The root this device trusts (NULL = the provisioned one); `buf` holds it. */
+const wf_root_state_t *wf_ag_trusted_root(const wf_agent_t *a, wf_root_state_t *buf);
+/** Raise the stored trust floors (key document serial, root version) after an accepted bundle
+ *  or freshness message; the record is written only when one moved. */
+void wf_ag_raise_trust(wf_agent_t *a, const wf_keydoc_t *keydoc, const wf_root_state_t *root);
+/** Recompute stale/fresh; a change is reported at once. Called from wf_agent_poll. */
+void wf_ag_freshness_poll(wf_agent_t *a);
+
 /* download.c */
 void wf_ag_request_chunks(wf_agent_t *a);
 void wf_ag_start_download(wf_agent_t *a);

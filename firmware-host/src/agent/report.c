@@ -49,6 +49,14 @@ void wf_ag_publish_report(wf_agent_t *a, bool with_progress, uint64_t bytes, uin
     r.progress_bytes = bytes;
     r.progress_total = total;
     r.detail = a->detail[0] != '\0' ? a->detail : NULL;
+    if (a->stale && wf_update_is_final(a->state)) {
+        /* done with its directives and no fresh statement: it may be kept from updates */
+        r.state = WF_STATE_STALE;
+        r.reason = a->stale_reason;
+        r.target_sequence = 0;
+        r.detail = a->stale_reason == WF_FRESHNESS_MISSING ? "no valid freshness statement since boot"
+                                                           : "the last freshness statement expired";
+    }
     r.time = a->pf->now_s(a->pf->ctx);
     a->last_report_ms = a->pf->monotonic_ms(a->pf->ctx);
     if (wf_report_encode(&r, buf, sizeof buf, &len) == WF_OK && a->connected) {

@@ -83,6 +83,38 @@ static wf_status_t check_release(const wf_bundle_t *b, const wf_directive_entry_
     return WF_OK;
 }
 
+wf_status_t wf_check_trust(wf_slice_t keydoc, const wf_slice_t *roots, size_t n_roots,
+                           const wf_device_ctx_t *ctx, const wf_verify_env_t *env,
+                           wf_root_state_t *root_out, wf_keydoc_t *keydoc_out)
+{
+    TRY(wf_root_chain_walk(roots, n_roots, ctx->root_public_key, ctx->root, env, root_out));
+    return wf_keydoc_open(keydoc.ptr, keydoc.len, root_out->public_key, ctx->keydoc_serial, env,
+                          keydoc_out);
+}
+
+wf_status_t wf_check_freshness(const uint8_t *msg, size_t len, const wf_device_ctx_t *ctx,
+                               uint64_t last_issued_at, uint8_t *scratch, size_t scratch_len,
+                               wf_checked_freshness_t *out)
+{
+    wf_freshness_msg_t m;
+    wf_verify_env_t env;
+
+    if (msg == NULL || ctx == NULL || out == NULL || ctx->root_public_key == NULL) {
+        return WF_BAD_PARAMETER;
+    }
+    if (scratch == NULL || scratch_len < WF_SIG_SCRATCH) { return WF_BUFFER_TOO_SMALL; }
+    env.now = ctx->now;
+    env.skew = ctx->skew;
+    env.scratch = scratch;
+    env.scratch_len = scratch_len;
+    TRY(wf_freshness_msg_decode(msg, len, &m));
+    TRY(wf_check_trust(m.keydoc, m.roots, m.n_roots, ctx, &env, &out->root, &out->keydoc));
+    TRY(wf_freshness_open(m.statement.ptr, m.statement.len, &out->keydoc, &env, &out->statement));
+    if (out->statement.expires + env.skew <= env.now) { return WF_FRESHNESS_EXPIRED; }
+    if (out->statement.issued_at < last_issued_at) { return WF_FRESHNESS_ROLLBACK; }
+    return WF_OK;
+}
+
 wf_status_t wf_check_bundle(const uint8_t *bundle, size_t len, const wf_device_ctx_t *ctx,
                             uint8_t *scratch, size_t scratch_len, wf_checked_bundle_t *out)
 {
@@ -106,9 +138,8 @@ wf_status_t wf_check_bundle(const uint8_t *bundle, size_t len, const wf_device_c
     out->keydoc_cose = b.keydoc;
     out->directive_cose = b.directive;
 
-    /* 2. key document against the pinned root */
-    TRY(wf_keydoc_open(b.keydoc.ptr, b.keydoc.len, ctx->root_public_key, ctx->keydoc_serial,
-                       &env, &out->keydoc));
+    /* 2. root chain from the pinned root, key document against its end */
+    TRY(wf_check_trust(b.keydoc, b.roots, b.n_roots, ctx, &env, &out->root, &out->keydoc));
 
     /* 3. directive: director signature, device, expiry, sequence */
     TRY(wf_directive_open(b.directive.ptr, b.directive.len, &out->keydoc, &env, &out->directive));

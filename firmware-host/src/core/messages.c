@@ -15,7 +15,7 @@
 
 static const char *const state_names[WF_STATE_COUNT_] = {
     "idle", "assigned", "downloading", "verifying", "installing",
-    "probation", "committed", "failed", "rolled_back",
+    "probation", "committed", "failed", "rolled_back", "stale",
 };
 
 const char *wf_state_name(wf_state_t state)
@@ -41,6 +41,21 @@ static wf_status_t open_message(const uint8_t *buf, size_t len, size_t max, wf_m
     return wf_map_open(f, buf, len, 0);
 }
 
+/* Optional array (1..WF_ROOT_CHAIN_MAX) of root chain links, each a bstr ≤ WF_ROOT_LINK_MAX. */
+static wf_status_t read_roots(wf_map_t *f, uint32_t key, wf_slice_t *roots, uint8_t *n)
+{
+    wf_array_t arr;
+    size_t at, off;
+    *n = 0;
+    if (wf_map_find(f, key, &at) != WF_OK) { return WF_OK; }
+    TRY(wf_cbor_get_array(f->base, f->len, at, 1, WF_ROOT_CHAIN_MAX, &arr));
+    while (wf_array_next(&arr, &off) == WF_OK) {
+        TRY(wf_cbor_get_bytes(f->base, f->len, off, 0, WF_ROOT_LINK_MAX, &roots[*n]));
+        (*n)++;
+    }
+    return WF_OK;
+}
+
 wf_status_t wf_bundle_decode(const uint8_t *buf, size_t len, wf_bundle_t *out)
 {
     wf_map_t f;
@@ -56,6 +71,17 @@ wf_status_t wf_bundle_decode(const uint8_t *buf, size_t len, wf_bundle_t *out)
         TRY(wf_cbor_get_bytes(buf, len, off, 0, WF_MANIFEST_MAX, &out->manifests[out->n_manifests]));
         out->n_manifests++;
     }
+    TRY(read_roots(&f, 4, out->roots, &out->n_roots));
+    return wf_map_done(&f);
+}
+
+wf_status_t wf_freshness_msg_decode(const uint8_t *buf, size_t len, wf_freshness_msg_t *out)
+{
+    wf_map_t f;
+    TRY(open_message(buf, len, WF_FRESHNESS_MSG_MAX, &f));
+    TRY(wf_map_bytes(&f, 1, 0, WF_KEYDOC_MAX, &out->keydoc));
+    TRY(wf_map_bytes(&f, 2, 0, WF_FRESHNESS_STMT_MAX, &out->statement));
+    TRY(read_roots(&f, 3, out->roots, &out->n_roots));
     return wf_map_done(&f);
 }
 

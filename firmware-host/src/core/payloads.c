@@ -143,6 +143,69 @@ static wf_status_t release_key_for(const void *arg, wf_slice_t kid, const wf_ver
     return wf_keydoc_key_for((const wf_keydoc_t *)arg, kid, WF_ROLE_RELEASE, env, public_key);
 }
 
+/* ---- root chain (§3.5) ------------------------------------------------------------------ */
+
+static wf_status_t previous_root_for(const void *arg, wf_slice_t kid, const wf_verify_env_t *env,
+                                     const uint8_t **public_key)
+{
+    const wf_root_state_t *prev = (const wf_root_state_t *)arg;
+    uint8_t digest[32];
+    (void)env;
+    wf_sha256(prev->public_key, 32, digest);
+    if (kid.len != WF_KID_LEN || !wf_ct_equal(kid.ptr, digest, WF_KID_LEN)) {
+        return WF_ROOT_CHAIN_BROKEN; /* not signed by the root before it */
+    }
+    *public_key = prev->public_key;
+    return WF_OK;
+}
+
+wf_status_t wf_root_chain_walk(const wf_slice_t *links, size_t n_links,
+                               const uint8_t provisioned[32], const wf_root_state_t *trusted,
+                               const wf_verify_env_t *env, wf_root_state_t *out)
+{
+    wf_root_state_t cur;
+    size_t i;
+
+    cur.version = 1;
+    memcpy(cur.public_key, provisioned, 32);
+    for (i = 0; i < n_links; i++) {
+        wf_map_t f;
+        uint64_t version, issued_at;
+        wf_slice_t pk;
+        TRY(open_signed(links[i].ptr, links[i].len, WF_ROOT_LINK_MAX, WF_PAYLOAD_ROOT_LINK,
+                        previous_root_for, &cur, env, &f));
+        TRY(wf_map_uint(&f, 2, 2, WF_CBOR_UINT_MAX, &version));
+        TRY(wf_map_bytes(&f, 3, 32, 32, &pk));
+        TRY(wf_map_uint(&f, 4, 0, WF_CBOR_UINT_MAX, &issued_at));
+        TRY(wf_map_done(&f));
+        if (version != cur.version + 1u) { return WF_ROOT_CHAIN_BROKEN; }
+        if (trusted != NULL && version == trusted->version &&
+            memcmp(pk.ptr, trusted->public_key, 32) != 0) {
+            return WF_ROOT_CHAIN_BROKEN; /* a fork signed by a retired root */
+        }
+        cur.version = version;
+        memcpy(cur.public_key, pk.ptr, 32);
+    }
+    if (trusted != NULL && cur.version < trusted->version) { return WF_ROOT_ROLLBACK; }
+    *out = cur;
+    return WF_OK;
+}
+
+/* ---- freshness statement (§3.6) -------------------------------------------------------- */
+
+wf_status_t wf_freshness_open(const uint8_t *buf, size_t len, const wf_keydoc_t *keys,
+                              const wf_verify_env_t *env, wf_freshness_t *out)
+{
+    wf_map_t f;
+    TRY(open_signed(buf, len, WF_FRESHNESS_STMT_MAX, WF_PAYLOAD_FRESHNESS, director_key_for, keys,
+                    env, &f));
+    TRY(wf_map_uint(&f, 2, 0, WF_CBOR_UINT_MAX, &out->issued_at));
+    TRY(wf_map_uint(&f, 3, 0, WF_CBOR_UINT_MAX, &out->expires));
+    TRY(wf_map_done(&f));
+    if (out->expires < out->issued_at) { return WF_CBOR_FIELD_INVALID; }
+    return WF_OK;
+}
+
 /* ---- directive (§3.3) ------------------------------------------------------------------- */
 
 /* {tstr 1..64: tstr ≤256}, at most 32 entries (fields.ts checkTextMap). */

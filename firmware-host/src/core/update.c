@@ -35,6 +35,8 @@ static const cell_t table[WF_STATE_COUNT_][WF_EV_COUNT_] = {
     {T(ASSIGNED, ASSIGN), X, X, X, X, X, X, X, T(FAILED, REFUSE), X},
     /* rolled_back */
     {T(ASSIGNED, ASSIGN), X, X, X, X, X, X, X, T(FAILED, REFUSE), X},
+    /* stale: reported only, never entered (src/agent/freshness.c) */
+    {X, X, X, X, X, X, X, X, X, X},
 };
 /* Probation does not take a new directive: it ends (commit or revert) first, so a device is
  * never left between two modules. A bundle that fails checks in a final state is reported

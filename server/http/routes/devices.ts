@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../store/db.js';
+import { addDevice, revokeDevice, rotateCredentials, type IssuedCredentials } from '../../services/credentials.js';
 import type { ApiDeps } from '../app.js';
 
 const tags = { type: 'object', additionalProperties: { type: 'string', maxLength: 128 }, maxProperties: 32 } as const;
@@ -9,20 +10,32 @@ const newDevice = {
   additionalProperties: false,
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, tags },
 } as const;
+// A PEM certificate signing request of a P-256 key is about 500 bytes.
+const csr = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const newDeviceWithCsr = { ...newDevice, properties: { ...newDevice.properties, csr } } as const;
 
 export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const withConnection = (c: { id: string; username: string; password: string }) => ({
+  const withConnection = (c: IssuedCredentials) => ({
     ...c,
     mqttUrl: deps.publicMqttUrl(),
     rootPublicKey: Buffer.from(deps.trust().rootPublicKey).toString('hex'),
+    // The CA a device trusts the broker with (public; absent in clear text).
+    ...(deps.credentials.caPem ? { caCertificate: deps.credentials.caPem } : {}),
   });
 
-  app.post<{ Body: { id: string; tags?: Record<string, string> } }>('/v1/devices', { schema: { body: newDevice } }, async (req, reply) => {
-    const [creds] = deps.devices.create([req.body]);
+  app.post<{ Body: { id: string; tags?: Record<string, string>; csr?: string } }>('/v1/devices', { schema: { body: newDeviceWithCsr } }, async (req, reply) => {
+    const creds = await addDevice(deps.credentials, req.body, req.actor);
     deps.engine.deviceChanged(creds.id, 'new');
-    audit(deps.db, 'device.add', { devices: [creds.id] }, { actor: req.actor });
     return reply.status(201).send(withConnection(creds));
   });
+
+  app.post<{ Params: { id: string } }>('/v1/devices/:id/revoke', async (req) => revokeDevice(deps.credentials, req.params.id, req.actor));
+
+  app.post<{ Params: { id: string }; Body: { csr?: string } }>(
+    '/v1/devices/:id/credentials',
+    { schema: { body: { type: 'object', additionalProperties: false, properties: { csr } } } },
+    async (req) => withConnection(await rotateCredentials(deps.credentials, req.params.id, req.body?.csr, req.actor)),
+  );
 
   app.post<{ Body: { devices: Array<{ id: string; tags?: Record<string, string> }> } }>(
     '/v1/devices/batch',

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { WfError } from '../../../protocol/errors.js';
 import { publishModule } from '../../services/publish.js';
 import type { ApiDeps } from '../app.js';
 import { base64Field } from '../errors.js';
@@ -31,4 +32,16 @@ export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/modules', async () => ({ modules: deps.modules.list() }));
 
   app.get<{ Params: { name: string; version: string } }>('/v1/modules/:name/:version', async (req) => deps.modules.require(req.params.name, req.params.version));
+
+  // The signed release exactly as published (the body POST /v1/modules takes): a rehearsal
+  // republishes it into its twin server, so the twin runs the real signed bytes.
+  app.get<{ Params: { name: string; version: string } }>('/v1/modules/:name/:version/release', async (req) => {
+    const m = deps.modules.require(req.params.name, req.params.version);
+    const image = deps.blobs.get(m.sha256);
+    if (!image) throw new WfError('CHUNK_UNKNOWN_BLOB', `${m.name}@${m.version}: image ${m.sha256.slice(0, 12)}… missing from the blob store`);
+    return {
+      manifest: Buffer.from(deps.modules.manifestBytes(m.name, m.version)).toString('base64'),
+      module: Buffer.from(image).toString('base64'),
+    };
+  });
 }

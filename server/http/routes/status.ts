@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../app.js';
+import { keyExpiry } from '../../services/key-expiry.js';
+import { nowSeconds } from '../../store/db.js';
 
 /** Fleet summary: how many devices are in each state, online, and on each release. */
 export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -13,6 +15,8 @@ export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (d.online) online++;
       for (const r of d.running) releases[`${r.component}@${r.version}`] = (releases[`${r.component}@${r.version}`] ?? 0) + 1;
     }
-    return { devices: devices.length, online, states, releases, modules: deps.modules.list().length };
+    // Devices that stopped seeing freshness statements (a freeze, or a server that stopped signing).
+    const stale = devices.filter((d) => d.state === 'stale').map((d) => d.id);
+    return { devices: devices.length, online, states, releases, modules: deps.modules.list().length, stale, keys: keyExpiry(deps.trust(), nowSeconds()) };
   });
 }

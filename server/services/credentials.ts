@@ -1,0 +1,65 @@
+// Device credentials: issue a client certificate (CN = device id) over a key the operator made,
+// revoke a device, rotate its password or certificate. Every change that takes a credential back
+// rewrites the CRL and closes the device's current connection (docs/security.md, transport).
+import { WfError } from '../../protocol/errors.js';
+import { audit, type Actor, type Db } from '../store/db.js';
+import type { Credentials, DeviceRepo, DeviceView, IssuedCert } from '../store/devices.js';
+import { csrPublicKey, issueClientCert, type Issuer, type RevokedSerial } from '../tls/certs.js';
+
+export interface CredentialDeps {
+  db: Db;
+  devices: DeviceRepo;
+  /** The fleet CA when the server speaks TLS and holds the CA key; null otherwise. */
+  issuer: Issuer | null;
+  /** Rewrite the CRL file (a no-op without TLS). */
+  writeCrl(revoked: RevokedSerial[]): Promise<void>;
+  /** Close the device's connection on the embedded broker (a no-op with an external one). */
+  disconnect(deviceId: string): void;
+}
+
+export interface IssuedCredentials extends Credentials {
+  /** PEM client certificate when the device authenticates with one. */
+  certificate?: string;
+  certSerial?: string;
+}
+
+async function issueFor(deps: CredentialDeps, id: string, csr: string): Promise<{ pem: string; cert: IssuedCert }> {
+  if (!deps.issuer) throw new WfError('TLS_CA_KEY_MISSING', 'start the server with --tls (or --tls-ca-key with your own CA) to issue device certificates');
+  const publicKey = await csrPublicKey(csr);
+  const issued = await issueClientCert(deps.issuer, id, publicKey);
+  return { pem: issued.certPem, cert: { serial: issued.serial, notAfter: Math.floor(issued.notAfter.getTime() / 1000) } };
+}
+
+async function refreshCrl(deps: CredentialDeps): Promise<void> {
+  await deps.writeCrl(deps.devices.revokedSerials().map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
+}
+
+/** A new device with a password, or with a certificate for the key in `csr`. */
+export async function addDevice(deps: CredentialDeps, d: { id: string; tags?: Record<string, string>; csr?: string }, actor: Actor | null = null): Promise<IssuedCredentials> {
+  deps.devices.checkNew([d]);
+  const issued = d.csr ? await issueFor(deps, d.id, d.csr) : undefined;
+  const [creds] = deps.devices.create([{ id: d.id, tags: d.tags, cert: issued?.cert }]);
+  audit(deps.db, 'device.add', { devices: [d.id], credential: issued ? 'certificate' : 'password', certSerial: issued?.cert.serial }, { actor });
+  return issued ? { ...creds, certificate: issued.pem, certSerial: issued.cert.serial } : creds;
+}
+
+export async function revokeDevice(deps: CredentialDeps, id: string, actor: Actor | null = null): Promise<DeviceView> {
+  const before = deps.devices.require(id);
+  deps.devices.revoke(id);
+  audit(deps.db, 'device.revoke', { device: id, certSerial: before.certSerial }, { actor });
+  await refreshCrl(deps);
+  deps.disconnect(id);
+  return deps.devices.require(id);
+}
+
+/** New credentials of the same kind as asked: a certificate when `csr` is given, else a password. */
+export async function rotateCredentials(deps: CredentialDeps, id: string, csr?: string, actor: Actor | null = null): Promise<IssuedCredentials> {
+  const before = deps.devices.require(id);
+  if (before.revokedAt !== null) throw new WfError('DEVICE_REVOKED', id);
+  const issued = csr ? await issueFor(deps, id, csr) : undefined;
+  const creds = deps.devices.rotate(id, issued?.cert);
+  audit(deps.db, 'device.rotate-credentials', { device: id, kind: issued ? 'certificate' : 'password', oldSerial: before.certSerial, newSerial: issued?.cert.serial }, { actor });
+  await refreshCrl(deps);
+  deps.disconnect(id);
+  return issued ? { ...creds, certificate: issued.pem, certSerial: issued.cert.serial } : creds;
+}
