@@ -2,6 +2,8 @@
 // bars and a final table (or --json). Exit 0 when every device ends online and none is stuck
 // mid-update; 1 otherwise.
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { ENGINE_KINDS } from '../../device-sim/engine/select.js';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
 import { resolveCa, resolveToken } from '../client.js';
 import { collectPair, positiveInt, probability } from '../options.js';
