@@ -223,6 +223,7 @@ const deviceRow = (d: DeviceView) => ({
   module: d.running[0]?.component,
   version: d.running[0]?.version,
   online: d.revokedAt ? 'revoked' : d.online ? 'yes' : 'no',
+  host: d.hello?.host ?? '-',
   'last seen': ago(d.lastSeen),
   'last error': d.lastError,
 });

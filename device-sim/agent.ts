@@ -51,7 +51,7 @@ export interface AgentOptions {
   /** Seed of the simulated gpio/sensors (default: the device id). */
   seed?: string;
   capabilities?: string[];
-  /** Host kind announced in the hello (a rehearsal twin announces its real twin's; the engine stays V8). */
+  /** Host kind announced in the hello (default: the engine's name; a rehearsal twin announces its real twin's). */
   hostKind?: 'v8' | 'wasm3' | 'wamr';
   /** Bytes of linear memory a module may have. */
   memory?: number;
@@ -98,7 +98,7 @@ function withDefaults(options: AgentOptions): Defaults & AgentOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as AgentOptions;
   return {
     seed: options.deviceId,
-    hostKind: 'v8',
+    hostKind: options.engine.name,
     capabilities: [...BASE_CAPABILITIES, 'gpio', 'sensor'].sort(),
     memory: 1024 * 1024,
     chunkSize: 4096,

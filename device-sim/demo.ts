@@ -38,6 +38,8 @@ async function main(): Promise<number> {
     stateDir: join(dir, 'devices'),
     agent: { probation: { ticks: 3 } },
   });
+  if (fleet.notice) process.stderr.write(`${fleet.notice}\n`);
+  say(`${DEVICES} simulated devices running modules on ${fleet.engineName}`);
 
   /** Live bars while waiting for `done`. */
   const watch = async (what: string, done: (s: FleetSummary) => boolean): Promise<FleetSummary> => {

@@ -10,7 +10,7 @@ process.on('SIGINT', () => {});
 process.once('message', (cfg: ProcConfig) => {
   void (async () => {
     const fleet = await Fleet.start(cfg);
-    send({ type: 'started' });
+    send({ type: 'started', engine: fleet.engineName });
     const tick = setInterval(() => send({ type: 'summary', summary: fleet.summary() }), 250);
     send({ type: 'summary', summary: fleet.summary() });
     process.on('message', (m: { type: string }) => {

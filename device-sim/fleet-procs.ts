@@ -19,7 +19,7 @@ import { LiveSummary, summarize, type FleetSummary } from './summary.js';
 export type ProcConfig = Omit<FleetOptions, 'engine'> & { seed: string; stateDir: string; prefix: string };
 
 export type ProcMessage =
-  | { type: 'started' }
+  | { type: 'started'; engine: string }
   | { type: 'summary'; summary: FleetSummary }
   | { type: 'result'; devices: FleetResult['devices'] }
   | { type: 'error'; message: string };
@@ -100,6 +100,7 @@ export async function runFleetProcs(opts: RunFleetOptions): Promise<FleetResult>
       tags: opts.tags,
       failRate: opts.failRate,
       workers: opts.workers,
+      engineKind: opts.engineKind,
       mqttUrl: opts.mqttUrl,
       agent: opts.agent,
     };
@@ -114,7 +115,8 @@ export async function runFleetProcs(opts: RunFleetOptions): Promise<FleetResult>
 
   const live = new LiveSummary(opts.devices, opts.live ?? false);
   try {
-    await Promise.all(children.map((c) => nextMessage(c, 'started')));
+    const started = await Promise.all(children.map((c) => nextMessage(c, 'started')));
+    const engine = started[0].type === 'started' ? started[0].engine : 'unknown';
     const deadline = opts.durationS ? Date.now() + opts.durationS * 1000 : Infinity;
     await new Promise<void>((resolve, reject) => {
       const tick = setInterval(() => {
@@ -140,7 +142,7 @@ export async function runFleetProcs(opts: RunFleetOptions): Promise<FleetResult>
     );
     const devices = results.flatMap((r) => (r.type === 'result' ? r.devices : []));
     const summary = summarize(devices);
-    return { seed, stateDir, ok: summary.inProgress === 0 && summary.online === summary.devices, summary, devices };
+    return { seed, engine, stateDir, ok: summary.inProgress === 0 && summary.online === summary.devices, summary, devices };
   } finally {
     live.stop();
     for (const c of children) if (!c.exited) c.proc.kill();

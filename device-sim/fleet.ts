@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../cli/client.js';
 import { fromHex } from '../protocol/crypto.js';
 import { DeviceAgent, type AgentOptions, type AgentStatus, type DownloadProgress } from './agent.js';
-import { NodeEngine } from './engine/node-engine.js';
+import { createEngine } from './engine/select.js';
 import type { WasmEngine } from './engine/types.js';
 import { faultsFor, seededRandom, type DeviceFaults } from './faults.js';
 import { writeAtomic } from './slots.js';
@@ -33,9 +33,12 @@ export interface FleetOptions {
   stateDir?: string;
   /** Probability of each fault kind per device (0 = none). */
   failRate?: number;
-  /** Worker threads of the shared Wasm engine. */
+  /** Worker threads of the V8 engine. */
   workers?: number;
+  /** The engine to share (the caller closes it); default: createEngine(engineKind). */
   engine?: WasmEngine;
+  /** "wasm3" or "v8"; default wasm3 when its addon is built, else V8 (see `notice`). */
+  engineKind?: string;
   /** Use this MQTT URL instead of the one the server hands out. */
   mqttUrl?: string;
   agent?: AgentTuning;
@@ -90,6 +93,8 @@ export class Fleet {
   readonly stateDir: string;
   private readonly members = new Map<string, Member>();
   private stopping = false;
+  /** One line for the user when the default engine fell back to V8. */
+  notice?: string;
 
   private constructor(
     private readonly engine: WasmEngine,
@@ -109,8 +114,10 @@ export class Fleet {
     const prefix = opts.prefix ?? `sim-${seed}`;
     const ids = fleetIds(prefix, opts.first ?? 0, opts.devices);
     const creds = await provision(opts, stateDir, ids);
-    const engine = opts.engine ?? new NodeEngine({ workers: opts.workers });
+    const choice = opts.engine ? { engine: opts.engine } : createEngine(opts.engineKind, { workers: opts.workers });
+    const engine = choice.engine;
     const fleet = new Fleet(engine, !opts.engine, seed, stateDir);
+    fleet.notice = choice.notice;
     for (const id of ids) {
       const c = creds.get(id)!;
       const faults = faultsFor(seed, id, opts.failRate ?? 0);
@@ -155,6 +162,11 @@ export class Fleet {
       m.hit.add(`r${key}`);
       setImmediate(() => void this.restart(m.id));
     }
+  }
+
+  /** The engine the devices run modules on ("wasm3" or "v8"). */
+  get engineName(): string {
+    return this.engine.name;
   }
 
   get ids(): string[] {
@@ -219,6 +231,7 @@ export interface RunFleetOptions extends FleetOptions {
 
 export interface FleetResult {
   seed: string;
+  engine: string;
   stateDir: string;
   ok: boolean;
   summary: FleetSummary;
@@ -232,6 +245,7 @@ export interface FleetResult {
 export async function runFleet(opts: RunFleetOptions): Promise<FleetResult> {
   if ((opts.procs ?? 1) > 1) return (await import('./fleet-procs.js')).runFleetProcs(opts);
   const fleet = await Fleet.start(opts);
+  if (fleet.notice) process.stderr.write(`${fleet.notice}\n`);
   const live = new LiveSummary(opts.devices, opts.live ?? false);
   const deadline = opts.durationS ? Date.now() + opts.durationS * 1000 : Infinity;
   try {
@@ -252,5 +266,5 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetResult> {
   const devices = fleet.statuses();
   const summary = summarize(devices);
   await fleet.stop();
-  return { seed: fleet.seed, stateDir: fleet.stateDir, ok: summary.inProgress === 0 && summary.online === summary.devices, summary, devices };
+  return { seed: fleet.seed, engine: fleet.engineName, stateDir: fleet.stateDir, ok: summary.inProgress === 0 && summary.online === summary.devices, summary, devices };
 }

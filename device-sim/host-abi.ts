@@ -1,6 +1,6 @@
 // Host ABI v1 (protocol.md §6) as the simulated device implements it: one import object per module
 // instance, built only from the capabilities the device grants. Everything here runs inside the
-// engine (a worker thread), so it keeps its own copy of the kv store and hands side effects
+// engine (a worker thread for V8, the agent's thread for wasm3), so it keeps its own copy of the kv store and hands side effects
 // (log, telemetry, kv writes) back to the agent with each call's result.
 import { createHash } from 'node:crypto';
 import { ABI_LIMITS, ABI_MODULE, ABI_V1_IMPORTS } from '../protocol/abi.js';
@@ -44,32 +44,50 @@ export function gpioDefault(seed: string, pin: number): number {
 
 export class HostTrap extends Error {}
 
+/** A module's linear memory as the host functions see it, whatever engine holds it. */
+export interface LinearMemory {
+  /** Current size in bytes. */
+  size(): number;
+  /** The bytes at [ptr, ptr + len), already bounds-checked by the caller. */
+  read(ptr: number, len: number): Uint8Array;
+  write(ptr: number, bytes: Uint8Array): void;
+}
+
+/** Node's WebAssembly.Memory as a LinearMemory. */
+export function wasmMemory(memory: WebAssembly.Memory): LinearMemory {
+  return {
+    size: () => memory.buffer.byteLength,
+    read: (ptr, len) => new Uint8Array(memory.buffer, ptr, len),
+    write: (ptr, bytes) => new Uint8Array(memory.buffer).set(bytes, ptr),
+  };
+}
+
 export interface HostImports {
   imports: WebAssembly.Imports;
   /** The module's exported memory, once instantiated (pointer imports need it). */
-  bindMemory(memory: WebAssembly.Memory | undefined): void;
+  bindMemory(memory: LinearMemory | undefined): void;
   /** Side effects since the last drain. */
   drain(): HostEffect[];
 }
 
 export function buildHostImports(env: HostEnv): HostImports {
-  let memory: WebAssembly.Memory | undefined;
+  let memory: LinearMemory | undefined;
   let effects: HostEffect[] = [];
   const gpio = new Map<number, number>();
   const kv = new Map<string, string>(Object.entries(env.kv));
   const granted = new Set(env.capabilities);
 
   // Pointer arguments are checked against the memory's current size: out of bounds traps.
-  const bytesAt = (ptr: number, len: number): Uint8Array => {
+  const checked = (ptr: number, len: number): LinearMemory => {
     if (!memory) throw new HostTrap('module has no exported memory');
-    const buf = new Uint8Array(memory.buffer);
-    if (ptr < 0 || len < 0 || ptr + len > buf.length) throw new HostTrap(`pointer ${ptr}+${len} out of bounds`);
-    return buf.subarray(ptr, ptr + len);
+    if (ptr < 0 || len < 0 || ptr + len > memory.size()) throw new HostTrap(`pointer ${ptr}+${len} out of bounds`);
+    return memory;
   };
+  const bytesAt = (ptr: number, len: number): Uint8Array => checked(ptr, len).read(ptr, len);
   const text = (ptr: number, len: number): string => Buffer.from(bytesAt(ptr, len)).toString('utf8');
   /** Copy `value` to out_ptr if it fits out_cap; return its length either way (protocol: length, or -1). */
   const copyOut = (value: Uint8Array, outPtr: number, outCap: number): number => {
-    if (value.length <= outCap) bytesAt(outPtr, value.length).set(value);
+    if (value.length <= outCap) checked(outPtr, value.length).write(outPtr, value);
     return value.length;
   };
 

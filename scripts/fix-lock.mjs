@@ -20,6 +20,6 @@ for (const [path, meta] of Object.entries(packages)) {
     added++;
   }
 }
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b, 'en'))));
 writeFileSync(file, JSON.stringify(lock, null, 2) + '\n');
 process.stdout.write(`fix-lock: ${added} optional platform entr${added === 1 ? 'y' : 'ies'} added\n`);

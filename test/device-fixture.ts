@@ -11,7 +11,8 @@ import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { buildReleaseManifest } from '../cli/commands/module-publish.js';
 import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
-import { NodeEngine } from '../device-sim/engine/node-engine.js';
+import { createEngine } from '../device-sim/engine/select.js';
+import type { WasmEngine } from '../device-sim/engine/types.js';
 import { compileWat, loadModuleFile } from '../cli/wat.js';
 import {
   decodeChunkRequest,
@@ -275,7 +276,8 @@ export class FakeServer {
 export class AgentHarness {
   broker!: TestBroker;
   server!: FakeServer;
-  engine!: NodeEngine;
+  /** The default engine (wasm3 when built), or $WASMFLEET_ENGINE's. */
+  engine!: WasmEngine;
   readonly signer = new Signer();
   private readonly dirs: Array<{ remove(): void }> = [];
   private readonly agents: DeviceAgent[] = [];
@@ -289,7 +291,7 @@ export class AgentHarness {
   async open(): Promise<void> {
     this.broker = await startBroker();
     this.server = await FakeServer.connect(this.broker.url);
-    this.engine = new NodeEngine({ workers: this.workers });
+    this.engine = createEngine(undefined, { workers: this.workers }).engine;
   }
 
   /** Options for a new device: this harness's broker, engine and root key, a fresh state dir, then `over`. */

@@ -3,19 +3,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, toHex } from '../protocol/index.js';
 import { DeviceAgent, type AgentOptions } from '../device-sim/agent.js';
-import { NodeEngine } from '../device-sim/engine/node-engine.js';
+import { createEngine } from '../device-sim/engine/select.js';
+import type { WasmEngine } from '../device-sim/engine/types.js';
 import { FakeServer, paddedCounter, Signer, startBroker, tempDir, until, wasm, type TestBroker } from './device-fixture.js';
 
 let broker: TestBroker;
 let server: FakeServer;
-let engine: NodeEngine;
+let engine: WasmEngine;
 const signer = new Signer();
 const dirs: { remove(): void }[] = [];
 
 beforeAll(async () => {
   broker = await startBroker();
   server = await FakeServer.connect(broker.url);
-  engine = new NodeEngine({ workers: 1 });
+  engine = createEngine(undefined, { workers: 1 }).engine;
 });
 
 afterAll(async () => {

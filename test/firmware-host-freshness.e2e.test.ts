@@ -1,15 +1,13 @@
 // The C host (wasmfleet-device) against the real server and broker: freeze protection and root
 // rotation. The device's clock is moved through --clock-offset-file (a fake clock, the only fake).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateKey } from '../cli/commands/keys-rotate.js';
+import { buildCDevice, CDevice } from './helpers/c-device.js';
 import { startFleet, tempDir, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
 
-const ROOT = process.cwd();
-const DEVICE_BIN = join(ROOT, 'firmware-host', 'build', 'wasmfleet-device');
-execFileSync('bash', [join(ROOT, 'firmware-host', 'scripts', 'build.sh'), '--strict'], { stdio: 'pipe', timeout: 600_000 });
+const build = buildCDevice();
 
 interface DeviceView {
   state: string;
@@ -20,19 +18,13 @@ interface DeviceView {
 
 let fleet: TestFleet;
 let serverClockOffset = 0;
-const children: ChildProcess[] = [];
+const devices: CDevice[] = [];
 
 function startDevice(creds: DeviceCredentials, clockFile: string, stateDir = tempDir('wf-cfresh-')): { log: () => string } {
-  let log = '';
-  const child = spawn(
-    DEVICE_BIN,
-    ['--url', creds.mqttUrl, '--id', creds.id, '--username', creds.username, '--password', creds.password, '--root-key', creds.rootPublicKey,
-      '--state-dir', stateDir, '--probation-ticks', '2', '--clock-offset-file', clockFile],
-    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  children.push(child);
-  return { log: () => log };
+  const device = new CDevice(creds, ['--probation-ticks', '2', '--clock-offset-file', clockFile], stateDir);
+  device.start();
+  devices.push(device);
+  return { log: () => device.log };
 }
 
 const view = (id: string) => fleet.api.get<DeviceView>(`/v1/devices/${id}`);
@@ -43,19 +35,14 @@ const waitState = (id: string, check: (d: DeviceView) => boolean, what: string) 
   }, 30_000);
 
 beforeAll(async () => {
-  expect(existsSync(DEVICE_BIN)).toBe(true);
+  expect(build.ok, build.message).toBe(true);
   fleet = await startFleet({ freshness: { intervalSeconds: 600, ttlSeconds: 3600, clock: () => Math.floor((Date.now() + serverClockOffset) / 1000) } });
   await fleet.publish('counter', 'counter', '1.0.0');
   await fleet.publish('counter', 'counter', '1.1.0');
 });
 
 afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGTERM');
-      await new Promise((r) => c.once('exit', r));
-    }
-  }
+  for (const d of devices) await d.stop();
   await fleet?.close();
 });
 

@@ -1,5 +1,5 @@
 // Engine parity: every example module, and one module per failure kind, behaves the same on
-// every engine — the simulator's V8 engine and the C host's WAMR engine (and any engine added as a
+// every engine — the simulator's V8 and wasm3 engines and the C host's WAMR engine (and any engine added as a
 // column): the same telemetry, gpio writes and kv writes in the same order, the same kv state
 // carried across an update, the same reason code (and trap name) for every failure, the same
 // probation outcome. A difference is a bug in one of our hosts.
@@ -8,11 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
+import { Wasm3Engine } from '../device-sim/engine/wasm3-engine.js';
 import { compileWat } from '../cli/wat.js';
 import { observable, wamrColumn, wasmEngineColumn, type Case, type EngineColumn, type Trace } from './helpers/parity.js';
 
-// The columns. wasm3 joins with one line: wasmEngineColumn('wasm3', () => new Wasm3Engine()).
-const COLUMNS: Array<() => EngineColumn> = [() => wasmEngineColumn('v8', () => new NodeEngine({ workers: 1 })), () => wamrColumn()];
+// The columns: every engine a device can run modules on.
+const COLUMNS: Array<() => EngineColumn> = [
+  () => wasmEngineColumn('v8', () => new NodeEngine({ workers: 1 })),
+  () => wasmEngineColumn('wasm3', () => new Wasm3Engine()),
+  () => wamrColumn(),
+];
 
 const EXAMPLES = join(process.cwd(), 'examples', 'build');
 const scratch = mkdtempSync(join(tmpdir(), 'wf-parity-'));

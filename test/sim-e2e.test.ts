@@ -65,6 +65,10 @@ describe(`fleet of ${DEVICES} simulated devices against the real server`, () => 
     expect(devices).toHaveLength(DEVICES);
     const s = await fleet.waitFor('all committed on 1.0.0', settledAt(1), 90_000);
     expect(s.states.committed).toBe(DEVICES);
+    // The default engine (wasm3, built by npm install; $WASMFLEET_ENGINE to choose), as the hellos say.
+    expect(fleet.engineName).toBe(process.env.WASMFLEET_ENGINE ?? 'wasm3');
+    const hellos = await server.api.get<{ devices: Array<{ id: string; hello: { host: string } | null }> }>('/v1/devices');
+    expect(new Set(hellos.devices.filter((d) => fleet.ids.includes(d.id)).map((d) => d.hello?.host))).toEqual(new Set([fleet.engineName]));
     expect(s.running).toEqual({ 'counter@1.0.0': DEVICES });
     // The operator sees the same through the API, once the server has processed the last reports.
     await until('the server to see 1.0.0 committed everywhere', async () => {

@@ -2,6 +2,8 @@
 // bars and a final table (or --json). Exit 0 when every device ends online and none is stuck
 // mid-update; 1 otherwise.
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { ENGINE_KINDS } from '../../device-sim/engine/select.js';
 import { runFleet, type FleetResult } from '../../device-sim/fleet.js';
 import { resolveCa, resolveToken } from '../client.js';
 import { collectPair, positiveInt, probability } from '../options.js';
@@ -20,12 +22,13 @@ interface SimOptions {
   stateDir?: string;
   workers?: number;
   procs?: number;
+  engine?: string;
   json?: boolean;
 }
 
 export function renderFleetResult(r: FleetResult): void {
   const s = r.summary;
-  say`\n${s.devices} simulated devices (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`;
+  say`\n${s.devices} simulated devices on ${r.engine} (seed ${r.seed}, state in ${r.stateDir}), ${s.online} online\n\n`;
   printTable(Object.entries(s.states).map(([state, devices]) => ({ state, devices })));
   say`\n`;
   printTable(Object.entries(s.running).map(([release, devices]) => ({ running: release, devices })));
@@ -54,6 +57,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
       stateDir: o.stateDir,
       workers: o.workers,
       procs: o.procs,
+      engineKind: o.engine,
       signal: abort.signal,
       live: !o.json && process.stdout.isTTY === true,
     });
@@ -76,12 +80,13 @@ export function registerSimCommand(program: Command): void {
     .option('--tag <key=value>', 'tag the simulated devices (repeatable)', collectPair)
     .option('--duration <s>', 'seconds to run (0: until Ctrl-C)', positiveInt, 0)
     .option('--state-dir <dir>', 'device state directories (reused across runs: same devices, same slots)')
-    .option('--workers <n>', 'Wasm worker threads (per process)', positiveInt)
+    .addOption(new Option('--engine <engine>', 'Wasm engine of the simulated devices (default: wasm3 when its addon is built, else v8)').choices(ENGINE_KINDS))
+    .option('--workers <n>', 'worker threads of the v8 engine (per process)', positiveInt)
     .option('--procs <n>', 'spread the devices over N processes (one core each), one summary across them', positiveInt, 1)
     .option('--json', 'print the result as JSON')
     .action(async (o: SimOptions) => {
       const r = await simCommand(o);
-      if (o.json) printJson({ ok: r.ok, seed: r.seed, stateDir: r.stateDir, summary: r.summary, devices: r.devices });
+      if (o.json) printJson({ ok: r.ok, engine: r.engine, seed: r.seed, stateDir: r.stateDir, summary: r.summary, devices: r.devices });
       else renderFleetResult(r);
       process.exitCode = r.ok ? 0 : 1;
     });

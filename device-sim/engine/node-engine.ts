@@ -242,7 +242,7 @@ export interface NodeEngineOptions {
 }
 
 export class NodeEngine implements WasmEngine {
-  readonly name = 'v8';
+  readonly name = 'v8' as const;
   private readonly pool: PoolWorker[];
 
   constructor(opts: NodeEngineOptions = {}) {

@@ -1,5 +1,6 @@
-// The narrow engine interface the agent runs modules through. This issue ships the Node
-// (V8) engine; an interpreter (wasm3) plugs in behind the same four calls.
+// The narrow engine interface the agent runs modules through: wasm3 (wasm3-engine.ts, an
+// interpreter in the agent's thread) and Node's V8 (node-engine.ts, a worker pool) behind the
+// same four calls; select.ts picks one.
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { HostEffect, HostEnv } from '../host-abi.js';
 
@@ -37,7 +38,8 @@ export interface ModuleInstance {
 }
 
 export interface WasmEngine {
-  readonly name: string;
+  /** What the device's hello reports as its host. */
+  readonly name: 'wasm3' | 'v8';
   /** Instantiate with the host imports of `env`; rejects with a WfError (MODULE_INVALID, MODULE_TIMEOUT, ...). */
   load(bytes: Uint8Array, opts: LoadOptions): Promise<ModuleInstance>;
   close(): Promise<void>;

@@ -6,7 +6,7 @@
 // the module's.
 import { parentPort, workerData } from 'node:worker_threads';
 import { normalizeTrap } from '../../protocol/traps.js';
-import { buildHostImports, HostTrap, type HostImports, type HostEnv } from '../host-abi.js';
+import { buildHostImports, HostTrap, wasmMemory, type HostImports, type HostEnv } from '../host-abi.js';
 import type { CallOutcome, EntryPoint } from './types.js';
 
 export type WorkerRequest =
@@ -57,7 +57,7 @@ function load(msg: Extract<WorkerRequest, { op: 'load' }>): WorkerReply {
     // Compiling is the host's work; instantiation runs the module's start function.
     const instance = asModule(msg.job, () => new WebAssembly.Instance(module, host.imports));
     const memory = instance.exports.memory instanceof WebAssembly.Memory ? instance.exports.memory : undefined;
-    host.bindMemory(memory);
+    host.bindMemory(memory ? wasmMemory(memory) : undefined);
     const h: Hosted = { instance, host, memory, maxPages: msg.maxPages };
     // A module whose memory starts past the limit does not load (as on every host).
     if (pagesOf(h) > msg.maxPages) {

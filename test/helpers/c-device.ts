@@ -26,11 +26,11 @@ export function buildCDevice(): { ok: boolean; message: string } {
 export class CDevice {
   child?: ChildProcess;
   log = '';
-  readonly stateDir = tempDir('wf-cdev-').toString();
-
   constructor(
     readonly creds: Omit<DeviceCredentials, 'password'> & { password?: string },
+    /** More flags; a flag given again here overrides the default above it (the host reads the last). */
     readonly extra: string[] = [],
+    readonly stateDir: string = tempDir('wf-cdev-').toString(),
   ) {}
 
   start(env: Record<string, string> = {}): void {
