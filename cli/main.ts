@@ -145,6 +145,7 @@ program
   .option('--ws-port <port>', 'embedded broker WebSocket port', positiveInt, 8083)
   .option('--no-ws', 'no WebSocket listener')
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
+  .option('--broker-dynsec', "with --broker: add, revoke and rotate device credentials on mosquitto through its dynamic security plugin (the --broker user is a dynsec admin)")
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
   .option('--limits <file>', 'JSON file overriding rate limits (docs/security.md), e.g. {"chunkBytes": {"capacity": 16777216, "perSecond": 2097152}}')
@@ -158,7 +159,7 @@ program
   .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
   .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
   .action(async (o: {
-    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; publicMqttUrl?: string; token?: string;
+    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; brokerDynsec?: boolean; publicMqttUrl?: string; token?: string;
     limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
     freshnessInterval: number; freshnessTtl: number;
   }) => {
@@ -174,6 +175,7 @@ program
       mqttPort: o.mqttPort,
       wsPort: o.ws ? o.wsPort : false,
       brokerUrl: o.broker,
+      brokerDynsec: o.brokerDynsec,
       publicMqttUrl: o.publicMqttUrl,
       operatorToken: o.token,
       freshness: { intervalSeconds: o.freshnessInterval, ttlSeconds: o.freshnessTtl },

@@ -109,6 +109,7 @@ export const ERROR_CODES = {
   STORE_IO: { status: 500, message: 'the data directory could not be read or written' },
   STORE_CORRUPT: { status: 500, message: 'a stored blob does not match its digest' },
   SERVER_UNAVAILABLE: { status: 503, message: 'server is not reachable' },
+  BROKER_CREDENTIALS_FAILED: { status: 502, message: 'the external broker did not take the device credentials' },
   // Simulator
   ENGINE_UNAVAILABLE: { status: 400, message: 'the requested Wasm engine is not available' },
   INTERNAL: { status: 500, message: 'internal error' },

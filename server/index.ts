@@ -11,7 +11,8 @@ import { deviceTopic } from '../protocol/topics.js';
 import { SERVER_USER } from './broker/acl.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
-import { connectInProcessLink, connectMqttLink, type Link } from './link/index.js';
+import { Dynsec } from './broker/dynsec.js';
+import { connectInProcessLink, connectMqttLink, type Link, type MqttLink } from './link/index.js';
 import { BlobStore } from './store/blobs.js';
 import { WfError } from '../protocol/errors.js';
 import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   wsPort?: number | false;
   /** mqtt://user:pass@host:port (or mqtts://) of an external broker; the embedded aedes is not started. */
   brokerUrl?: string;
+  /** With brokerUrl: manage device clients through mosquitto's dynamic security plugin (broker/dynsec.ts). */
+  brokerDynsec?: boolean;
   /**
    * TLS for MQTT, WSS and the API: true = the fleet CA and server certificate in <data>/tls
    * (made on first start), or the operator's own files. Off by default on loopback.
@@ -201,6 +204,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   //    one), then the retained directives (aedes keeps retained messages in memory)
   let engine: RolloutEngine | null = null;
   let link: Link;
+  let dynsec: Dynsec | undefined;
   const linkLog = log.child({ part: 'mqtt' });
   const linkCtx = { devices, directives, blobs, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
   try {
@@ -218,6 +222,16 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
           },
           linkCtx,
         );
+    if (opts.brokerDynsec) {
+      if (broker || !('client' in link) || !linkUser) {
+        await link.close();
+        throw new WfError('BROKER_CREDENTIALS_FAILED', '--broker-dynsec needs --broker with a user name (a dynsec admin of that mosquitto)');
+      }
+      dynsec = await Dynsec.start((link as MqttLink).client, linkUser).catch(async (err: unknown) => {
+        await link.close();
+        throw err;
+      });
+    }
   } catch (err) {
     await broker?.close();
     telemetry.close();
@@ -260,6 +274,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
       caPem: tls?.caPem ?? null,
       writeCrl: async (revoked) => tls?.writeCrl(revoked),
       disconnect: (id) => broker?.disconnect(id),
+      broker: dynsec,
     },
     https: tls ? { cert: tls.certPem, key: tls.keyPem } : undefined,
     log,

@@ -11,5 +11,5 @@ export interface Link {
   close(): Promise<void>;
 }
 
-export { connectMqttLink, type MqttLinkOptions } from './mqtt.js';
+export { connectMqttLink, type MqttLink, type MqttLinkOptions } from './mqtt.js';
 export { connectInProcessLink } from './inprocess.js';

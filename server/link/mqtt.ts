@@ -17,7 +17,10 @@ export interface MqttLinkOptions {
   log: Logger;
 }
 
-export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerContext, 'publish'>): Promise<Link> {
+/** The external link also hands out its client, for the broker's control topics (broker/dynsec.ts). */
+export type MqttLink = Link & { client: mqtt.MqttClient };
+
+export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerContext, 'publish'>): Promise<MqttLink> {
   const client = mqtt.connect(opts.url, {
     clientId: opts.clientId,
     username: opts.username,
@@ -56,5 +59,5 @@ export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerCo
     if (!ack.sessionPresent) void client.subscribeAsync(SERVER_SUBSCRIPTIONS, { qos: 1 }).catch(() => {});
   });
 
-  return { publish, close: () => client.endAsync(false) };
+  return { publish, client, close: () => client.endAsync(false) };
 }

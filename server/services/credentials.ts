@@ -2,6 +2,7 @@
 // revoke a device, rotate its password or certificate. Every change that takes a credential back
 // rewrites the CRL and closes the device's current connection (docs/security.md, transport).
 import { WfError } from '../../protocol/errors.js';
+import type { BrokerCredentials } from '../broker/dynsec.js';
 import { audit, type Actor, type Db } from '../store/db.js';
 import type { Credentials, DeviceRepo, DeviceView, IssuedCert } from '../store/devices.js';
 import { csrPublicKey, issueClientCert, type Issuer, type RevokedSerial } from '../tls/certs.js';
@@ -15,6 +16,8 @@ export interface CredentialDeps {
   writeCrl(revoked: RevokedSerial[]): Promise<void>;
   /** Close the device's connection on the embedded broker (a no-op with an external one). */
   disconnect(deviceId: string): void;
+  /** An external broker whose clients the server manages (--broker-dynsec); absent otherwise. */
+  broker?: BrokerCredentials;
 }
 
 export interface IssuedCredentials extends Credentials {
@@ -40,6 +43,7 @@ export async function addDevice(deps: CredentialDeps, d: { id: string; tags?: Re
   const issued = d.csr ? await issueFor(deps, d.id, d.csr) : undefined;
   const [creds] = deps.devices.create([{ id: d.id, tags: d.tags, cert: issued?.cert }]);
   audit(deps.db, 'device.add', { devices: [d.id], credential: issued ? 'certificate' : 'password', certSerial: issued?.cert.serial }, { actor });
+  if (creds!.password !== undefined) await addToBroker(deps, [creds!]);
   return issued ? { ...creds, certificate: issued.pem, certSerial: issued.cert.serial } : creds;
 }
 
@@ -49,6 +53,7 @@ export async function revokeDevice(deps: CredentialDeps, id: string, actor: Acto
   audit(deps.db, 'device.revoke', { device: id, certSerial: before.certSerial }, { actor });
   await refreshCrl(deps);
   deps.disconnect(id);
+  await deps.broker?.removeDevice(id);
   return deps.devices.require(id);
 }
 
@@ -60,6 +65,24 @@ export async function rotateCredentials(deps: CredentialDeps, id: string, csr?: 
   const creds = deps.devices.rotate(id, issued?.cert);
   audit(deps.db, 'device.rotate-credentials', { device: id, kind: issued ? 'certificate' : 'password', oldSerial: before.certSerial, newSerial: issued?.cert.serial }, { actor });
   await refreshCrl(deps);
+  if (creds.password !== undefined) await deps.broker?.setPassword(id, creds.password);
   deps.disconnect(id);
   return issued ? { ...creds, certificate: issued.pem, certSerial: issued.cert.serial } : creds;
+}
+
+/**
+ * Password devices just stored: their broker clients, when the server manages an external broker's.
+ * A failure leaves them stored (the password was already made); rotate-credentials repairs each.
+ */
+export async function addToBroker(deps: CredentialDeps, created: Credentials[]): Promise<void> {
+  if (!deps.broker) return;
+  for (const c of created) {
+    if (c.password === undefined) continue;
+    try {
+      await deps.broker.addDevice(c.id, c.password);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WfError('BROKER_CREDENTIALS_FAILED', `device ${c.id} is stored but not on the broker (${reason}); "wasmfleet devices rotate-credentials ${c.id}" retries`);
+    }
+  }
 }

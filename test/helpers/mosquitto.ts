@@ -53,7 +53,24 @@ function which(bin: string): string {
   throw new Error(`${bin} is not installed: run "bash .ci/run" or "apt-get install mosquitto" (the external-broker tests need a real mosquitto)`);
 }
 
-export async function startMosquitto(opts: { tls?: MosquittoTls } = {}): Promise<Mosquitto> {
+/** mosquitto's dynamic security plugin, where Debian (and most builds) put it. */
+function dynsecPlugin(): string {
+  for (const p of ['/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so', '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so', '/usr/lib/mosquitto_dynamic_security.so', '/usr/local/lib/mosquitto_dynamic_security.so']) {
+    try {
+      execFileSync('test', ['-f', p]);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  throw new Error('mosquitto_dynamic_security.so not found: install Debian\'s mosquitto (2.x ships it)');
+}
+
+/**
+ * dynsec: authentication and ACLs by the dynamic security plugin instead of the password and ACL
+ * files; the server's link user is the plugin's admin (mosquitto_ctrl dynsec init), and nothing else exists.
+ */
+export async function startMosquitto(opts: { tls?: MosquittoTls; dynsec?: boolean } = {}): Promise<Mosquitto> {
   const mosquitto = which('mosquitto');
   const passwd = which('mosquitto_passwd');
   const dir = tempDir('wf-mosquitto-');
@@ -64,13 +81,18 @@ export async function startMosquitto(opts: { tls?: MosquittoTls } = {}): Promise
   const addUser = (name: string, password: string) => execFileSync(passwd, ['-b', pwFile, name, password]);
   addUser(SERVER_USER, serverPassword);
   writeFileSync(join(dir, 'acl'), mosquittoAcl(SERVER_USER));
+  const dynsecFile = join(dir, 'dynamic-security.json');
+  if (opts.dynsec) execFileSync(which('mosquitto_ctrl'), ['dynsec', 'init', dynsecFile, SERVER_USER, serverPassword], { stdio: 'ignore' });
+  const auth = opts.dynsec ? [`plugin ${dynsecPlugin()}`, `plugin_opt_config_file ${dynsecFile}`] : [`acl_file ${join(dir, 'acl')}`];
   const tls = opts.tls
     ? [`cafile ${opts.tls.cafile}`, `certfile ${opts.tls.certfile}`, `keyfile ${opts.tls.keyfile}`, `crlfile ${opts.tls.crlfile}`, 'require_certificate true', 'use_identity_as_username true']
-    : [`password_file ${pwFile}`];
+    : opts.dynsec
+      ? []
+      : [`password_file ${pwFile}`];
   writeFileSync(
     join(dir, 'mosquitto.conf'),
     // Run as the test's own user: as root, mosquitto would otherwise drop to a user that cannot read our temp dir.
-    [`user ${userInfo().username}`, 'log_dest stderr', `listener ${port} 127.0.0.1`, ...tls, 'allow_anonymous false', `acl_file ${join(dir, 'acl')}`, 'persistence false', ''].join('\n'),
+    [`user ${userInfo().username}`, 'log_dest stderr', `listener ${port} 127.0.0.1`, ...tls, 'allow_anonymous false', ...auth, 'persistence false', ''].join('\n'),
   );
   let proc: ChildProcess;
   let stderr = '';

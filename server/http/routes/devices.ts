@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../store/db.js';
-import { addDevice, revokeDevice, rotateCredentials, type IssuedCredentials } from '../../services/credentials.js';
+import { addDevice, addToBroker, revokeDevice, rotateCredentials, type IssuedCredentials } from '../../services/credentials.js';
 import type { ApiDeps } from '../app.js';
 
 const tags = { type: 'object', additionalProperties: { type: 'string', maxLength: 128 }, maxProperties: 32 } as const;
@@ -53,6 +53,7 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const created = deps.devices.create(req.body.devices);
       for (const c of created) deps.engine.deviceChanged(c.id, 'new');
       audit(deps.db, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
+      await addToBroker(deps.credentials, created);
       return reply.status(201).send({ devices: created.map(withConnection) });
     },
   );
