@@ -1,6 +1,8 @@
 // The topic rules of protocol.md §5, as the embedded broker and the mosquitto ACL apply them.
 import { describe, expect, it } from 'vitest';
 import { devicePublishAllowed, deviceSubscribeAllowed, mosquittoAcl } from '../server/broker/acl.js';
+import { deviceAcls } from '../server/broker/dynsec.js';
+import { DEVICE_TOPICS, FRESHNESS_TOPIC, deviceTopic } from '../protocol/topics.js';
 
 describe('device topic ACL', () => {
   it('lets a device publish only its own hello, online, report, telemetry and chunk requests', () => {
@@ -36,5 +38,22 @@ describe('device topic ACL', () => {
     expect(acl).toContain('pattern write wf/v1/dev/%u/report');
     expect(acl).toContain('pattern read wf/v1/dev/%u/directive');
     expect(acl).not.toContain('pattern write wf/v1/dev/%u/directive');
+  });
+
+  it("the dynamic security role of a device grants exactly what the embedded broker's rules grant", () => {
+    const acls = deviceAcls('d1');
+    expect(acls.every((a) => a.allow)).toBe(true);
+    const pub = new Set(acls.filter((a) => a.acltype === 'publishClientSend').map((a) => a.topic));
+    const sub = new Set(acls.filter((a) => a.acltype === 'subscribeLiteral').map((a) => a.topic));
+    expect(pub.size + sub.size).toBe(acls.length); // no other kinds (no patterns, no wildcards)
+    for (const kind of DEVICE_TOPICS) {
+      for (const id of ['d1', 'd2']) {
+        const topic = deviceTopic(id, kind);
+        expect(pub.has(topic), `publish ${topic}`).toBe(devicePublishAllowed('d1', topic));
+        expect(sub.has(topic), `subscribe ${topic}`).toBe(deviceSubscribeAllowed('d1', topic));
+      }
+    }
+    expect(sub.has(FRESHNESS_TOPIC)).toBe(true);
+    expect(pub.has(FRESHNESS_TOPIC)).toBe(false);
   });
 });

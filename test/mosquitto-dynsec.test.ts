@@ -12,6 +12,7 @@ import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { deviceTopic } from '../protocol/topics.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
+import { WfError } from '../protocol/errors.js';
 
 describe('external mosquitto with the dynamic security plugin', () => {
   let mosq: Mosquitto;
@@ -103,5 +104,23 @@ describe('external mosquitto with the dynamic security plugin', () => {
     expect(seen).not.toContain(deviceTopic('dyn-b', 'telemetry'));
     await dev.endAsync();
     await watcher.endAsync();
+  }, 30_000);
+
+  it('--broker-dynsec against a mosquitto without the plugin stops at start with BROKER_CREDENTIALS_FAILED', async () => {
+    const plain = await startMosquitto();
+    try {
+      const err = await startFleet({ brokerUrl: plain.serverUrl, brokerDynsec: true }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WfError);
+      expect((err as WfError).code).toBe('BROKER_CREDENTIALS_FAILED');
+      expect((err as WfError).message).toMatch(/no answer from the dynamic security plugin/);
+      // without the flag the same broker serves as before (password file + ACL file)
+      const ok = await startFleet({ brokerUrl: plain.serverUrl });
+      await ok.close();
+    } finally {
+      await plain.stop();
+    }
   }, 30_000);
 });
