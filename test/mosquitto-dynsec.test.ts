@@ -106,6 +106,28 @@ describe('external mosquitto with the dynamic security plugin', () => {
     await watcher.endAsync();
   }, 30_000);
 
+  it('devices added in a batch (as wasmfleet sim provisions them) can all log in', async () => {
+    const { devices } = await fleet.api.post<{ devices: Array<{ id: string; password: string }> }>('/v1/devices/batch', {
+      devices: [{ id: 'dyn-batch-1' }, { id: 'dyn-batch-2' }, { id: 'dyn-batch-3' }],
+    });
+    expect(devices).toHaveLength(3);
+    for (const d of devices) expect(await tryConnect(d.id, d.password)).toBe('connected');
+    expect(await tryConnect('dyn-batch-1', devices[1]!.password)).toMatch(/refused/); // each its own password
+  }, 30_000);
+
+  it('a second server on the same broker finds its role in place and the first keeps its link', async () => {
+    const second = await startFleet({ brokerUrl: mosq.serverUrl, brokerDynsec: true });
+    try {
+      const c = await addDeviceWithCredentials(second.api, 'dyn-second', { tags: {}, outDir: tempDir() });
+      expect(await tryConnect('dyn-second', c.password!)).toBe('connected');
+      // the first server still manages the broker (its link was not dropped by the second's start)
+      const d = await addDeviceWithCredentials(fleet.api, 'dyn-first', { tags: {}, outDir: tempDir() });
+      expect(await tryConnect('dyn-first', d.password!)).toBe('connected');
+    } finally {
+      await second.close();
+    }
+  }, 30_000);
+
   it('--broker-dynsec against a mosquitto without the plugin stops at start with BROKER_CREDENTIALS_FAILED', async () => {
     const plain = await startMosquitto();
     try {
