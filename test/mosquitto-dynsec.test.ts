@@ -1,7 +1,8 @@
 // External mosquitto with its dynamic security plugin (docs/security.md, "external brokers"):
 // the server (--broker-dynsec, its link user the plugin's admin) creates, revokes and rotates
 // device clients itself. Nothing is added to the broker by hand: a device added through the CLI's
-// code path connects with its password and takes a deploy; revocation and rotation reach mosquitto;
+// code path connects with its password and takes a deploy; revocation and rotation reach mosquitto
+// (which drops the old connection);
 // a device cannot publish into another device's subtree.
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -79,7 +80,11 @@ describe('external mosquitto with the dynamic security plugin', () => {
     const dir = tempDir();
     const first = await addDeviceWithCredentials(fleet.api, 'dyn-2', { tags: {}, outDir: dir });
     expect(await tryConnect('dyn-2', first.password!)).toBe('connected');
+    const open = await mqtt.connectAsync(`mqtt://127.0.0.1:${mosq.port}`, { clientId: 'dyn-2', username: 'dyn-2', password: first.password!, reconnectPeriod: 0 });
     const second = await rotateDeviceCredentials(fleet.api, 'dyn-2', { outDir: dir });
+    // the connection made with the old password is dropped by mosquitto too
+    await waitFor('old-password connection dropped', async () => !open.connected);
+    await open.endAsync();
     expect(second.password).not.toBe(first.password);
     expect(await tryConnect('dyn-2', first.password!)).toMatch(/refused/);
     expect(await tryConnect('dyn-2', second.password!)).toBe('connected');
