@@ -2,8 +2,7 @@
 // the server (--broker-dynsec, its link user the plugin's admin) creates, revokes and rotates
 // device clients itself. Nothing is added to the broker by hand: a device added through the CLI's
 // code path connects with its password and takes a deploy; revocation and rotation reach mosquitto
-// (which drops the old connection);
-// a device cannot publish into another device's subtree.
+// (which drops the old connection); a device cannot publish into another device's subtree.
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
