@@ -11,7 +11,7 @@ import { DeviceAgent } from '../device-sim/agent.js';
 import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { deviceTopic } from '../protocol/topics.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
-import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
+import { deployCounterUntilCommitted, startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 import { WfError } from '../protocol/errors.js';
 
 describe('external mosquitto with the dynamic security plugin', () => {
@@ -60,13 +60,7 @@ describe('external mosquitto with the dynamic security plugin', () => {
     });
     agents.push(agent);
     await agent.start();
-    await waitFor('online via mosquitto', async () => (await fleet.api.get<{ online: boolean }>('/v1/devices/dyn-1')).online);
-    await fleet.publish('counter', 'counter', '1.0.0');
-    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['dyn-1'] });
-    const d = await waitFor('committed', async () => {
-      const v = await fleet.api.get<{ state: string; running: Array<{ version: string }> }>('/v1/devices/dyn-1');
-      return v.state === 'committed' ? v : undefined;
-    }, 30_000);
+    const d = await deployCounterUntilCommitted<{ state: string; online: boolean; running: Array<{ version: string }> }>(fleet, 'dyn-1');
     expect(d.running[0]?.version).toBe('1.0.0');
 
     // revoked: mosquitto drops the connection and refuses the password from then on

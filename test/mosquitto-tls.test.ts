@@ -14,7 +14,7 @@ import { NodeEngine } from '../device-sim/engine/node-engine.js';
 import { createCa, generateKeyPair, issueClientCert, loadIssuer, privateKeyPem } from '../server/tls/certs.js';
 import type { TlsFiles } from '../cli/commands/tls-init.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
-import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
+import { deployCounterUntilCommitted, startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
 describe('external mosquitto over TLS with device certificates', () => {
   let mosq: Mosquitto;
@@ -64,13 +64,7 @@ describe('external mosquitto over TLS with device certificates', () => {
     });
     agents.push(agent);
     await agent.start();
-    await waitFor('online via mosquitto', async () => (await fleet.api.get<{ online: boolean }>('/v1/devices/mtls-1')).online);
-    await fleet.publish('counter', 'counter', '1.0.0');
-    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['mtls-1'] });
-    const d = await waitFor('committed', async () => {
-      const v = await fleet.api.get<{ state: string; running: Array<{ version: string }> }>('/v1/devices/mtls-1');
-      return v.state === 'committed' ? v : undefined;
-    }, 30_000);
+    const d = await deployCounterUntilCommitted<{ state: string; online: boolean; running: Array<{ version: string }> }>(fleet, 'mtls-1');
     expect(d.running[0]?.version).toBe('1.0.0');
 
     // Revoked while connected to mosquitto (which keeps the connection until the device

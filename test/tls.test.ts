@@ -17,7 +17,7 @@ import { WfError } from '../protocol/errors.js';
 import { startServer } from '../server/index.js';
 import { createCa, createCsr, csrPublicKey, generateKeyPair, issueClientCert, issueServerCert, loadIssuer, privateKeyPem } from '../server/tls/certs.js';
 import { prepareFleetTls, TLS_FILES } from '../server/tls/fleet-tls.js';
-import { startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
+import { deployCounterUntilCommitted, startFleet, tempDir, waitFor, type TestFleet } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const run = promisify(execFile);
@@ -87,13 +87,7 @@ describe('TLS: embedded broker with device certificates, HTTPS API', () => {
     });
     agents.push(agent);
     await agent.start();
-    await waitFor('online', async () => (await fleet.api.get<View>('/v1/devices/tls-sim-1')).online);
-    await fleet.publish('counter', 'counter', '1.0.0');
-    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', devices: ['tls-sim-1'] });
-    const d = await waitFor('committed', async () => {
-      const v = await fleet.api.get<View>('/v1/devices/tls-sim-1');
-      return v.state === 'committed' ? v : undefined;
-    }, 30_000);
+    const d = await deployCounterUntilCommitted<View>(fleet, 'tls-sim-1');
     expect(d.running[0]?.version).toBe('1.0.0');
     expect(d.credential).toBe('certificate');
   }, 60_000);

@@ -128,3 +128,19 @@ export function deviceContext(
     ...over,
   };
 }
+
+/**
+ * The update path every transport test ends with: wait until the device is online, publish
+ * examples/wat/counter.wat as counter@version, deploy it to that device and resolve with the
+ * device's view once it reports committed.
+ */
+export async function deployCounterUntilCommitted<V extends { state: string; online: boolean }>(fleet: TestFleet, deviceId: string, version = '1.0.0'): Promise<V> {
+  const path = `/v1/devices/${encodeURIComponent(deviceId)}`;
+  await waitFor(`${deviceId} online`, async () => (await fleet.api.get<V>(path)).online);
+  await fleet.publish('counter', 'counter', version);
+  await fleet.api.post('/v1/deployments', { module: 'counter', version, devices: [deviceId] });
+  return waitFor(`${deviceId} committed`, async () => {
+    const v = await fleet.api.get<V>(path);
+    return v.state === 'committed' ? v : undefined;
+  }, 30_000);
+}
