@@ -7,55 +7,19 @@
 //   - the server's RSS and CPU.
 //
 //   node dist/device-sim/bench-scale.js [--devices 10000] [--procs 2]
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { deviceTopic } from '../protocol/topics.js';
+import { arg, next, request, send, serverRole, type Msg } from './bench-ipc.js';
 import { runFleet } from './fleet.js';
 import { slices } from './fleet-procs.js';
 
-type Msg = Record<string, unknown> & { type: string };
-const arg = (name: string, fallback: number): number => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-};
-const send = (m: Msg) => process.send!(m);
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-function next(child: ChildProcess, type: string): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: Msg) => {
-      if (m.type === type) {
-        child.off('message', onMessage);
-        resolve(m);
-      } else if (m.type === 'error') reject(new Error(String(m.message)));
-    };
-    child.on('message', onMessage);
-  });
-}
-const request = (child: ChildProcess, msg: Msg, reply: string) => {
-  const r = next(child, reply);
-  child.send(msg);
-  return r;
-};
-
-// ---------------------------------------------------------------- role: server
-
-async function serverRole(dir: string): Promise<void> {
-  const { startServer } = await import('../server/index.js');
-  const server = await startServer({ dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), httpPort: 0, mqttPort: 0, wsPort: false, log: false });
-  let peakRss = 0;
-  setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500).unref();
-  process.on('message', (m: Msg) => {
-    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0 });
-    if (m.type === 'close') void server.close().then(() => (send({ type: 'closed' }), process.exit(0)));
-  });
-  send({ type: 'ready', httpUrl: server.httpUrl, mqttUrl: server.mqttUrl, token: server.operatorToken });
-}
 
 // ---------------------------------------------------------------- role: plain MQTT clients (baseline)
 

@@ -5,7 +5,7 @@
 // the baseline, server CPU and RSS, and fleet RSS per device.
 //
 //   node dist/device-sim/bench.js [--devices 1000] [--size 65536]
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,59 +15,12 @@ import { compileWat } from '../cli/wat.js';
 import { fromHex, toHex } from '../protocol/crypto.js';
 import { decodeChunkResponse, encodeChunkRequest } from '../protocol/messages.js';
 import { deviceTopic } from '../protocol/topics.js';
+import { arg, next, request, send, serverRole, type Msg } from './bench-ipc.js';
 import { Fleet } from './fleet.js';
 
 const CHUNK = 4096;
 const WINDOW = 6;
-const arg = (name: string, fallback: number): number => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-};
-
-type Msg = Record<string, unknown> & { type: string };
-
-function request(child: ChildProcess, msg: Msg, reply: string): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: Msg) => {
-      if (m.type === reply) {
-        child.off('message', onMessage);
-        resolve(m);
-      } else if (m.type === 'error') reject(new Error(String(m.message)));
-    };
-    child.on('message', onMessage);
-    child.send(msg);
-  });
-}
-
-const next = (child: ChildProcess, type: string): Promise<Msg> =>
-  new Promise((resolve, reject) => {
-    const onMessage = (m: Msg) => {
-      if (m.type === type) {
-        child.off('message', onMessage);
-        resolve(m);
-      } else if (m.type === 'error') reject(new Error(String(m.message)));
-    };
-    child.on('message', onMessage);
-  });
-
-const send = (m: Msg) => process.send!(m);
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
-
-// ---------------------------------------------------------------- role: server
-
-async function serverRole(dir: string): Promise<void> {
-  const { startServer } = await import('../server/index.js');
-  const server = await startServer({ dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), httpPort: 0, mqttPort: 0, wsPort: false, log: false });
-  process.on('message', async (m: Msg) => {
-    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
-    if (m.type === 'close') {
-      await server.close();
-      send({ type: 'closed' });
-      process.exit(0);
-    }
-  });
-  send({ type: 'ready', httpUrl: server.httpUrl, mqttUrl: server.mqttUrl, token: server.operatorToken });
-}
 
 // ---------------------------------------------------------------- role: fleet (+ baseline)
 
