@@ -8,6 +8,7 @@ import type { RolloutEngine } from '../rollouts/engine.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type { Limits } from '../limits/defaults.js';
 import type { TokenRepo } from '../store/tokens.js';
+import type { ClusterStatus } from '../cluster/cluster.js';
 import { installAuth } from './auth.js';
 import { auditRoutes } from './routes/audit.js';
 import { rolloutRoutes } from './routes/rollouts.js';
@@ -25,6 +26,8 @@ export type ApiDeps = PublishDeps &
     tokens: TokenRepo;
     limits: Limits;
     publicMqttUrl(): string;
+    /** This instance among several (docs/scale-out.md); absent in tests that build the API alone. */
+    cluster?: () => ClusterStatus;
     credentials: CredentialDeps & { caPem: string | null };
     /** HTTPS: the server certificate and key (PEM); absent = HTTP. */
     https?: { cert: string; key: string };

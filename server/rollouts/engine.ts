@@ -46,6 +46,13 @@ export interface EngineDeps extends IssueDeps {
   log: Logger;
   /** Milliseconds since the epoch; tests may pass a fake clock. */
   clock?: () => number;
+  /**
+   * Several instances (docs/scale-out.md): an operator action changed this rollout here; the
+   * leading instance's engine must re-read it (server/cluster/cluster.ts sends it on the change feed).
+   */
+  announce?(rolloutId: string): void;
+  /** Several instances: a device event while this engine does not run goes to the one that does. */
+  forward?(deviceId: string, why: DeviceEvent): void;
 }
 
 export type DeviceEvent = 'report' | 'hello' | 'online' | 'tags' | 'new';
@@ -87,22 +94,45 @@ export class RolloutEngine {
   private readonly wakeAt = new Map<string, number>();
   private nextOwedCheck = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Stopped at least once: a follower, or a leader that lost the lead (see start()). */
+  private stopped = false;
 
   constructor(
     private readonly deps: EngineDeps,
     private readonly opts: { tickMs?: number; owedCheckMs?: number } = {},
   ) {
     this.clock = deps.clock ?? Date.now;
-    for (const r of deps.rollouts.live()) {
+    this.recover();
+  }
+
+  /** Everything from the store, as after a restart: the live rollouts and every device in flight. */
+  private recover(): void {
+    this.live.clear();
+    this.dirtyDevices.clear();
+    this.dirtyRollouts.clear();
+    this.wakeAt.clear();
+    this.nextOwedCheck = 0;
+    for (const r of this.deps.rollouts.live()) {
       this.live.set(r.id, r);
       this.dirtyRollouts.add(r.id);
       // After a restart, look again at every device in flight: reports may have come while we were down.
-      for (const m of [...deps.rollouts.inState(r.id, 'assigned'), ...deps.rollouts.inState(r.id, 'reverting')]) this.dirtyDevices.set(m.deviceId, 'report');
+      for (const m of [...this.deps.rollouts.inState(r.id, 'assigned'), ...this.deps.rollouts.inState(r.id, 'reverting')]) this.dirtyDevices.set(m.deviceId, 'report');
     }
   }
 
+  /** Whether the engine's loop runs here (with several instances: this one leads). */
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  /**
+   * Start the loop. Started again after a stop (this instance took the lead back), it first
+   * re-reads the store: another instance led in between.
+   */
   start(): void {
-    this.timer ??= setInterval(() => {
+    if (this.timer) return;
+    if (this.stopped) this.recover();
+    this.timer = setInterval(() => {
       try {
         this.tick();
       } catch (err) {
@@ -115,10 +145,16 @@ export class RolloutEngine {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopped = true;
+    this.dirtyDevices.clear(); // the next leader re-reads what is in flight
   }
 
-  /** A device said something or was changed: look at it on the next tick. */
+  /** A device said something or was changed: look at it on the next tick (here, or where the engine runs). */
   deviceChanged(id: string, why: DeviceEvent): void {
+    if (this.stopped && !this.timer && this.deps.forward) {
+      this.deps.forward(id, why);
+      return;
+    }
     const prev = this.dirtyDevices.get(id);
     // hello/online also ask for the owed re-publish check: keep that stronger reason.
     if (prev === 'hello' || prev === 'online') return;
@@ -543,6 +579,7 @@ export class RolloutEngine {
     })();
     this.live.set(id, row);
     this.dirtyRollouts.add(id);
+    this.deps.announce?.(id);
     return row;
   }
 
@@ -598,7 +635,10 @@ export class RolloutEngine {
       audit(this.deps.db, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
     })();
     this.live.set(id, this.deps.rollouts.require(id));
-    for (const r of [id, ...superseded]) this.dirtyRollouts.add(r);
+    for (const r of [id, ...superseded]) {
+      this.dirtyRollouts.add(r);
+      this.deps.announce?.(r);
+    }
     publishDirectives(this.deps, out);
     return { id, devices: out.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
   }
@@ -606,26 +646,26 @@ export class RolloutEngine {
   pause(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'pause');
     if (r.state !== 'running') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}`);
-    return this.transition(r, { state: 'paused', reason: 'OPERATOR' }, 'rollout.paused', {}, this.clock(), 'operator', actor);
+    return this.announced(this.transition(r, { state: 'paused', reason: 'OPERATOR' }, 'rollout.paused', {}, this.clock(), 'operator', actor));
   }
 
   resume(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'resume');
     if (r.state !== 'paused') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}, not paused`);
-    return this.transition(r, { state: 'running', reason: 'RESUMED' }, 'rollout.resumed', {}, this.clock(), 'operator', actor);
+    return this.announced(this.transition(r, { state: 'running', reason: 'RESUMED' }, 'rollout.resumed', {}, this.clock(), 'operator', actor));
   }
 
   approve(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'approve');
     if (!r.awaitingApproval) throw new WfError('ROLLOUT_STATE', `${id} is not waiting for approval (wave ${r.wave + 1}, ${r.state})`);
     this.advance(r, this.clock(), 'operator', actor);
-    return this.deps.rollouts.require(id);
+    return this.announced(this.deps.rollouts.require(id));
   }
 
   abort(id: string, actor?: Actor | null): RolloutRow {
     const r = this.requireLive(id, 'abort');
     this.finish(r, 'aborted', 'OPERATOR', this.clock(), 'operator', {}, actor);
-    return this.deps.rollouts.require(id);
+    return this.announced(this.deps.rollouts.require(id));
   }
 
   rollback(id: string, actor?: Actor | null): RolloutRow {
@@ -633,11 +673,26 @@ export class RolloutEngine {
     const out: DirectiveRecord[] = [];
     this.rollBack(r, 'OPERATOR', 'operator asked', this.clock(), out, 'operator', actor);
     publishDirectives(this.deps, out);
-    return this.deps.rollouts.require(id);
+    return this.announced(this.deps.rollouts.require(id));
+  }
+
+  /** Another instance changed this rollout (operator action): take the stored row, look at it next tick. */
+  rolloutChanged(id: string): void {
+    const r = this.deps.rollouts.get(id);
+    if (!r || FINAL_ROLLOUT_STATES.includes(r.state)) this.live.delete(id);
+    else this.live.set(id, r);
+    this.wakeAt.delete(id);
+    this.dirtyRollouts.add(id);
+  }
+
+  /** All of it may have changed (the change feed missed some): re-read the store. */
+  resync(): void {
+    this.recover();
   }
 
   private requireLive(id: string, what: string): RolloutRow {
-    const r = this.live.get(id) ?? this.deps.rollouts.require(id);
+    // The store, not the cache: with several instances another one may have changed it.
+    const r = this.deps.rollouts.require(id);
     if (FINAL_ROLLOUT_STATES.includes(r.state)) throw new WfError('ROLLOUT_STATE', `cannot ${what} ${id}: it is ${r.state} (${r.reason ?? ''})`);
     return r;
   }
@@ -714,6 +769,11 @@ export class RolloutEngine {
       audit(this.deps.db, 'rollout.authorized', { component: a.component, target: digest }, { kind: 'operator', rollout: id, at: nowS, actor });
     })();
     this.dirtyRollouts.add(id);
+    return this.announced(r);
+  }
+
+  private announced(r: RolloutRow): RolloutRow {
+    this.deps.announce?.(r.id);
     return r;
   }
 }

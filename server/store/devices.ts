@@ -100,6 +100,8 @@ export class DeviceRepo {
   /** Credentials by device id: every MQTT connect and message asks, so they are cached. */
   private readonly credCache = new Map<string, CredentialRow>();
   private readonly stmts;
+  /** Several instances: tell the others to forget a device's cached credentials (server/cluster/cluster.ts). */
+  onCredentialsChanged?: (id: string) => void;
 
   constructor(
     private readonly db: Db,
@@ -160,6 +162,12 @@ export class DeviceRepo {
     return tx();
   }
 
+  /** Drop one device's cached credentials (or all of them): the next check reads the store. */
+  forgetCredentials(id?: string): void {
+    if (id === undefined) this.credCache.clear();
+    else this.credCache.delete(id);
+  }
+
   private credentials(id: string): CredentialRow | undefined {
     let row = this.credCache.get(id);
     if (row === undefined) {
@@ -198,7 +206,8 @@ export class DeviceRepo {
       if (device.certSerial) this.stmts.revokeSerial.run(device.certSerial, id, now);
       this.stmts.revoke.run(now, id);
     })();
-    this.credCache.delete(id);
+    this.forgetCredentials(id);
+    this.onCredentialsChanged?.(id);
   }
 
   /**
@@ -213,7 +222,8 @@ export class DeviceRepo {
       if (device.certSerial) this.stmts.revokeSerial.run(device.certSerial, id, nowSeconds());
       this.stmts.setCredentials.run(password ? hashToken(password) : '', cert?.serial ?? null, cert?.notAfter ?? null, id);
     })();
-    this.credCache.delete(id);
+    this.forgetCredentials(id);
+    this.onCredentialsChanged?.(id);
     return { id, username: id, ...(password ? { password } : {}) };
   }
 

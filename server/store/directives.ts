@@ -93,6 +93,9 @@ export class DirectiveRepo {
 
   /** May this device fetch this image? Only images some directive of its own named. */
   mayFetch(deviceId: string, sha256Hex: string): boolean {
+    if (this.allowedFor(deviceId).has(sha256Hex)) return true;
+    // Not in the cache: the directive may have been issued by another instance (docs/scale-out.md); read again.
+    this.allowed.delete(deviceId);
     return this.allowedFor(deviceId).has(sha256Hex);
   }
 

@@ -34,19 +34,30 @@ const view = (r: TokenRow): TokenView => ({ id: r.id, name: r.name, role: r.role
 export class TokenRepo {
   /** Live tokens by hash: every API request asks, so it is answered from memory. */
   private byHash = new Map<string, TokenIdentity>();
+  /** Several instances: tell the others to re-read the tokens (server/cluster/cluster.ts). */
+  onChanged?: () => void;
 
   constructor(private readonly db: Db) {
     this.reload();
   }
 
-  private reload(): void {
+  /** Re-read the live tokens (another instance created or revoked one). */
+  reload(): void {
     const rows = this.db.prepare('SELECT * FROM operator_tokens WHERE revoked_at IS NULL').all() as TokenRow[];
     this.byHash = new Map(rows.map((r) => [r.token_hash, { id: r.id, name: r.name, role: r.role }]));
   }
 
   /** Who holds this bearer token; undefined when it is unknown or revoked. */
   identify(token: string): TokenIdentity | undefined {
-    return this.byHash.get(hashToken(token));
+    const hash = hashToken(token);
+    const hit = this.byHash.get(hash);
+    if (hit) return hit;
+    // Not cached: perhaps made on another instance a moment ago (failed attempts are throttled per address).
+    const row = this.db.prepare('SELECT * FROM operator_tokens WHERE token_hash = ? AND revoked_at IS NULL').get(hash) as TokenRow | undefined;
+    if (!row) return undefined;
+    const who = { id: row.id, name: row.name, role: row.role };
+    this.byHash.set(hash, who);
+    return who;
   }
 
   /**
@@ -76,6 +87,7 @@ export class TokenRepo {
       return r;
     })();
     this.reload();
+    this.onChanged?.();
     return { ...view(row), token };
   }
 
@@ -96,6 +108,7 @@ export class TokenRepo {
       return r;
     })();
     this.reload();
+    this.onChanged?.();
     return view(row);
   }
 }
