@@ -34,8 +34,14 @@ import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
+  /** TLS material, the operator token and, with the default store, the SQLite database and blobs. */
   dataDir: string;
   keysDir: string;
+  /**
+   * The store: absent = SQLite in the data dir (<data>/wasmfleet.db, blobs in <data>/blobs);
+   * postgres://user@host:port/db = PostgreSQL, blobs included (store/open.ts).
+   */
+  db?: string;
   host?: string;
   httpPort?: number;
   mqttPort?: number;
