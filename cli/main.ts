@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { WfError } from '../protocol/errors.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 import { ago, printJson, printTable, say } from './output.js';
-import { clientFor, collectList, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
+import { clientFor, collectList, collectPair, positiveInt, postgresUrl, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
 import { renewKeys } from './commands/keys-renew.js';
