@@ -35,8 +35,14 @@ import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
+  /** TLS material, the operator token and, with the default store, the SQLite database and blobs. */
   dataDir: string;
   keysDir: string;
+  /**
+   * The store: absent = SQLite in the data dir (<data>/wasmfleet.db, blobs in <data>/blobs);
+   * postgres://user@host:port/db = PostgreSQL, blobs included (store/open.ts).
+   */
+  db?: string;
   host?: string;
   httpPort?: number;
   mqttPort?: number;
@@ -70,11 +76,6 @@ export interface ServerOptions {
   rolloutTickMs?: number;
   /** How often the engine looks for online devices that lack what they are owed (ms). */
   owedCheckMs?: number;
-  /**
-   * Several instances on one PostgreSQL (docs/scale-out.md): the leadership lock and the change
-   * feed live there. Unset: one instance (SQLite), which always leads.
-   */
-  postgresUrl?: string;
   /** How often a follower tries to take the lead (ms; default 1000). */
   leaderRetryMs?: number;
   /** With an external broker: the shared-subscription group of the fleet's instances (null: none). */
@@ -189,7 +190,8 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   // Leadership and the change feed, before the link (which reads device state only when leading).
   let cluster: Cluster;
   try {
-    cluster = await openCluster({ postgresUrl: opts.postgresUrl, leaderRetryMs: opts.leaderRetryMs, log });
+    // With PostgreSQL (--db) several instances may share the store: the lock and the feed live there too.
+    cluster = await openCluster({ postgresUrl: opts.db, leaderRetryMs: opts.leaderRetryMs, log });
   } catch (err) {
     telemetry.close();
     db.close();
