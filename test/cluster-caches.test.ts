@@ -67,7 +67,7 @@ describe('caches follow each other through the change feed', () => {
   it('a password rotated through A: B refuses the old one and takes the new one', async () => {
     const first = await apiA.post<{ id: string; password: string }>('/v1/devices', { id: 'cache-2' });
     expect(await connectToB('cache-2', first.password)).toBe('connected');
-    const second = await apiA.post<{ password: string }>('/v1/devices/cache-2/rotate-credentials', {});
+    const second = await apiA.post<{ password: string }>('/v1/devices/cache-2/credentials', {});
     await waitFor('B refuses the old password', async () => (await connectToB('cache-2', first.password)).startsWith('refused'), 5000);
     expect(await connectToB('cache-2', second.password)).toBe('connected');
   });
