@@ -91,12 +91,12 @@ export function joinCluster(c: Cluster, p: ClusterParts): void {
         p.engine.rolloutChanged(change.key);
         break;
       case 'device':
-        if (p.engine.running) p.engine.deviceChanged(change.key, change.why);
+        if (p.engine.active) p.engine.deviceChanged(change.key, change.why);
         break;
       case 'resync':
         p.devices.forgetCredentials();
         p.tokens.reload();
-        if (p.engine.running) p.engine.resync();
+        if (p.engine.active) p.engine.resync();
         break;
     }
   });

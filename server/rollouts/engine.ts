@@ -121,7 +121,7 @@ export class RolloutEngine {
   }
 
   /** Whether the engine's loop runs here (with several instances: this one leads). */
-  get running(): boolean {
+  get active(): boolean {
     return this.timer !== null;
   }
 
