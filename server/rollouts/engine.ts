@@ -604,8 +604,9 @@ export class RolloutEngine {
       for (const deviceId of req.targets) {
         const other = this.deps.rollouts.activeOf(deviceId);
         if (!other) continue;
-        const r = this.live.get(other.rolloutId);
-        if (r && r.kind === 'rollout') throw new WfError('ROLLOUT_CONFLICT', `device ${deviceId} is in rollout ${r.id}`, { rollout: r.id, device: deviceId });
+        // The store's row when this instance does not drive it (several instances: it may be another's).
+        const r = this.live.get(other.rolloutId) ?? this.deps.rollouts.get(other.rolloutId);
+        if (r && r.kind === 'rollout' && !FINAL_ROLLOUT_STATES.includes(r.state)) throw new WfError('ROLLOUT_CONFLICT', `device ${deviceId} is in rollout ${r.id}`, { rollout: r.id, device: deviceId });
         this.deps.rollouts.updateMember({ ...other, state: 'excluded', reason: 'SUPERSEDED', detail: id, active: false, deadlineMs: null, updatedMs: now });
         superseded.add(other.rolloutId);
       }
