@@ -126,6 +126,25 @@ describe('external mosquitto with the dynamic security plugin', () => {
     }
   }, 30_000);
 
+  it('two servers started at the same moment on a fresh broker both end up managing it (no fight over the server role)', async () => {
+    const fresh = await startMosquitto({ dynsec: true });
+    const started = await Promise.all([startFleet({ brokerUrl: fresh.serverUrl, brokerDynsec: true }), startFleet({ brokerUrl: fresh.serverUrl, brokerDynsec: true })]);
+    try {
+      const login = (id: string, password: string) =>
+        mqtt
+          .connectAsync(`mqtt://127.0.0.1:${fresh.port}`, { clientId: id, username: id, password, reconnectPeriod: 0, connectTimeout: 5000 })
+          .then(async (c) => (await c.endAsync(), 'connected'))
+          .catch((err: Error) => `refused: ${err.message}`);
+      for (const [i, f] of started.entries()) {
+        const c = await addDeviceWithCredentials(f.api, `dyn-race-${i}`, { tags: {}, outDir: tempDir() });
+        expect(await login(c.id, c.password!)).toBe('connected');
+      }
+    } finally {
+      for (const f of started) await f.close();
+      await fresh.stop();
+    }
+  }, 60_000);
+
   it('--broker-dynsec against a mosquitto without the plugin stops at start with BROKER_CREDENTIALS_FAILED', async () => {
     const plain = await startMosquitto();
     try {

@@ -40,8 +40,17 @@ export function deviceAcls(id: string): Acl[] {
 const ALREADY = /already exists|already has role/i;
 const NOT_FOUND = /not found/i;
 
+interface Pending {
+  resolve: (responses: Response[]) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  body: string;
+  /** Sent again after a reconnect: its first answer may have gone to the old connection. */
+  resent: boolean;
+}
+
 export class Dynsec implements BrokerCredentials {
-  private readonly pending = new Map<string, { resolve: (responses: Response[]) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, Pending>();
 
   private constructor(
     private readonly client: MqttClient,
@@ -60,10 +69,12 @@ export class Dynsec implements BrokerCredentials {
    */
   static async start(client: MqttClient, linkUser: string, timeoutMs = 5000): Promise<Dynsec> {
     await client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 });
-    client.on('connect', (ack) => {
-      if (!ack.sessionPresent) void client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 }).catch(() => {});
-    });
     const d = new Dynsec(client, timeoutMs);
+    // Several server instances share the admin user: when one starts and grants the role, mosquitto
+    // drops every link of that user, commands in flight included. Once subscribed again, send them again.
+    client.on('connect', (ack) => {
+      if (!ack.sessionPresent) void client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 }).then(() => d.resend(), () => {});
+    });
     if (await d.hasRole(linkUser, SERVER_ROLE)) return d;
     const acls: Acl[] = [
       { acltype: 'publishClientSend', topic: `${TOPIC_ROOT}/#`, allow: true },
@@ -123,19 +134,38 @@ export class Dynsec implements BrokerCredentials {
     const tags = commands.map(() => randomBytes(8).toString('hex'));
     const key = tags[0]!;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(key);
-        reject(new WfError('BROKER_CREDENTIALS_FAILED', `no answer from the dynamic security plugin within ${this.timeoutMs} ms (is it loaded, and is the link user a dynsec admin?)`));
-      }, this.timeoutMs);
-      this.pending.set(key, { resolve, timer });
-      const body = { commands: commands.map((c, i) => ({ ...c, correlationData: tags[i] })) };
-      this.client.publish(DYNSEC_TOPIC, JSON.stringify(body), { qos: 1 }, (err) => {
-        if (!err) return;
-        clearTimeout(timer);
-        this.pending.delete(key);
-        reject(new WfError('BROKER_CREDENTIALS_FAILED', `publish to ${DYNSEC_TOPIC}: ${err.message}`));
-      });
+      const body = JSON.stringify({ commands: commands.map((c, i) => ({ ...c, correlationData: tags[i] })) });
+      this.pending.set(key, { resolve, reject, timer: this.deadline(key), body, resent: false });
+      this.publish(key, body);
     });
+  }
+
+  private deadline(key: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      const p = this.pending.get(key);
+      this.pending.delete(key);
+      p?.reject(new WfError('BROKER_CREDENTIALS_FAILED', `no answer from the dynamic security plugin within ${this.timeoutMs} ms (is it loaded, and is the link user a dynsec admin?)`));
+    }, this.timeoutMs);
+  }
+
+  private publish(key: string, body: string): void {
+    this.client.publish(DYNSEC_TOPIC, body, { qos: 1 }, (err) => {
+      const p = this.pending.get(key);
+      if (!err || !p) return;
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+      p.reject(new WfError('BROKER_CREDENTIALS_FAILED', `publish to ${DYNSEC_TOPIC}: ${err.message}`));
+    });
+  }
+
+  /** After a reconnect: every command still waiting goes again, with a fresh deadline. */
+  private resend(): void {
+    for (const [key, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.timer = this.deadline(key);
+      p.resent = true;
+      this.publish(key, p.body);
+    }
   }
 
   private onResponse(payload: Buffer): void {
@@ -151,6 +181,7 @@ export class Dynsec implements BrokerCredentials {
     if (!waiting) return; // another admin's answer, or one that came after its timeout
     clearTimeout(waiting.timer);
     this.pending.delete(first as string);
-    waiting.resolve(responses);
+    // A command sent twice may have been done by the first copy: "already exists" / "not found" is then its success.
+    waiting.resolve(waiting.resent ? responses.map((r) => (typeof r.error === 'string' && (ALREADY.test(r.error) || NOT_FOUND.test(r.error)) ? { ...r, error: undefined } : r)) : responses);
   }
 }
