@@ -10,8 +10,9 @@ import { decodeChunkResponse, deviceTopic, encodeChunkRequest, encodeReport } fr
 import { connectMqttLink, DEFAULT_SHARE_GROUP, type MqttLink } from '../server/link/mqtt.js';
 import { defaultLimits } from '../server/limits/defaults.js';
 import { DeviceRates } from '../server/limits/device-rates.js';
-import { BlobStore } from '../server/store/blobs.js';
-import { openDb, type Db } from '../server/store/db.js';
+import { FileBlobStore } from '../server/store/blobs.js';
+import { openDb } from '../server/store/db.js';
+import { SqliteSql } from '../server/store/sql-sqlite.js';
 import { DeviceRepo } from '../server/store/devices.js';
 import { DirectiveRepo } from '../server/store/directives.js';
 import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch } from '../server/store/telemetry.js';
@@ -22,7 +23,7 @@ const log = pino({ level: 'silent' });
 
 describe('two server links sharing one mosquitto', () => {
   let mosq: Mosquitto;
-  let db: Db;
+  let db: SqliteSql;
   let telemetry: TelemetryBatch;
   let devices: DeviceRepo;
   const links: MqttLink[] = [];
@@ -34,12 +35,12 @@ describe('two server links sharing one mosquitto', () => {
   beforeAll(async () => {
     mosq = await startMosquitto();
     const dir = tempDir();
-    db = openDb(join(dir, 'wasmfleet.db'));
+    db = new SqliteSql(openDb(join(dir, 'wasmfleet.db')));
     telemetry = new TelemetryBatch(db, log, TELEMETRY_BATCH_DEFAULTS);
     devices = new DeviceRepo(db, telemetry);
     const directives = new DirectiveRepo(db);
-    const blobs = new BlobStore(join(dir, 'blobs'));
-    devices.create([{ id: 'shared-1' }]);
+    const blobs = new FileBlobStore(join(dir, 'blobs'));
+    await devices.create([{ id: 'shared-1' }]);
     mosq.addUser('shared-1', 'device-secret');
     for (const i of [0, 1]) {
       const rates = new DeviceRates(defaultLimits(1 << 20), log);
@@ -61,8 +62,8 @@ describe('two server links sharing one mosquitto', () => {
   afterAll(async () => {
     await device?.endAsync();
     for (const l of links) await l.close();
-    telemetry?.close();
-    db?.close();
+    await telemetry?.close();
+    await db?.close();
     await mosq?.stop();
   });
 
@@ -88,7 +89,7 @@ describe('two server links sharing one mosquitto', () => {
     const report = (sequence: number) => Buffer.from(encodeReport({ state: 'idle', sequence, running: [], time: 1_700_000_000 + sequence }));
     for (let s = 1; s <= 5; s++) await device.publishAsync(deviceTopic('shared-1', 'report'), report(s), { qos: 1, retain: true });
     await waitFor('leader saw 5 reports', () => events[0]!.length === 5);
-    expect(devices.get('shared-1')?.sequence).toBe(5);
+    expect((await devices.get('shared-1'))?.sequence).toBe(5);
     expect(events[1]).toEqual([]);
 
     // Leadership moves: the old leader stops reading state, the new one reads the retained report at once.
@@ -97,7 +98,7 @@ describe('two server links sharing one mosquitto', () => {
     await waitFor('new leader got the retained report', () => events[1]!.length === 1);
     await device.publishAsync(deviceTopic('shared-1', 'report'), report(6), { qos: 1, retain: true });
     await waitFor('new leader saw the next report', () => events[1]!.length === 2);
-    expect(devices.get('shared-1')?.sequence).toBe(6);
+    expect((await devices.get('shared-1'))?.sequence).toBe(6);
     expect(events[0]).toHaveLength(5);
     expect(events[1]).toEqual(['shared-1:report', 'shared-1:report']);
   });

@@ -82,31 +82,31 @@ export function joinCluster(c: Cluster, p: ClusterParts): void {
   c.feed.subscribe((change: Change) => {
     switch (change.kind) {
       case 'credentials':
-        p.devices.forgetCredentials(change.key);
+        p.devices.credentials.invalidate(change.key);
         break;
       case 'tokens':
-        p.tokens.reload();
+        p.tokens.live.invalidate();
         break;
       case 'rollout':
-        p.engine.rolloutChanged(change.key);
+        void p.engine.rolloutChanged(change.key).catch((err: unknown) => p.log.error({ err, rollout: change.key }, 'rollout change not applied'));
         break;
       case 'device':
         if (p.engine.active) p.engine.deviceChanged(change.key, change.why);
         break;
       case 'resync':
-        p.devices.forgetCredentials();
-        p.tokens.reload();
-        if (p.engine.active) p.engine.resync();
+        p.devices.credentials.invalidate();
+        p.tokens.live.invalidate();
+        if (p.engine.active) void p.engine.resync().catch((err: unknown) => p.log.error({ err }, 'rollout engine: resync failed'));
         break;
     }
   });
 
   const follow = (leading: boolean) => {
     if (leading) p.engine.start();
-    else p.engine.stop();
+    else void p.engine.stop();
     void p.setLinkLeading?.(leading);
   };
   c.leadership.onChange(follow);
-  if (!c.leadership.leading) p.engine.stop(); // a follower from the start: device events go to the leader
+  if (!c.leadership.leading) void p.engine.stop(); // a follower from the start: device events go to the leader
   else p.engine.start();
 }

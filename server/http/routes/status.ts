@@ -6,7 +6,7 @@ import { nowSeconds } from '../../store/db.js';
 /** Fleet summary: how many devices are in each state, online, and on each release. */
 export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/status', async () => {
-    const devices = deps.devices.list();
+    const devices = await deps.devices.list();
     const states: Record<string, number> = {};
     const releases: Record<string, number> = {};
     let online = 0;
@@ -22,7 +22,7 @@ export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
       online,
       states,
       releases,
-      modules: deps.modules.list().length,
+      modules: (await deps.modules.list()).length,
       stale,
       keys: keyExpiry(deps.trust(), nowSeconds()),
       // Which instance answered, and whether it runs the rollout engine (several instances: docs/scale-out.md).
