@@ -49,6 +49,15 @@ const connectToB = (id: string, password: string) =>
     })
     .catch((err: Error) => `refused: ${err.message}`);
 
+/**
+ * B refuses this password as a bad login (CONNACK 4), not for another reason: the broker also
+ * refuses a device that connects too often (CONNACK 3), so attempts are paced.
+ */
+const badLoginAtB = async (id: string, password: string) => {
+  await new Promise((r) => setTimeout(r, 200));
+  return /Bad username or password/i.test(await connectToB(id, password));
+};
+
 describe('caches follow each other through the change feed', () => {
   it('one leads, the other follows', async () => {
     expect(a.cluster()).toMatchObject({ leader: true, mode: 'postgres' });
@@ -61,19 +70,26 @@ describe('caches follow each other through the change feed', () => {
     const creds = await apiA.post<{ id: string; password: string }>('/v1/devices', { id: 'cache-1' });
     expect(await connectToB('cache-1', creds.password)).toBe('connected'); // B now has it cached
     await apiA.post('/v1/devices/cache-1/revoke', {});
-    await waitFor('B refuses the revoked device', async () => (await connectToB('cache-1', creds.password)).startsWith('refused'), 5000);
+    await waitFor('B refuses the revoked device', () => badLoginAtB('cache-1', creds.password), 3000);
   });
 
   it('a password rotated through A: B refuses the old one and takes the new one', async () => {
     const first = await apiA.post<{ id: string; password: string }>('/v1/devices', { id: 'cache-2' });
     expect(await connectToB('cache-2', first.password)).toBe('connected');
     const second = await apiA.post<{ password: string }>('/v1/devices/cache-2/credentials', {});
-    await waitFor('B refuses the old password', async () => (await connectToB('cache-2', first.password)).startsWith('refused'), 5000);
+    await waitFor('B refuses the old password', () => badLoginAtB('cache-2', first.password), 3000);
     expect(await connectToB('cache-2', second.password)).toBe('connected');
   });
 
-  it('an operator token made through A works on B at once; revoked through A, B refuses it', async () => {
+  it('an operator token made through A works on B at once', async () => {
     const t = await apiA.post<{ id: string; token: string }>('/v1/tokens', { name: 'ci', role: 'viewer' });
+    const viaB = new ApiClient({ server: b.httpUrl, token: t.token });
+    expect((await viaB.get<{ devices: number }>('/v1/status')).devices).toBeGreaterThan(0);
+  });
+
+  it('a token B has cached, revoked through A: B refuses it', async () => {
+    // Made through B: B re-reads its token cache after its own write, so the token is in it.
+    const t = await apiB.post<{ id: string; token: string }>('/v1/tokens', { name: 'ops', role: 'viewer' });
     const viaB = new ApiClient({ server: b.httpUrl, token: t.token });
     expect((await viaB.get<{ devices: number }>('/v1/status')).devices).toBeGreaterThan(0);
     await apiA.post(`/v1/tokens/${t.id}/revoke`, {});
