@@ -6,7 +6,7 @@
 // attempt per member), and every chunk request answered at most once (a watcher on the broker
 // counts requests and answers per device, image and index).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../cli/client.js';
 import { initKeys } from '../cli/commands/keys-init.js';
 import { publishModuleFile } from '../cli/commands/module-publish.js';
+import { moduleOfSize } from '../device-sim/bench-ipc.js';
 import { Fleet } from '../device-sim/fleet.js';
 import { toHex } from '../protocol/crypto.js';
 import { decodeChunkRequest, decodeChunkResponse } from '../protocol/messages.js';
@@ -22,7 +23,7 @@ import { parseDeviceTopic } from '../protocol/topics.js';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
 import { createDatabase, type TestDatabase } from './helpers/postgres.js';
 import { members, waitRollout } from './helpers/rollouts.js';
-import { EXAMPLES, tempDir, waitFor } from './helpers/server.js';
+import { tempDir, waitFor } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const DEVICES = 60;
@@ -109,7 +110,10 @@ describe('two server instances on PostgreSQL and mosquitto', () => {
     });
     await fleet.waitFor('online', (s) => s.online === DEVICES, 60_000);
     await waitFor('hellos stored (read by the leader)', async () => (await b.api.get<{ devices: Array<{ hello: unknown }> }>('/v1/devices')).devices.every((d) => d.hello), 30_000);
-    await publishModuleFile(a.api, join(EXAMPLES, 'counter.wat'), { name: 'counter', version: '1.0.0', tickMs: 100, stack: 16384, keysDir: keys });
+    // 8 KiB in 1 KiB chunks: eight requests per device, spread over both instances.
+    const wat = join(dir, 'release.wat');
+    writeFileSync(wat, await moduleOfSize(8192));
+    await publishModuleFile(a.api, wat, { name: 'counter', version: '1.0.0', tickMs: 100, stack: 16384, keysDir: keys });
 
     // The rollout, from the CLI, through the follower.
     const created = await promisify(execFile)(
