@@ -237,7 +237,13 @@ export class RolloutEngine {
       const r = this.live.get(id);
       if (!r) continue;
       stats.rollouts++;
-      await this.step(r, now, toPublish);
+      try {
+        await this.step(r, now, toPublish);
+      } catch (err) {
+        if (!(err instanceof RolloutChanged)) throw err;
+        // Changed elsewhere since we read it: take the stored row and look again next tick.
+        await this.reread(id);
+      }
     }
 
     // 4. the slow check for devices online that have not got what they are owed
@@ -407,11 +413,11 @@ export class RolloutEngine {
           break;
         }
         const next: RolloutRow = { ...row, rateTatMs: tat };
-        await this.deps.sql.tx(async (q) => {
-          await this.save(q, next, now);
-          await this.assign(q, next, m, now, out, null);
+        row = await this.deps.sql.tx(async (q) => {
+          const saved = await this.save(q, next, now);
+          await this.assign(q, saved, m, now, out, null);
+          return saved;
         });
-        row = next;
         started++;
       }
       if (started < cap && (await this.deps.rollouts.pending(r.id, 1)).length > 0 && !this.wakeAt.has(r.id)) this.dirtyRollouts.add(r.id);
@@ -484,9 +490,13 @@ export class RolloutEngine {
 
   // ---------------------------------------------------------------- transitions
 
+  /**
+   * Write the rollout's row, if it is still as `r` says: an operator action on another instance
+   * may have changed it since (RolloutChanged: the transaction is rolled back, the row re-read).
+   */
   private async save(q: SqlRunner, r: RolloutRow, now: number): Promise<RolloutRow> {
     const row = { ...r, updatedMs: now };
-    await this.deps.rollouts.update(row, q);
+    if (!(await this.deps.rollouts.update(row, q, r.updatedMs))) throw new RolloutChanged(r.id);
     if (FINAL_ROLLOUT_STATES.includes(row.state)) this.live.delete(row.id);
     else this.live.set(row.id, row);
     return row;
@@ -702,57 +712,69 @@ export class RolloutEngine {
   }
 
   pause(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'pause');
       if (r.state !== 'running') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}`);
       return this.announced(await this.transition(this.deps.sql, r, { state: 'paused', reason: 'OPERATOR' }, 'rollout.paused', {}, this.clock(), 'operator', actor));
-    });
+    }));
   }
 
   resume(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'resume');
       if (r.state !== 'paused') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}, not paused`);
       return this.announced(await this.transition(this.deps.sql, r, { state: 'running', reason: 'RESUMED' }, 'rollout.resumed', {}, this.clock(), 'operator', actor));
-    });
+    }));
   }
 
   approve(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'approve');
       if (!r.awaitingApproval) throw new WfError('ROLLOUT_STATE', `${id} is not waiting for approval (wave ${r.wave + 1}, ${r.state})`);
       await this.advance(r, this.clock(), 'operator', actor);
       return this.announced(await this.deps.rollouts.require(id));
-    });
+    }));
   }
 
   abort(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'abort');
       await this.finish(r, 'aborted', 'OPERATOR', this.clock(), 'operator', {}, actor);
       return this.announced(await this.deps.rollouts.require(id));
-    });
+    }));
   }
 
   rollback(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'roll back');
       const out: DirectiveRecord[] = [];
       await this.rollBack(r, 'OPERATOR', 'operator asked', this.clock(), out, 'operator', actor);
       publishDirectives(this.deps, out);
       return this.announced(await this.deps.rollouts.require(id));
-    });
+    }));
   }
 
   /** Another instance changed this rollout (operator action): take the stored row, look at it next tick. */
   rolloutChanged(id: string): Promise<void> {
-    return this.exclusive(async () => {
-      const r = await this.deps.rollouts.get(id);
-      if (!r || FINAL_ROLLOUT_STATES.includes(r.state)) this.live.delete(id);
-      else this.live.set(id, r);
-      this.wakeAt.delete(id);
-      this.dirtyRollouts.add(id);
-    });
+    return this.exclusive(() => this.reread(id));
+  }
+
+  private async reread(id: string): Promise<void> {
+    const r = await this.deps.rollouts.get(id);
+    if (!r || FINAL_ROLLOUT_STATES.includes(r.state)) this.live.delete(id);
+    else this.live.set(id, r);
+    this.wakeAt.delete(id);
+    this.dirtyRollouts.add(id);
+  }
+
+  /** An operator action, run again once if the rollout changed under it (it re-reads the store). */
+  private async operatorAction<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof RolloutChanged)) throw err;
+      return fn();
+    }
   }
 
   /** All of it may have changed (the change feed missed some): re-read the store. */
@@ -857,3 +879,9 @@ function sum(c: Partial<Record<MemberState, number>>, states: MemberState[]): nu
   return states.reduce((n, s) => n + (c[s] ?? 0), 0);
 }
 
+/** The rollout's row was written by someone else since it was read (server instances: docs/scale-out.md). */
+class RolloutChanged extends Error {
+  constructor(readonly rolloutId: string) {
+    super(`rollout ${rolloutId} changed since it was read`);
+  }
+}
