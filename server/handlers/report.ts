@@ -2,9 +2,9 @@ import { decodeReport } from '../../protocol/messages.js';
 import type { TopicHandler } from './context.js';
 
 /** report: the device's update state; committed reports also extend its commit history. */
-export const onReport: TopicHandler = (ctx, deviceId, payload) => {
+export const onReport: TopicHandler = async (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
-  ctx.devices.recordReport(deviceId, report);
+  await ctx.devices.recordReport(deviceId, report);
   ctx.changed?.(deviceId, 'report');
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
