@@ -90,7 +90,7 @@ export function postgresErrorOf(err: unknown, where: string): unknown {
   if (err instanceof WfError) return err;
   const code = (err as { code?: unknown })?.code;
   const message = (err as Error)?.message ?? String(err);
-  const connectionLost = /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  const connectionLost = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
   if ((typeof code === 'string' && (UNREACHABLE_ERRNO.has(code) || UNREACHABLE_SQLSTATE.test(code))) || connectionLost) {
     return new WfError('STORE_UNREACHABLE', `PostgreSQL at ${where}: ${typeof code === 'string' ? `${code} ` : ''}(${message})`);
   }
