@@ -14,6 +14,12 @@ const { Pool, types } = pg;
 const STATEMENT_CACHE_MAX = 512;
 
 /**
+ * How long a statement waits for a connection: a new one to the server, or a free one from the
+ * pool when all are busy (a loaded process holds its transactions longer). Past it, STORE_UNREACHABLE.
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/**
  * `?` → `$n`, leaving alone what is not a placeholder: quoted strings ('it''s ?'), quoted
  * identifiers ("a?"), dollar-quoted bodies ($$…$$), and comments.
  */
@@ -114,7 +120,7 @@ export class PostgresSql implements Sql {
 
   constructor(url: string, opts: PostgresSqlOptions = {}) {
     this.where = describePostgresUrl(url);
-    this.pool = new Pool({ connectionString: url, max: opts.max ?? 10, types: typeParsers, connectionTimeoutMillis: 10_000 });
+    this.pool = new Pool({ connectionString: url, max: opts.max ?? 10, types: typeParsers, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     this.pool.on('error', (err) => opts.onIdleError?.(err));
     this.outer = this.runner(this.pool);
   }
