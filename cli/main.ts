@@ -144,7 +144,7 @@ program
   .option('--mqtt-port <port>', 'embedded broker MQTT port', positiveInt, 1883)
   .option('--ws-port <port>', 'embedded broker WebSocket port', positiveInt, 8083)
   .option('--no-ws', 'no WebSocket listener')
-  .option('--db <url>', 'keep the store in PostgreSQL instead of <data>/wasmfleet.db: postgres://user@host:port/db (the password from $PGPASSWORD or ~/.pgpass keeps it off the command line)', process.env.WASMFLEET_DB)
+  .option('--db <url>', 'keep the store in PostgreSQL instead of <data>/wasmfleet.db: postgres://user@host:port/db (the password from $PGPASSWORD or ~/.pgpass keeps it off the command line)', postgresUrl, process.env.WASMFLEET_DB)
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
   .option('--broker-dynsec', "with --broker: add, revoke and rotate device credentials on mosquitto through its dynamic security plugin (the --broker user is a dynsec admin)")
   .option('--broker-share <group>', "with --broker: the shared-subscription group the fleet's server instances join (docs/scale-out.md); 'none' for plain subscriptions", 'wasmfleet')

@@ -28,9 +28,9 @@ export function positiveInt(value: string): number {
   return n;
 }
 
-/** --db: a PostgreSQL URL (not echoed back: it may carry a password). */
+/** --db: a PostgreSQL URL. Not echoed back as commander would (it may carry a password). */
 export function postgresUrl(value: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(value)) throw new InvalidArgumentError('expected a PostgreSQL URL, postgres://user@host:port/db');
+  if (!/^postgres(ql)?:\/\//i.test(value)) throw usageError('--db: expected a PostgreSQL URL, postgres://user@host:port/db');
   return value;
 }
 

@@ -14,6 +14,12 @@ const { Pool, types } = pg;
 const STATEMENT_CACHE_MAX = 512;
 
 /**
+ * How long a statement waits for a connection: a new one to the server, or a free one from the
+ * pool when all are busy (a loaded process holds its transactions longer). Past it, STORE_UNREACHABLE.
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/**
  * `?` → `$n`, leaving alone what is not a placeholder: quoted strings ('it''s ?'), quoted
  * identifiers ("a?"), dollar-quoted bodies ($$…$$), and comments.
  */
@@ -90,7 +96,7 @@ export function postgresErrorOf(err: unknown, where: string): unknown {
   if (err instanceof WfError) return err;
   const code = (err as { code?: unknown })?.code;
   const message = (err as Error)?.message ?? String(err);
-  const connectionLost = /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  const connectionLost = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
   if ((typeof code === 'string' && (UNREACHABLE_ERRNO.has(code) || UNREACHABLE_SQLSTATE.test(code))) || connectionLost) {
     return new WfError('STORE_UNREACHABLE', `PostgreSQL at ${where}: ${typeof code === 'string' ? `${code} ` : ''}(${message})`);
   }
@@ -114,7 +120,7 @@ export class PostgresSql implements Sql {
 
   constructor(url: string, opts: PostgresSqlOptions = {}) {
     this.where = describePostgresUrl(url);
-    this.pool = new Pool({ connectionString: url, max: opts.max ?? 10, types: typeParsers, connectionTimeoutMillis: 10_000 });
+    this.pool = new Pool({ connectionString: url, max: opts.max ?? 10, types: typeParsers, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     this.pool.on('error', (err) => opts.onIdleError?.(err));
     this.outer = this.runner(this.pool);
   }

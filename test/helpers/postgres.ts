@@ -2,7 +2,7 @@
 // scripts/system-deps.sh) in a temp dir, listening on loopback at a free port and on a unix
 // socket in that dir, with fsync off (nothing in it outlives the run). The vitest global setup
 // starts it and stops it; each test server gets its own fresh database from createDatabase().
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -59,9 +59,19 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     const e = err as { stderr?: Buffer; message: string };
     throw new Error(`could not start a test PostgreSQL: ${e.stderr?.toString() || e.message}`);
   }
+  // A test run that is killed never reaches stop(): a watchdog outside it stops the cluster
+  // and removes its files once this process is gone.
+  const pgCtl = asRoot ? `runuser -u postgres -- ${join(bin, 'pg_ctl')}` : join(bin, 'pg_ctl');
+  const watchdog = spawn(
+    'sh',
+    ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; ${pgCtl} -D '${data}' -m immediate stop >/dev/null 2>&1; rm -rf '${dir}'`],
+    { detached: true, stdio: 'ignore' },
+  );
+  watchdog.unref();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop() {
+      watchdog.kill();
       try {
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
       } finally {

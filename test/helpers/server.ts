@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
 import { ApiClient } from '../../cli/client.js';
 import { initKeys } from '../../cli/commands/keys-init.js';
 import { publishModuleFile } from '../../cli/commands/module-publish.js';
@@ -98,6 +99,23 @@ export async function startFleet(extra: Partial<ServerOptions> = {}): Promise<Te
   };
   fleet.api = apiFor(fleet.server);
   return fleet;
+}
+
+/**
+ * Everything the fleet's store holds, as bytes to search (is a secret stored in clear?): the
+ * SQLite file and its WAL, or every row of every table of its PostgreSQL database as text.
+ */
+export async function storedBytes(fleet: TestFleet): Promise<Buffer> {
+  if (!fleet.store.db) return Buffer.concat(['wasmfleet.db', 'wasmfleet.db-wal'].map((f) => readFileSync(join(fleet.dataDir, f))));
+  const client = new pg.Client({ connectionString: fleet.store.db });
+  await client.connect();
+  try {
+    const tables = (await client.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public'")).rows.map((r) => r.t);
+    const rows = await Promise.all(tables.map(async (t) => (await client.query<{ r: string }>(`SELECT x::text AS r FROM "${t}" x`)).rows.map((r) => r.r)));
+    return Buffer.from(rows.flat().join('\n'));
+  } finally {
+    await client.end();
+  }
 }
 
 /** The operator's client, trusting the fleet CA when the server speaks HTTPS. */
