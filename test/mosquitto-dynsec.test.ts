@@ -113,6 +113,13 @@ describe('external mosquitto with the dynamic security plugin', () => {
     expect(await tryConnect('dyn-batch-1', devices[1]!.password)).toMatch(/refused/); // each its own password
   }, 30_000);
 
+  it('a batch bigger than one control message (120 devices, 50 a message) reaches the broker whole', async () => {
+    const { devices } = await fleet.api.post<{ devices: Array<{ id: string; password: string }> }>('/v1/devices/batch', {
+      devices: Array.from({ length: 120 }, (_, i) => ({ id: `dyn-big-${i}` })),
+    });
+    for (const i of [0, 49, 50, 99, 100, 119]) expect(await tryConnect(devices[i]!.id, devices[i]!.password)).toBe('connected');
+  }, 30_000);
+
   it('a second server on the same broker finds its role in place and the first keeps its link', async () => {
     const second = await startFleet({ brokerUrl: mosq.serverUrl, brokerDynsec: true });
     try {
