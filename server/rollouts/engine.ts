@@ -653,12 +653,22 @@ export class RolloutEngine {
         q,
       );
       const records = await issueDirectives(this.deps, req.targets, { module: req.module, manifest: req.manifest, rollout: id, config: req.config, rollback: req.rollback }, q);
+      const members: Array<NewMember & { active: boolean }> = [];
       for (const rec of records) {
         const current = (await this.deps.devices.get(rec.deviceId, q))?.running[0];
-        await this.deps.rollouts.addMember(id, { deviceId: rec.deviceId, state: 'assigned', reason: null, detail: null, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: 0 }, now, true, q);
-        const m = (await this.deps.rollouts.member(id, rec.deviceId, q))!;
-        await this.deps.rollouts.updateMember({ ...m, attempt: 1, sequence: rec.sequence, assignedMs: now, deadlineMs: now + policy.deadlineSeconds * MS }, q);
+        members.push({
+          deviceId: rec.deviceId,
+          state: 'assigned',
+          reason: null,
+          detail: null,
+          fromVersion: current?.version ?? null,
+          fromDigest: current?.manifestDigest ?? null,
+          wave: 0,
+          active: true,
+          assigned: { sequence: rec.sequence, atMs: now, deadlineMs: now + policy.deadlineSeconds * MS },
+        });
       }
+      await this.deps.rollouts.addMembers(id, members, now, q);
       out.push(...records);
       await audit(q, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
     });

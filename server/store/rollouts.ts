@@ -118,14 +118,19 @@ const memberOf = (r: RawMember): MemberRow => ({
   updatedMs: r.updated_ms,
 });
 
-export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'> & { wave?: number | null };
+export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'> & {
+  wave?: number | null;
+  /** A member assigned as it joins (a deploy): its first attempt's directive and deadline. */
+  assigned?: { sequence: number; atMs: number; deadlineMs: number };
+};
 
 // Members are inserted many rows per statement (a rollout's creation adds one per device). A device
 // already active in another rollout hits the partial unique index: its row is not inserted (no
 // error, which would end a PostgreSQL transaction), and addMembers finds it and says why.
-const MEMBER_COLUMNS = '(rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms)';
-const MEMBER_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-/** Rows per INSERT: 11 parameters each, well inside both engines' limits. */
+const MEMBER_COLUMNS =
+  '(rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms, attempt, sequence, assigned_ms, deadline_ms)';
+const MEMBER_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Rows per INSERT: 15 parameters each, well inside both engines' limits. */
 const MEMBER_ROWS_PER_INSERT = 200;
 const insertMembers = (rows: number) =>
   `INSERT INTO rollout_devices ${MEMBER_COLUMNS} VALUES ${Array.from({ length: rows }, () => MEMBER_ROW).join(', ')} ON CONFLICT DO NOTHING`;
@@ -237,7 +242,23 @@ export class RolloutRepo {
   async addMembers(rolloutId: string, members: Array<NewMember & { active: boolean }>, nowMs: number, q: SqlRunner = this.sql): Promise<void> {
     for (let i = 0; i < members.length; i += MEMBER_ROWS_PER_INSERT) {
       const batch = members.slice(i, i + MEMBER_ROWS_PER_INSERT);
-      const params = batch.flatMap((m) => [rolloutId, m.deviceId, m.active ? 1 : 0, m.state, m.reason, m.detail, m.wave ?? null, m.fromVersion, m.fromDigest, nowMs, nowMs]);
+      const params = batch.flatMap((m) => [
+        rolloutId,
+        m.deviceId,
+        m.active ? 1 : 0,
+        m.state,
+        m.reason,
+        m.detail,
+        m.wave ?? null,
+        m.fromVersion,
+        m.fromDigest,
+        nowMs,
+        nowMs,
+        m.assigned ? 1 : 0,
+        m.assigned?.sequence ?? null,
+        m.assigned?.atMs ?? null,
+        m.assigned?.deadlineMs ?? null,
+      ]);
       const { changes } = await q.run(insertMembers(batch.length), params);
       if (changes === batch.length) continue;
       // Which row was refused: an active device whose active membership is another rollout's.
