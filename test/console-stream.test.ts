@@ -83,6 +83,22 @@ describe('rollout stream watchers', () => {
     expect(watchers.size).toBe(0); // the last browser gone, the watcher stops
   });
 
+  it('still updates without the engine (another instance runs it): the slow refresh finds the change', async () => {
+    const queries = new ConsoleQueries(new SqliteSql(db));
+    const fallback = new RolloutWatchers((id) => queries.rolloutLive(id, Date.now()), pino({ level: 'silent' }), { minIntervalMs: 10, refreshMs: 150, heartbeatMs: 60_000 });
+    try {
+      const b = browser();
+      fallback.subscribe('r1', b.s);
+      await waitFor('the first snapshot', () => b.seen.snapshots.length === 1);
+      db.prepare("UPDATE rollouts SET state = 'paused', reason = 'OPERATOR' WHERE id = 'r1'").run();
+      // no changed() call: nothing from an engine in this process
+      const paused = await waitFor('the paused snapshot', () => b.seen.snapshots.find((v) => v.state === 'paused'), 5000);
+      expect(paused.reason).toBe('OPERATOR');
+    } finally {
+      fallback.close();
+    }
+  });
+
   it('ends the stream with ROLLOUT_NOT_FOUND when the rollout is gone', async () => {
     const b = browser();
     watchers.subscribe('r1', b.s);
