@@ -104,6 +104,8 @@ export class RolloutEngine {
   /** The tick or operator action under way; the next one starts when it has settled. */
   private running: Promise<unknown> = Promise.resolve();
   private ticking = false;
+  /** Who wants to know which rollouts a tick looked at (the console's live streams). */
+  private readonly changeListeners = new Set<(ids: string[]) => void>();
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -150,6 +152,15 @@ export class RolloutEngine {
     return result;
   }
 
+  /**
+   * Be told, after each tick, the rollouts it stepped: every change to a rollout or its members
+   * marks it for a step, so this is a superset of what changed. Returns the unsubscribe.
+   */
+  onChange(listener: (ids: string[]) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
   /** A device said something or was changed: look at it on the next tick. */
   deviceChanged(id: string, why: DeviceEvent): void {
     const prev = this.dirtyDevices.get(id);
@@ -194,7 +205,8 @@ export class RolloutEngine {
         this.dirtyRollouts.add(id);
       }
     }
-    for (const id of [...this.dirtyRollouts]) {
+    const stepped = [...this.dirtyRollouts];
+    for (const id of stepped) {
       this.dirtyRollouts.delete(id);
       const r = this.live.get(id);
       if (!r) continue;
@@ -213,6 +225,16 @@ export class RolloutEngine {
 
     publishDirectives(this.deps, toPublish);
     stats.published += toPublish.length;
+    // Includes rollouts that just ended (no longer live): their last change is news too.
+    if (stepped.length > 0) {
+      for (const listener of this.changeListeners) {
+        try {
+          listener(stepped);
+        } catch (err) {
+          this.deps.log.error({ err }, 'rollout change listener failed');
+        }
+      }
+    }
     return stats;
   }
 
