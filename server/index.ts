@@ -25,6 +25,11 @@ import { ModuleRepo } from './store/modules.js';
 import { RolloutRepo } from './store/rollouts.js';
 import { RolloutEngine } from './rollouts/engine.js';
 import { TokenRepo } from './store/tokens.js';
+import { SessionRepo, SESSION_LIMITS, type SessionLimits } from './store/sessions.js';
+import { ConsoleQueries } from './store/console-queries.js';
+import { DeviceEventRepo } from './store/device-events.js';
+import { SERIES_DEFAULTS, TelemetrySeries, type SeriesOptions } from './store/telemetry-series.js';
+import type { StreamOptions } from './http/rollout-stream.js';
 import { defaultLimits, type Limits } from './limits/defaults.js';
 import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
@@ -79,6 +84,14 @@ export interface ServerOptions {
   leaderRetryMs?: number;
   /** With an external broker: the shared-subscription group of the fleet's instances (null: none). */
   brokerShareGroup?: string | null;
+  /** The web console's files (default: dist/console of this package). */
+  consoleDir?: string;
+  /** Console session limits (docs/console.md §sessions). */
+  sessionLimits?: Partial<SessionLimits>;
+  /** Console telemetry series (store/telemetry-series.ts). */
+  telemetrySeries?: Partial<SeriesOptions>;
+  /** Console rollout stream timing (http/rollout-stream.ts). */
+  stream?: Partial<StreamOptions>;
 }
 
 export interface FleetServer {
@@ -168,8 +181,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const directives = new DirectiveRepo(sql);
   const rollouts = new RolloutRepo(sql);
   const tokens = new TokenRepo(sql);
+  const clock = opts.clock ?? Date.now;
+  const deviceEvents = new DeviceEventRepo(sql);
+  const series = new TelemetrySeries(sql, log.child({ part: 'store' }), { ...SERIES_DEFAULTS, ...opts.telemetrySeries });
   const closeStore = async () => {
     await telemetry.close();
+    await series.close();
+    await deviceEvents.settled();
     await sql.close();
   };
   let trust: Trust;
@@ -231,7 +249,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   let link: Link;
   let dynsec: Dynsec | undefined;
   const linkLog = log.child({ part: 'mqtt' });
-  const linkCtx = { devices, directives, blobs, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
+  const linkCtx = { devices, directives, blobs, events: deviceEvents, series, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
   try {
     link = broker
       ? await connectInProcessLink(broker.aedes, linkCtx)
@@ -306,6 +324,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     rollouts,
     engine,
     tokens,
+    sessions: new SessionRepo(sql, { ...SESSION_LIMITS, ...opts.sessionLimits }),
+    queries: new ConsoleQueries(sql),
+    deviceEvents,
+    series,
+    clock,
+    consoleDir: opts.consoleDir,
+    stream: opts.stream,
     limits,
     publicMqttUrl: () => mqttUrl,
     cluster: () => cluster.status(),

@@ -21,6 +21,8 @@ export type Change =
   | { kind: 'tokens' }
   /** A rollout's row or members were changed by an operator action on some instance. */
   | { kind: 'rollout'; key: string }
+  /** The leading engine stepped these rollouts: live views (the console's streams) on the others refresh. */
+  | { kind: 'stepped'; keys: string[] }
   /** A device said something (or was added, re-tagged): the leading engine looks at it. */
   | { kind: 'device'; key: string; why: DeviceEventKind }
   /** Changes may have been missed (a dropped listener connection): drop and re-read everything. */

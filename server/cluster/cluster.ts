@@ -2,6 +2,7 @@
 //   leadership → the rollout engine's loop and the link's device-state subscriptions run here or not;
 //   change feed in → caches forget what another instance changed; the leading engine hears of
 //     rollouts changed elsewhere and of device events a follower saw (API: new device, new tags);
+//     a follower's live rollout views hear what the leader's engine stepped;
 //   change feed out ← this instance's own changes (set as hooks on the repositories and the engine).
 // With SQLite the instance is alone: it leads from the start and the feed has no other listener.
 import type { Logger } from 'pino';
@@ -90,6 +91,9 @@ export function joinCluster(c: Cluster, p: ClusterParts): void {
       case 'rollout':
         void p.engine.rolloutChanged(change.key).catch((err: unknown) => p.log.error({ err, rollout: change.key }, 'rollout change not applied'));
         break;
+      case 'stepped':
+        if (!p.engine.active && Array.isArray(change.keys)) p.engine.changed(change.keys.filter((k) => typeof k === 'string'));
+        break;
       case 'device':
         if (p.engine.active) p.engine.deviceChanged(change.key, change.why);
         break;
@@ -99,6 +103,11 @@ export function joinCluster(c: Cluster, p: ClusterParts): void {
         if (p.engine.active) void p.engine.resync().catch((err: unknown) => p.log.error({ err }, 'rollout engine: resync failed'));
         break;
     }
+  });
+
+  // The leader's ticks move the console's live rollout views on every instance.
+  p.engine.onChange((ids) => {
+    if (p.engine.active) c.feed.publish({ kind: 'stepped', keys: ids });
   });
 
   const follow = (leading: boolean) => {

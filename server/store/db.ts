@@ -62,24 +62,3 @@ export interface AuditEntry {
   actor: string | null;
   detail: Record<string, unknown>;
 }
-
-/** Audit entries in order, filtered by rollout and time (seconds), at most `limit`. */
-export async function readAudit(q: SqlRunner, f: { rollout?: string; since?: number; after?: number; limit?: number }): Promise<AuditEntry[]> {
-  const byRollout = f.rollout !== undefined;
-  const rows = await q.all<{
-    id: number;
-    at: number;
-    action: string;
-    kind: string;
-    rollout_id: string | null;
-    reason: string | null;
-    actor: string | null;
-    detail: string;
-  }>(
-    `SELECT id, at, action, kind, rollout_id, reason, actor, detail FROM audit
-     WHERE ${byRollout ? 'rollout_id = ? AND ' : ''}at >= ? AND id > ?
-     ORDER BY id LIMIT ?`,
-    [...(byRollout ? [f.rollout!] : []), f.since ?? 0, f.after ?? 0, f.limit ?? 1000],
-  );
-  return rows.map((r) => ({ id: r.id, at: r.at, action: r.action, kind: r.kind, rollout: r.rollout_id, reason: r.reason, actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
-}
