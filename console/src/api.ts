@@ -59,10 +59,12 @@ export const api = {
   probe: <T>(path: string) => call<T>('GET', path, undefined, true),
 };
 
-/** A query string from the set fields only. */
-export function query(params: Record<string, string | number | undefined | null>): string {
+/** A query string from the set fields only (an array repeats the key). */
+export function query(params: Record<string, string | number | string[] | undefined | null>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params)) {
+    for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined && one !== null && one !== '') q.append(k, String(one));
+  }
   const s = q.toString();
   return s ? `?${s}` : '';
 }

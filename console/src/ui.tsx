@@ -3,12 +3,16 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { ApiError, UNREACHABLE } from './api.js';
 
+// The first page of a visit leaves the focus where the browser puts it (Tab reaches the skip link).
+let navigated = false;
+
 /** A page: its heading takes the focus on navigation, so keyboard and screen-reader users land on it. */
 export function Page(props: { title: string; actions?: ComponentChildren; children: ComponentChildren }) {
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${props.title} · wasmfleet`;
-    h.current?.focus();
+    if (navigated) h.current?.focus();
+    navigated = true;
   }, [props.title]);
   return (
     <section class="page">

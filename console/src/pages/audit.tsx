@@ -19,7 +19,7 @@ export function Audit() {
   const loc = useLocation();
   const filters: Filters = Object.fromEntries(FILTERS.filter((k) => loc.query[k]).map((k) => [k, loc.query[k]]));
   const [form, setForm] = useState<Filters>(filters);
-  const log = useLoad(() => api.get<{ entries: AuditEntryView[] }>(`/v1/audit${query({ ...filters, limit: 500 })}`), query(filters));
+  const log = useLoad(() => api.get<{ entries: AuditEntryView[] }>(`/v1/audit${query({ ...filters, order: 'desc', limit: 200 })}`), query(filters));
   const entries = log.data?.entries;
   const field = (name: keyof Filters) => ({
     id: `a-${name}`,
@@ -47,12 +47,13 @@ export function Audit() {
         </div>
         <div>
           <label for="a-actor">Operator</label>
-          <input type="text" placeholder="token id or name" {...field('actor')} />
+          <input type="text" placeholder="token id" {...field('actor')} />
         </div>
         <div class="filter-actions">
           <button type="submit">Apply filters</button>
         </div>
       </form>
+      <p class="muted">Newest first, the latest 200 that match.</p>
       {log.error ? <Failure error={log.error} retry={log.reload} /> : null}
       {!entries ? (
         log.error ? null : <Loading what="the audit log" />

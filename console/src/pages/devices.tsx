@@ -39,7 +39,7 @@ function FilterForm(props: { value: Filters; onApply(f: Filters): void }) {
       </div>
       <div>
         <label for="f-tag">Tag</label>
-        <input type="text" placeholder="key=value" {...field('tag')} />
+        <input type="text" placeholder="key=value, key=value" {...field('tag')} />
       </div>
       <div>
         <label for="f-state">State</label>
@@ -94,7 +94,9 @@ export function Devices() {
   const cursor = loc.query.cursor ?? '';
   const page = Number(loc.query.page ?? '1') || 1;
   const key = query({ ...filters, cursor });
-  const list = useLoad(() => api.get<DevicePageView>(`/v1/devices${query({ ...filters, cursor, limit: PAGE })}`), key);
+  // "site=a, hw=rev3": every tag must match (the API takes tag once per pair).
+  const tags = (filters.tag ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const list = useLoad(() => api.get<DevicePageView>(`/v1/devices${query({ ...filters, tag: tags, cursor, limit: PAGE })}`), key);
   const go = (more: Record<string, string | undefined>) => loc.route(`/devices${query({ ...filters, ...more })}`);
   const d = list.data;
   return (
