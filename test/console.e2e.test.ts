@@ -265,8 +265,19 @@ describe('web console in Chromium', () => {
     expect(await page.getByLabel('Operator token').isVisible()).toBe(true);
   });
 
+  it('says so when the server cannot be reached', async () => {
+    await page.getByLabel('Operator token').fill(fleet.server.operatorToken);
+    await page.keyboard.press('Enter');
+    await seeText(page, 'h1', /^Modules$/);
+    await fleet.server.close();
+    await page.getByRole('link', { name: 'Audit' }).click();
+    expect(await seeText(page, '[role=alert]', /unreachable/)).toContain('Server unreachable');
+    expect(await page.getByRole('button', { name: 'Try again' }).isVisible()).toBe(true);
+  });
+
   it('logged no error in the page (no CSP violation, no uncaught exception)', () => {
-    // 401s of the expired session and the refused token are the server's answers, not page errors
-    expect(browser.errors.filter((e) => !/status of 40[14]/.test(e))).toEqual([]);
+    // the server's own refusals (401 expired or refused, 404 missing rollout) and the closed
+    // server are answers the pages show, not page errors
+    expect(browser.errors.filter((e) => !/status of 40[14]|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
   });
 });
