@@ -25,6 +25,12 @@ import { ModuleRepo } from './store/modules.js';
 import { RolloutRepo } from './store/rollouts.js';
 import { RolloutEngine } from './rollouts/engine.js';
 import { TokenRepo } from './store/tokens.js';
+import { SqliteSql } from './store/sql-sqlite.js';
+import { SessionRepo, SESSION_LIMITS, type SessionLimits } from './store/sessions.js';
+import { ConsoleQueries } from './store/console-queries.js';
+import { DeviceEventRepo } from './store/device-events.js';
+import { SERIES_DEFAULTS, TelemetrySeries, type SeriesOptions } from './store/telemetry-series.js';
+import type { StreamOptions } from './http/rollout-stream.js';
 import { defaultLimits, type Limits } from './limits/defaults.js';
 import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
@@ -69,6 +75,14 @@ export interface ServerOptions {
   rolloutTickMs?: number;
   /** How often the engine looks for online devices that lack what they are owed (ms). */
   owedCheckMs?: number;
+  /** The web console's files (default: dist/console of this package). */
+  consoleDir?: string;
+  /** Console session limits (docs/console.md §sessions). */
+  sessionLimits?: Partial<SessionLimits>;
+  /** Console telemetry series (store/telemetry-series.ts). */
+  telemetrySeries?: Partial<SeriesOptions>;
+  /** Console rollout stream timing (http/rollout-stream.ts). */
+  stream?: Partial<StreamOptions>;
 }
 
 export interface FleetServer {
@@ -147,10 +161,16 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
   const rollouts = new RolloutRepo(db);
+  // The console's repositories speak the async Sql (docs/architecture.md §store).
+  const sql = new SqliteSql(db);
+  const clock = opts.clock ?? Date.now;
+  const deviceEvents = new DeviceEventRepo(sql);
+  const series = new TelemetrySeries(sql, log.child({ part: 'store' }), { ...SERIES_DEFAULTS, ...opts.telemetrySeries });
   let trust: Trust;
   try {
     trust = loadTrust(opts.keysDir);
   } catch (err) {
+    series.stop();
     telemetry.close();
     db.close();
     throw err;
@@ -163,6 +183,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     tokens = storeOp(dbPath, () => new TokenRepo(db));
     storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
   } catch (err) {
+    series.stop();
     telemetry.close();
     db.close();
     throw err;
@@ -206,7 +227,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   let link: Link;
   let dynsec: Dynsec | undefined;
   const linkLog = log.child({ part: 'mqtt' });
-  const linkCtx = { devices, directives, blobs, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
+  const linkCtx = { devices, directives, blobs, events: deviceEvents, series, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
   try {
     link = broker
       ? await connectInProcessLink(broker.aedes, linkCtx)
@@ -234,6 +255,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     }
   } catch (err) {
     await broker?.close();
+    series.stop();
     telemetry.close();
     db.close();
     throw err;
@@ -265,6 +287,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     rollouts,
     engine,
     tokens,
+    sessions: new SessionRepo(sql, { ...SESSION_LIMITS, ...opts.sessionLimits }),
+    queries: new ConsoleQueries(sql),
+    deviceEvents,
+    series,
+    clock,
+    consoleDir: opts.consoleDir,
+    stream: opts.stream,
     limits,
     publicMqttUrl: () => mqttUrl,
     credentials: {
@@ -309,6 +338,8 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
         telemetry.close(); // the last batch
+        await series.close();
+        await deviceEvents.settled();
         db.close();
       })();
       return closing;

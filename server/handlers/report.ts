@@ -6,6 +6,7 @@ export const onReport: TopicHandler = (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
   ctx.devices.recordReport(deviceId, report);
   ctx.changed?.(deviceId, 'report');
+  void ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
   }

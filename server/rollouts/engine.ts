@@ -87,6 +87,8 @@ export class RolloutEngine {
   private readonly wakeAt = new Map<string, number>();
   private nextOwedCheck = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Who wants to know which rollouts a tick looked at (the console's live streams). */
+  private readonly changeListeners = new Set<(ids: string[]) => void>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -115,6 +117,15 @@ export class RolloutEngine {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /**
+   * Be told, after each tick, the rollouts it stepped: every change to a rollout or its members
+   * marks it for a step, so this is a superset of what changed. Returns the unsubscribe.
+   */
+  onChange(listener: (ids: string[]) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** A device said something or was changed: look at it on the next tick. */
@@ -157,7 +168,8 @@ export class RolloutEngine {
         this.dirtyRollouts.add(id);
       }
     }
-    for (const id of [...this.dirtyRollouts]) {
+    const stepped = [...this.dirtyRollouts];
+    for (const id of stepped) {
       this.dirtyRollouts.delete(id);
       const r = this.live.get(id);
       if (!r) continue;
@@ -176,6 +188,16 @@ export class RolloutEngine {
 
     publishDirectives(this.deps, toPublish);
     stats.published += toPublish.length;
+    // Includes rollouts that just ended (no longer live): their last change is news too.
+    if (stepped.length > 0) {
+      for (const listener of this.changeListeners) {
+        try {
+          listener(stepped);
+        } catch (err) {
+          this.deps.log.error({ err }, 'rollout change listener failed');
+        }
+      }
+    }
     return stats;
   }
 

@@ -170,6 +170,45 @@ const MIGRATIONS: string[] = [
      device_id TEXT NOT NULL,
      revoked_at INTEGER NOT NULL
    );`,
+  // The web console (docs/console.md): browser sessions (only the SHA-256 of the session id is
+  // stored), a bounded history of each device's reports, a bounded ring of recent telemetry values
+  // per device and name, and the indexes the console's filters and counts need at fleet size.
+  `CREATE TABLE operator_sessions (
+     id_hash TEXT PRIMARY KEY,
+     token_id TEXT NOT NULL,
+     csrf TEXT NOT NULL,
+     created_ms INTEGER NOT NULL,
+     seen_ms INTEGER NOT NULL,
+     expires_ms INTEGER NOT NULL
+   );
+   CREATE INDEX operator_sessions_token ON operator_sessions(token_id);
+   CREATE INDEX operator_sessions_expires ON operator_sessions(expires_ms);
+   CREATE TABLE device_events (
+     id INTEGER PRIMARY KEY,
+     device_id TEXT NOT NULL,
+     at_ms INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     reason TEXT,
+     detail TEXT,
+     sequence INTEGER NOT NULL,
+     target_sequence INTEGER,
+     releases TEXT NOT NULL
+   );
+   CREATE INDEX device_events_device ON device_events(device_id, id);
+   CREATE TABLE telemetry_series (
+     device_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     slot INTEGER NOT NULL,
+     value REAL NOT NULL,
+     at_ms INTEGER NOT NULL,
+     PRIMARY KEY (device_id, name, slot)
+   );
+   CREATE INDEX telemetry_series_at ON telemetry_series(at_ms);
+   CREATE INDEX devices_state ON devices(state, id);
+   CREATE INDEX devices_online ON devices(online, id);
+   CREATE INDEX commits_component ON commits(component, at);
+   CREATE INDEX audit_action ON audit(action, id);
+   CREATE INDEX audit_actor ON audit(actor, id);`,
 ];
 
 export function openDb(path: string): Db {
@@ -233,25 +272,4 @@ export interface AuditEntry {
   /** "<token id> <token name>" of the operator who acted; null for the server's own decisions. */
   actor: string | null;
   detail: Record<string, unknown>;
-}
-
-/** Audit entries in order, filtered by rollout and time (seconds), at most `limit`. */
-export function readAudit(db: Db, q: { rollout?: string; since?: number; after?: number; limit?: number }): AuditEntry[] {
-  const rows = db
-    .prepare(
-      `SELECT id, at, action, kind, rollout_id, reason, actor, detail FROM audit
-       WHERE (@rollout IS NULL OR rollout_id = @rollout) AND at >= @since AND id > @after
-       ORDER BY id LIMIT @limit`,
-    )
-    .all({ rollout: q.rollout ?? null, since: q.since ?? 0, after: q.after ?? 0, limit: q.limit ?? 1000 }) as Array<{
-    id: number;
-    at: number;
-    action: string;
-    kind: string;
-    rollout_id: string | null;
-    reason: string | null;
-    actor: string | null;
-    detail: string;
-  }>;
-  return rows.map((r) => ({ id: r.id, at: r.at, action: r.action, kind: r.kind, rollout: r.rollout_id, reason: r.reason, actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }
