@@ -70,7 +70,7 @@ describe('web console in Chromium', () => {
     }
     for (const f of sims) await f.waitFor('online', (s) => s.online === s.devices, 60_000);
     // Every device on counter 1.0.0 first: the fleet page has a release and an adoption line to show.
-    await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', tags: {} });
+    for (const site of ['north', 'south']) await fleet.api.post('/v1/deployments', { module: 'counter', version: '1.0.0', tags: { site } });
     for (const f of sims) await f.waitFor('counter 1.0.0 everywhere', (s) => s.running['counter@1.0.0'] === s.devices && s.inProgress === 0, 120_000);
     await waitFor('the server to see every commit', async () => {
       const { devices } = await fleet.api.get<{ devices: Array<{ state: string; hello: unknown }> }>('/v1/devices');
@@ -134,15 +134,23 @@ describe('web console in Chromium', () => {
     await screenshot(page, 'devices');
   });
 
-  it('opens a device: hello facts, what it runs, its history and telemetry', async () => {
+  it('opens a device: hello facts, what it runs, its history and telemetry; its strings are text, never markup', async () => {
     const id = (await page.locator('tbody th a').first().textContent())!;
+    const markup = '<img src=x onerror="window.__injected=1">';
+    await fleet.api.put(`/v1/devices/${id}/tags`, { tags: { site: 'south', note: markup } });
     await page.locator('tbody th a').first().click();
     await seeText(page, 'h1', new RegExp(`^Device ${id}$`));
     const facts = (await page.textContent('dl.facts'))!;
     expect(facts).toMatch(/ABI 1/);
-    expect(facts).toContain('site=south');
+    expect(facts).toContain(`site=south, note=${markup}`);
+    expect(await page.locator('dl.facts img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected)).toBeUndefined();
     expect(await page.textContent('section[aria-labelledby=slots]')).toContain('counter@1.0.0');
     await seeText(page, 'section[aria-labelledby=history] table', /committed/);
+    await seeText(page, 'section[aria-labelledby=telemetry] table', /count/);
+    await fleet.api.put(`/v1/devices/${id}/tags`, { tags: { site: 'south' } });
+    await page.reload();
+    await seeText(page, 'dl.facts', /site=south$|site=southCredential/);
     await seeText(page, 'section[aria-labelledby=telemetry] table', /count/);
     await screenshot(page, 'device');
   });
@@ -197,7 +205,7 @@ describe('web console in Chromium', () => {
     // resume: devices are assigned again; abort asks first
     await page.goto(`${base}/rollouts/${rolloutId}`);
     await page.getByRole('button', { name: 'Resume' }).click();
-    await seeText(page, '[data-testid=rollout-state]', /^running$/);
+    await seeText(page, '[data-testid=rollout-state]', /^running \(RESUMED\)$/);
     await page.getByRole('button', { name: 'Abort' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
@@ -269,6 +277,7 @@ describe('web console in Chromium', () => {
     await page.getByLabel('Operator token').fill(fleet.server.operatorToken);
     await page.keyboard.press('Enter');
     await seeText(page, 'h1', /^Modules$/);
+    for (const f of sims.splice(0)) await f.stop();
     await fleet.server.close();
     await page.getByRole('link', { name: 'Audit' }).click();
     expect(await seeText(page, '[role=alert]', /unreachable/)).toContain('Server unreachable');

@@ -18,9 +18,10 @@ const timeLabel = (t: number) => new Date(t).toISOString().slice(11, 16);
 
 /** Lines over time on one y axis (devices per release). */
 export function LineChart(props: { label: string; series: Series[]; yMax?: number; height?: number }) {
-  const W = 640;
-  const H = props.height ?? 200;
-  const pad = { l: 36, r: 8, t: 8, b: 22 };
+  // Drawn at 960 wide and scaled as a whole with the page (text keeps its proportions).
+  const W = 960;
+  const H = props.height ?? 240;
+  const pad = { l: 44, r: 12, t: 12, b: 26 };
   const all = props.series.flatMap((s) => s.points);
   if (all.length === 0) return null;
   const t0 = Math.min(...all.map((p) => p.t));
@@ -30,7 +31,7 @@ export function LineChart(props: { label: string; series: Series[]; yMax?: numbe
   const y = scale(0, yMax, H - pad.b, pad.t);
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={props.label} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={props.label}>
         <line x1={pad.l} y1={y(0)} x2={W - pad.r} y2={y(0)} class="axis" />
         <line x1={pad.l} y1={y(yMax)} x2={W - pad.r} y2={y(yMax)} class="grid" />
         <text x={pad.l - 4} y={y(yMax) + 4} class="tick" text-anchor="end">
@@ -46,7 +47,7 @@ export function LineChart(props: { label: string; series: Series[]; yMax?: numbe
           {timeLabel(t1)}
         </text>
         {props.series.map((s, i) => (
-          <polyline key={s.name} fill="none" stroke={colorOf(i)} stroke-width="2" vector-effect="non-scaling-stroke" points={s.points.map((p) => `${x(p.t)},${y(p.v)}`).join(' ')} />
+          <polyline key={s.name} fill="none" stroke={colorOf(i)} stroke-width="3" points={s.points.map((p) => `${x(p.t)},${y(p.v)}`).join(' ')} />
         ))}
       </svg>
       <figcaption class="legend">

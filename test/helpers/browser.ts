@@ -54,5 +54,6 @@ export const IMAGES = join(process.cwd(), 'docs', 'images');
 /** Save what the page shows now as docs/images/console-<name>.png (the README shows them). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(IMAGES, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(IMAGES, `console-${name}.png`), fullPage: false });
 }
