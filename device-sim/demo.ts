@@ -24,7 +24,7 @@ const EXAMPLES = resolve('examples/wat');
 const TAGS = { fleet: 'demo' };
 const BOTH = 'alarm@1.0.0,counter@1.0.0';
 /** Soak between the first rollout's waves: time to watch it in the console. */
-const SOAK_SECONDS = Number(process.env.DEMO_SOAK ?? 5);
+const SOAK_SECONDS = Number(process.env.DEMO_SOAK ?? 10);
 const KEEP = process.env.DEMO_KEEP === '1';
 const say = (line: string) => process.stdout.write(`\n== ${line}\n`);
 
