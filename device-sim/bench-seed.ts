@@ -27,8 +27,8 @@ export function seedDevices(db: Db, count: number, releases: SeededRelease[], se
   const tokenHash = createHash('sha256').update(randomBytes(32)).digest('hex');
   const now = Math.floor(Date.now() / 1000);
   const insert = db.prepare(
-    `INSERT INTO devices (id, token_hash, tags, created_at, online, last_seen, hello, state, sequence, running, report_time)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)`,
+    `INSERT INTO devices (id, token_hash, tags, created_at, online, last_seen, hello, host_kind, state, sequence, running, report_time)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)`,
   );
   const commit = db.prepare('INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)');
   db.transaction(() => {
@@ -41,7 +41,7 @@ export function seedDevices(db: Db, count: number, releases: SeededRelease[], se
       const hello = { host: kind.host, abi: 1, capabilities: [...kind.caps], maxChunk: pick(kind.maxChunk), memory: pick(kind.memory), agent: `${kind.host}-host/0.1.0`, running };
       const tags = { site: pick(SITES), hw: pick(HW), ring: rnd() < 0.05 ? 'canary' : 'stable' };
       const online = rnd() < 0.97 ? 1 : 0;
-      insert.run(id, tokenHash, JSON.stringify(tags), now - 86400, online, now - Math.floor(rnd() * 600), JSON.stringify(hello), 3, JSON.stringify(running), now);
+      insert.run(id, tokenHash, JSON.stringify(tags), now - 86400, online, now - Math.floor(rnd() * 600), JSON.stringify(hello), kind.host, 3, JSON.stringify(running), now);
       commit.run(id, 3, release.component, release.version, release.manifestDigest, now - 3600);
     }
   })();

@@ -1,7 +1,8 @@
 // The console's server side as a browser meets it (docs/console.md): the app's files and headers,
 // signing in with an operator token for a session cookie, the session's limits, sign-out,
 // revocation, roles, and the cross-site checks. Real server, real HTTP (fetch, as a browser).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, tempDir, type TestFleet } from './helpers/server.js';
@@ -197,6 +198,35 @@ describe('console: sessions', () => {
     const throttled = await call(base, 'POST', '/v1/session', { body: { token: fleet.server.operatorToken } });
     expect(throttled.status).toBe(429);
     expect(throttled.json().error?.code).toBe('AUTH_THROTTLED');
+  });
+});
+
+describe('console: sessions over HTTPS', () => {
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    fleet = await startFleet({ tls: true });
+  });
+  afterAll(async () => {
+    await fleet?.close();
+  });
+
+  it('marks the cookie Secure when the API speaks TLS', async () => {
+    const url = new URL('/v1/session', fleet.server.httpUrl);
+    const body = JSON.stringify({ token: fleet.server.operatorToken });
+    const setCookie = await new Promise<string[]>((resolve, reject) => {
+      const req = httpsRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, ca: readFileSync(fleet.server.caFile!, 'utf8') }, (res) => {
+        res.resume();
+        expect(res.statusCode).toBe(200);
+        resolve(res.headers['set-cookie'] ?? []);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(setCookie.length).toBe(1);
+    expect(setCookie[0]).toMatch(/; Secure(;|$)/);
+    expect(setCookie[0]).toContain('HttpOnly');
+    expect(setCookie[0]).toContain('SameSite=Strict');
   });
 });
 

@@ -78,9 +78,8 @@ function deviceWhere(f: DeviceFilter): { sql: string; params: SqlValue[] } {
     params.push(releaseNeedle(f.release));
   }
   if (f.host) {
-    // The stored hello starts with its host (store/devices.ts recordHello keeps the decoder's order).
-    parts.push('hello LIKE ?');
-    params.push(`{"host":"${f.host}",%`);
+    parts.push('host_kind = ?');
+    params.push(f.host);
   }
   if (f.online !== undefined) {
     parts.push('online = ?');
@@ -96,13 +95,12 @@ interface DeviceRow {
   last_seen: number | null;
   state: string;
   reason: string | null;
-  hello: string | null;
+  host_kind: string | null;
   running: string;
   last_error: string | null;
 }
 
 function rowView(r: DeviceRow): DeviceRowView {
-  const hello = r.hello ? (JSON.parse(r.hello) as { host?: string }) : null;
   let lastError: DeviceRowView['lastError'] = null;
   if (r.last_error) {
     // Stored as "<REASON>" or "<REASON>: <detail>" (store/devices.ts recordReport).
@@ -116,7 +114,7 @@ function rowView(r: DeviceRow): DeviceRowView {
     lastSeen: r.last_seen,
     state: r.state,
     reason: r.reason,
-    host: hello?.host ?? null,
+    host: r.host_kind,
     running: JSON.parse(r.running) as RunningView[],
     lastError,
   };
@@ -128,32 +126,32 @@ export class ConsoleQueries {
   // ---------------------------------------------------------------- fleet
 
   async fleet(nowMs: number): Promise<FleetSummaryView> {
-    const byStateRows = await this.sql.all<{ state: string; online: number; n: number }>('SELECT state, online, COUNT(*) AS n FROM devices GROUP BY state, online');
+    // One pass over the index devices_summary (no table rows read); fleets repeat what they run,
+    // so the groups are few and each running text is parsed once.
+    const groups = await this.sql.all<{ state: string; online: number; host_kind: string | null; running: string; n: number }>(
+      'SELECT state, online, host_kind, running, COUNT(*) AS n FROM devices GROUP BY state, online, host_kind, running',
+    );
     const byState: Record<string, number> = {};
+    const byHost: Record<string, number> = {};
+    const releases = new Map<string, { module: string; version: string; devices: number }>();
+    const parsed = new Map<string, RunningView[]>();
     let online = 0;
     let devices = 0;
-    for (const r of byStateRows) {
-      byState[r.state] = (byState[r.state] ?? 0) + r.n;
-      devices += r.n;
-      if (r.online === 1) online += r.n;
-    }
-    // Fleets repeat what they run: grouping by the stored text leaves a handful of rows to parse.
-    const runningRows = await this.sql.all<{ running: string; n: number }>('SELECT running, COUNT(*) AS n FROM devices GROUP BY running');
-    const releases = new Map<string, { module: string; version: string; devices: number }>();
-    for (const r of runningRows) {
-      for (const c of JSON.parse(r.running) as RunningView[]) {
+    for (const g of groups) {
+      devices += g.n;
+      if (g.online === 1) online += g.n;
+      byState[g.state] = (byState[g.state] ?? 0) + g.n;
+      const host = g.host_kind ?? 'unknown';
+      byHost[host] = (byHost[host] ?? 0) + g.n;
+      let running = parsed.get(g.running);
+      if (!running) parsed.set(g.running, (running = JSON.parse(g.running) as RunningView[]));
+      for (const c of running) {
         const key = releaseOf(c);
         const e = releases.get(key) ?? { module: c.component, version: c.version, devices: 0 };
-        e.devices += r.n;
+        e.devices += g.n;
         releases.set(key, e);
       }
     }
-    const hostRows = await this.sql.all<{ host: string; n: number }>(
-      `SELECT CASE ${HOST_KINDS.map(() => 'WHEN hello LIKE ? THEN ?').join(' ')} ELSE 'unknown' END AS host, COUNT(*) AS n FROM devices GROUP BY 1`,
-      HOST_KINDS.flatMap((h) => [`{"host":"${h}",%`, h]),
-    );
-    const byHost: Record<string, number> = {};
-    for (const r of hostRows) byHost[r.host] = (byHost[r.host] ?? 0) + r.n;
     const modules = await this.sql.all<{ component: string }>('SELECT DISTINCT component FROM commits ORDER BY component');
     return {
       devices,
@@ -213,7 +211,7 @@ export class ConsoleQueries {
     const where = deviceWhere(f);
     const pageWhere = [where.sql, cursor !== undefined ? 'id > ?' : ''].filter(Boolean).join(' AND ');
     const rows = await this.sql.all<DeviceRow>(
-      `SELECT id, tags, online, last_seen, state, reason, hello, running, last_error FROM devices${pageWhere ? ` WHERE ${pageWhere}` : ''} ORDER BY id LIMIT ?`,
+      `SELECT id, tags, online, last_seen, state, reason, host_kind, running, last_error FROM devices${pageWhere ? ` WHERE ${pageWhere}` : ''} ORDER BY id LIMIT ?`,
       [...where.params, ...(cursor !== undefined ? [cursor] : []), limit + 1],
     );
     const total = await this.sql.get<{ n: number }>(`SELECT COUNT(*) AS n FROM devices${where.sql ? ` WHERE ${where.sql}` : ''}`, where.params);

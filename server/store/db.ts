@@ -172,7 +172,8 @@ const MIGRATIONS: string[] = [
    );`,
   // The web console (docs/console.md): browser sessions (only the SHA-256 of the session id is
   // stored), a bounded history of each device's reports, a bounded ring of recent telemetry values
-  // per device and name, and the indexes the console's filters and counts need at fleet size.
+  // per device and name, the host kind of the hello as a column, and the indexes the console's
+  // filters and counts need at fleet size (devices_summary: the fleet page's counts from the index alone).
   `CREATE TABLE operator_sessions (
      id_hash TEXT PRIMARY KEY,
      token_id TEXT NOT NULL,
@@ -204,8 +205,13 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (device_id, name, slot)
    );
    CREATE INDEX telemetry_series_at ON telemetry_series(at_ms);
+   ALTER TABLE devices ADD COLUMN host_kind TEXT;
+   UPDATE devices SET host_kind = CASE WHEN hello LIKE '{"host":"v8",%' THEN 'v8' WHEN hello LIKE '{"host":"wasm3",%' THEN 'wasm3'
+     WHEN hello LIKE '{"host":"wamr",%' THEN 'wamr' END WHERE hello IS NOT NULL;
    CREATE INDEX devices_state ON devices(state, id);
    CREATE INDEX devices_online ON devices(online, id);
+   CREATE INDEX devices_host ON devices(host_kind, online, id);
+   CREATE INDEX devices_summary ON devices(state, online, host_kind, running);
    CREATE INDEX commits_component ON commits(component, at);
    CREATE INDEX audit_action ON audit(action, id);
    CREATE INDEX audit_actor ON audit(actor, id);`,

@@ -114,7 +114,7 @@ export class DeviceRepo {
       get: db.prepare('SELECT * FROM devices WHERE id = ?'),
       all: db.prepare('SELECT * FROM devices ORDER BY id'),
       credentials: db.prepare('SELECT token_hash, cert_serial, revoked_at FROM devices WHERE id = ?'),
-      hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
+      hello: db.prepare('UPDATE devices SET hello = ?, host_kind = ?, last_seen = ? WHERE id = ?'),
       online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
       setTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
       report: db.prepare(
@@ -288,7 +288,7 @@ export class DeviceRepo {
 
   recordHello(id: string, hello: Hello): void {
     const view = { ...hello, running: hello.running ? runningView(hello.running) : undefined };
-    this.stmts.hello.run(JSON.stringify(view), nowSeconds(), id);
+    this.stmts.hello.run(JSON.stringify(view), hello.host, nowSeconds(), id);
   }
 
   recordOnline(id: string, online: boolean): void {
