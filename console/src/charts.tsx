@@ -14,7 +14,8 @@ function scale(d0: number, d1: number, r0: number, r1: number) {
   return (x: number) => r0 + ((x - d0) / span) * (r1 - r0);
 }
 
-const timeLabel = (t: number) => new Date(t).toISOString().slice(11, 16);
+/** HH:MM, or HH:MM:SS when the chart spans less than an hour. */
+const timeLabel = (t: number, span: number) => new Date(t).toISOString().slice(11, span < 3_600_000 ? 19 : 16);
 
 /** Lines over time on one y axis (devices per release). */
 export function LineChart(props: { label: string; series: Series[]; yMax?: number; height?: number }) {
@@ -41,10 +42,10 @@ export function LineChart(props: { label: string; series: Series[]; yMax?: numbe
           0
         </text>
         <text x={pad.l} y={H - 4} class="tick">
-          {timeLabel(t0)}
+          {timeLabel(t0, t1 - t0)}
         </text>
         <text x={W - pad.r} y={H - 4} class="tick" text-anchor="end">
-          {timeLabel(t1)}
+          {timeLabel(t1, t1 - t0)}
         </text>
         {props.series.map((s, i) => (
           <polyline key={s.name} fill="none" stroke={colorOf(i)} stroke-width="3" points={s.points.map((p) => `${x(p.t)},${y(p.v)}`).join(' ')} />
