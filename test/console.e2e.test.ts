@@ -63,7 +63,9 @@ describe('web console in Chromium', () => {
     base = fleet.server.httpUrl;
     env = { WASMFLEET_SERVER: base, WASMFLEET_TOKEN: fleet.server.operatorToken, WASMFLEET_KEYS: fleet.keysDir };
     await fleet.publish('counter', 'counter', '1.0.0');
-    await fleet.publish('counter', 'counter', '1.1.0');
+    // 1.1.0 is examples/wat/counter-flaky.wat: it reads a sensor (a new capability) and traps on
+    // about half the boards, which revert by themselves: the rollout has failures to show.
+    await fleet.publish('counter-flaky', 'counter', '1.1.0');
     for (const [site, n] of [['north', NORTH], ['south', SOUTH]] as const) {
       const f = await Fleet.start({ server: base, token: fleet.server.operatorToken, devices: n, prefix: site, seed: site, tags: { site }, agent: { probation: { ticks: 2 } } });
       sims.push(f);
@@ -160,13 +162,20 @@ describe('web console in Chromium', () => {
     await seeText(page, 'h1', /^Modules$/);
     const rows = await page.locator('tbody tr th').allTextContents();
     expect(rows).toEqual(['1.1.0', '1.0.0']);
-    expect(await page.textContent('tbody tr:first-child')).toContain('same as 1.0.0');
+    const newest = (await page.textContent('tbody tr:first-child'))!;
+    expect(newest).toContain('kv, sensor, telemetry');
+    expect(newest).toContain('+sensor vs 1.0.0');
+    expect(await page.textContent('tbody tr:nth-child(2)')).toContain('first version');
     await screenshot(page, 'modules');
   });
 
-  it('follows a rollout started from the CLI wave by wave, pauses it from the page, resumes and aborts it', async () => {
-    // wave 1: two devices; wave 2: the rest of site north, one device every 3 s, so there is time to pause it
-    const c = await cli(['rollout', 'create', 'counter@1.1.0', '--target', 'site=north', '--waves', '2,100%', '--soak', '1s', '--rate', '20/min', '--yes', '--json'], env);
+  it('follows a rollout started from the CLI wave by wave, pauses it from the page, resumes it and rolls it back', async () => {
+    // wave 1: two devices; wave 2: the rest of site north, one device every 3 s, so there is time to
+    // pause it; failures do not stop it (--max-failures 100%: the operator watches and decides)
+    const c = await cli(
+      ['rollout', 'create', 'counter@1.1.0', '--target', 'site=north', '--waves', '2,100%', '--soak', '1s', '--rate', '20/min', '--max-failures', '100%', '--allow-new-capabilities', '--yes', '--json'],
+      env,
+    );
     expect(c.code, c.stderr).toBe(0);
     rolloutId = (JSON.parse(c.stdout) as { rollout: { id: string } }).rollout.id;
 
@@ -175,10 +184,9 @@ describe('web console in Chromium', () => {
     await seeText(page, 'h1', new RegExp(`counter@1.1.0$`));
     await seeText(page, '.stream', /^live$/);
     // the waves advance on the page as the devices report (the stream, not a reload)
-    await seeText(page, '[data-testid=wave-1] .wave-count', /^2\/2 done$/);
+    await seeText(page, '[data-testid=wave-1] .wave-count', /^2\/2 done/);
     await seeText(page, '[data-testid=wave-1] .wave-state', /^done$/);
     await seeText(page, '[data-testid=wave-2] .wave-count', /^[1-9]\d*\/28 done/);
-    await screenshot(page, 'rollout');
 
     await page.getByRole('button', { name: 'Pause' }).click();
     await seeText(page, '[data-testid=rollout-state]', /^paused \(OPERATOR\)$/);
@@ -186,8 +194,9 @@ describe('web console in Chromium', () => {
     await page.waitForFunction(() => !/assigned/.test(document.querySelector('dl[aria-label="Devices by state"]')?.textContent ?? ''), undefined, { timeout: SEE });
     const pending = await countOf(page, 'Devices by state', 'pending');
     const committed = await countOf(page, 'Devices by state', 'committed');
+    const failed = await countOf(page, 'Devices by state', 'failed');
     expect(pending).toBeGreaterThan(0);
-    expect(pending + committed).toBe(NORTH);
+    expect(pending + committed + failed).toBe(NORTH);
     const after = await members(fleet.api, rolloutId);
     expect(after.filter((m) => m.state === 'assigned')).toEqual([]);
     expect(after.filter((m) => m.state === 'pending')).toHaveLength(pending);
@@ -202,23 +211,41 @@ describe('web console in Chromium', () => {
     expect(await paused.textContent()).toContain('OPERATOR');
     await screenshot(page, 'audit');
 
-    // resume: devices are assigned again; abort asks first
+    // resume: devices are assigned again; abort and roll back ask first
     await page.goto(`${base}/rollouts/${rolloutId}`);
     await page.getByRole('button', { name: 'Resume' }).click();
     await seeText(page, '[data-testid=rollout-state]', /^running \(RESUMED\)$/);
+    // failures are listed with their reason, linking to the device
+    const failures = page.locator('section[aria-labelledby=failures] tbody tr');
+    await failures.first().waitFor({ timeout: SEE });
+    expect(await failures.first().textContent()).toMatch(/failed.*MODULE_TRAP/);
+    await screenshot(page, 'rollout');
     await page.getByRole('button', { name: 'Abort' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
     expect((await fleet.api.get<{ state: string }>(`/v1/rollouts/${rolloutId}`)).state).toBe('running');
-    await page.getByRole('button', { name: 'Abort' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Yes, abort' }).click();
-    await seeText(page, '[data-testid=rollout-state]', /^aborted/);
-    await waitRollout(fleet.api, rolloutId, 'aborted', (r) => r.state === 'aborted');
 
-    await page.getByRole('link', { name: 'All rollouts' }).click();
-    await seeText(page, 'tbody', new RegExp(`${rolloutId}.*aborted`));
+    await page.getByRole('button', { name: 'Roll back' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Yes, roll back' }).click();
+    await seeText(page, '[data-testid=rollout-state]', /^rolled_back \(OPERATOR\)$/);
+    // every device it updated goes back; once none is in flight the stream ends
+    await seeText(page, '.stream', /^finished$/);
+    expect(await page.locator('.actions').count()).toBe(0);
+    expect(await countOf(page, 'Devices by state', 'committed')).toBe(0);
+    expect(await countOf(page, 'Devices by state', 'assigned')).toBe(0);
+    // a failed device: it reverted by itself and runs 1.0.0; its history says why
+    const failedDevice = page.locator('section[aria-labelledby=failures] tbody th a').first();
+    const first = (await failedDevice.textContent())!;
+    await failedDevice.click();
+    await seeText(page, 'h1', new RegExp(`^Device ${first}$`));
+    await seeText(page, 'section[aria-labelledby=slots]', /counter@1\.0\.0/);
+    await seeText(page, 'section[aria-labelledby=history]', /MODULE_TRAP/);
+    await waitRollout(fleet.api, rolloutId, 'rolled back', (r) => r.state === 'rolled_back');
+
+    await page.getByRole('link', { name: 'Rollouts', exact: true }).click();
+    await seeText(page, 'tbody', new RegExp(`${rolloutId}.*rolled_back`));
     await page.locator('details.hint summary').click();
     expect(await page.textContent('details.hint pre')).toContain('wasmfleet rollout create');
     await screenshot(page, 'rollouts');

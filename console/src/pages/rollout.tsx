@@ -25,8 +25,7 @@ function actionsFor(r: RolloutLiveView): Action[] {
   if (r.kind !== 'rollout') return [];
   if (r.state === 'running') return [...(r.awaitingApproval ? (['approve'] as const) : []), 'pause', 'abort', 'rollback'];
   if (r.state === 'paused') return ['resume', 'abort', 'rollback'];
-  if (r.state === 'completed' || r.state === 'aborted') return ['rollback'];
-  return [];
+  return []; // completed, aborted, rolled_back: final, nothing left to do
 }
 
 function waveState(r: RolloutLiveView, k: number): string {
