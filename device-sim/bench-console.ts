@@ -98,6 +98,9 @@ async function benchSize(count: number): Promise<Row[]> {
       }
       const fleetMs = await medianMs(() => api.get('/v1/console/fleet'));
       rows.push({ devices: count, what: 'fleet page counts (/v1/console/fleet)', ms: fleetMs, vsHealth: fleetMs / healthMs, vsSelect: fleetMs / selectMs });
+      // One commit per device (bench-seed): the adoption chart reads all of them.
+      const adoptionMs = await medianMs(() => api.get('/v1/console/adoption?module=counter'));
+      rows.push({ devices: count, what: 'adoption chart (a commit per device)', ms: adoptionMs, vsHealth: adoptionMs / healthMs, vsSelect: adoptionMs / selectMs });
       for (const r of rows) {
         say(`  ${r.what.padEnd(50)} ${r.ms.toFixed(2).padStart(8)} ms  ×${r.vsHealth.toFixed(1).padStart(6)} health${r.total !== undefined ? `  (total ${r.total.toLocaleString('en')})` : ''}`);
       }

@@ -54,7 +54,7 @@ describe('console: app files and headers', () => {
   });
 
   it('serves the app at / and at any page path, with a strict CSP and no caching of index.html', async () => {
-    for (const path of ['/', '/devices', '/rollouts/r-123', '/devices/dev-1?tab=history']) {
+    for (const path of ['/', '/devices', '/rollouts/r-123', '/devices/dev-1?tab=history', '/modules/app@1.2.0', '/audit?action=device.add']) {
       const a = await call(base, 'GET', path);
       expect(a.status, path).toBe(200);
       expect(a.text).toContain('<title>wasmfleet</title>');
@@ -75,9 +75,11 @@ describe('console: app files and headers', () => {
     expect(js.text).toBe('console.log("app")');
     expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(js.headers.get('content-type')).toContain('javascript');
-    const missing = await call(base, 'GET', '/assets/app-000000.js');
-    expect(missing.status).toBe(404);
-    expect(missing.text).not.toContain('<title>');
+    for (const path of ['/assets/app-000000.js', '/assets/gone', '/favicon.ico']) {
+      const missing = await call(base, 'GET', path);
+      expect(missing.status, path).toBe(404);
+      expect(missing.text).not.toContain('<title>');
+    }
   });
 
   it('keeps /v1 the API: an unknown API path is the JSON 404, not the app', async () => {

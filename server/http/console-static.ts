@@ -21,6 +21,8 @@ export const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** What a browser asks for as a file rather than as a page. */
+const FILE_NAME = /\.(js|mjs|css|map|ico|png|svg|jpg|webp|json|txt|webmanifest|woff2?)$/i;
 
 /** dist/console of this package, whether running from dist/ (compiled) or from the sources (tests). */
 export function defaultConsoleDir(): string {
@@ -67,12 +69,13 @@ export function installConsole(app: FastifyInstance, consoleDir = defaultConsole
   app.get('/', (_req, reply) => sendIndex(reply));
 
   return {
-    /** A GET outside /v1 that named no file: the app (its router shows the page), unless it looks like a file. */
+    /** A GET outside /v1 that named no file: the app (its router shows the page). */
     fallback(req, reply) {
       const path = req.url.split('?')[0];
       if ((req.method !== 'GET' && req.method !== 'HEAD') || path === '/v1' || path.startsWith('/v1/')) return false;
-      const last = path.slice(path.lastIndexOf('/') + 1);
-      if (last.includes('.')) return false;
+      // A missing asset is a 404 (a stale page asking for an old bundle must not get HTML back);
+      // any other path is a page of the app, dots and all (/modules/app@1.2.0).
+      if (path.startsWith('/assets/') || FILE_NAME.test(path)) return false;
       void sendIndex(reply);
       return true;
     },

@@ -169,32 +169,36 @@ export class ConsoleQueries {
 
   /**
    * Devices per version of a module over time: at each of `points` instants, how many devices'
-   * latest commit of the module (at or before it) was each version. One pass over the module's
-   * commits in time order (index commits_component).
+   * latest commit of the module (at or before it) was each version. SQL turns each commit into a
+   * move (from the device's previous version to this one) and sums the moves per bucket, so only a
+   * few rows reach JS whatever the fleet size (index commits_component gives the per-device order).
    */
   async adoption(module: string, points: number, nowS: number, since?: number): Promise<AdoptionView> {
-    const rows = await this.sql.all<{ device_id: string; version: string; at: number }>(
-      'SELECT device_id, version, at FROM commits WHERE component = ? AND at <= ? ORDER BY at, sequence',
-      [module, nowS],
-    );
-    const from = since ?? (rows.length ? rows[0].at : nowS);
+    const first = await this.sql.get<{ at: number | null }>('SELECT MIN(at) AS at FROM commits WHERE component = ?', [module]);
+    const from = since ?? first?.at ?? nowS;
     const to = Math.max(nowS, from + 1);
     const bucket = Math.max(1, Math.ceil((to - from) / (points - 1)));
-    const versionOf = new Map<string, string>();
+    // A commit at `at` first counts at point k = ceil((at - from) / bucket), 0 for anything before
+    // `from`. The casts keep the division integral (a bound JS number is a REAL to SQLite).
+    const moves = await this.sql.all<{ k: number; version: string; prev: string | null; n: number }>(
+      `SELECT k, version, prev, COUNT(*) AS n FROM (
+         SELECT CASE WHEN at <= ? THEN 0 ELSE (at - CAST(? AS INTEGER) + CAST(? AS INTEGER) - 1) / CAST(? AS INTEGER) END AS k, version,
+                LAG(version) OVER (PARTITION BY device_id ORDER BY at, sequence) AS prev
+           FROM commits WHERE component = ? AND at <= ?
+       ) moves WHERE prev IS NULL OR prev <> version GROUP BY k, version, prev ORDER BY k`,
+      [from, from, bucket, bucket, module, to],
+    );
     const counts = new Map<string, number>();
     const versions = new Set<string>();
     const out: AdoptionView['points'] = [];
     let i = 0;
     for (let k = 0; k < points; k++) {
       const t = Math.min(to, from + k * bucket);
-      for (; i < rows.length && rows[i].at <= t; i++) {
-        const r = rows[i];
-        const before = versionOf.get(r.device_id);
-        if (before === r.version) continue;
-        if (before !== undefined) counts.set(before, (counts.get(before) ?? 0) - 1);
-        versionOf.set(r.device_id, r.version);
-        counts.set(r.version, (counts.get(r.version) ?? 0) + 1);
-        versions.add(r.version);
+      for (; i < moves.length && moves[i].k <= k; i++) {
+        const m = moves[i];
+        if (m.prev !== null) counts.set(m.prev, (counts.get(m.prev) ?? 0) - m.n);
+        counts.set(m.version, (counts.get(m.version) ?? 0) + m.n);
+        versions.add(m.version);
       }
       const snapshot: Record<string, number> = {};
       for (const [v, n] of counts) if (n > 0) snapshot[v] = n;
