@@ -258,12 +258,17 @@ describe('web console in Chromium', () => {
 
   it('is readable at 390 px: nothing wider than the screen but the tables, which scroll in their box', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const [path, name] of [['/', 'fleet-390'], [`/rollouts/${rolloutId}`, 'rollout-390']] as const) {
+    const pages = [
+      ['/', '[data-testid=fleet-devices]', 'fleet-390'],
+      [`/rollouts/${rolloutId}`, '[data-testid=wave-1]', 'rollout-390'],
+      ['/devices', '[data-testid=devices-count]', null],
+      ['/audit', 'tbody tr', null],
+    ] as const;
+    for (const [path, ready, name] of pages) {
       await page.goto(`${base}${path}`);
-      await page.locator('h1').waitFor();
-      await page.locator(name === 'fleet-390' ? '[data-testid=fleet-devices]' : '[data-testid=wave-1]').waitFor();
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-      await screenshot(page, name);
+      await page.locator(ready).first().waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390);
+      if (name) await screenshot(page, name);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
   });
@@ -277,6 +282,8 @@ describe('web console in Chromium', () => {
     await page.keyboard.press('Tab'); // Fleet
     await page.keyboard.press('Tab'); // Devices
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Devices');
+    // the focus is visible
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid');
     await page.keyboard.press('Enter');
     await seeText(page, 'h1', /^Devices$/);
     // the page's heading takes the focus, so the next Tab starts in the page
