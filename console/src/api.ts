@@ -1,8 +1,7 @@
 // The one way the console talks to the server: same-origin fetch with the session cookie, the
 // CSRF header on every request that changes state, typed answers, and typed errors. A 401 on any
-// call but the sign-in itself means the session is gone: the session store is told, and the app
-// goes back to the sign-in page with a message.
-import { sessionExpired } from './session.js';
+// call but the sign-in itself means the session is gone: the session store (which registers with
+// onSessionEnded) is told, and the app goes back to the sign-in page with a message.
 
 /** Why a call failed, as the page shows it. `code` is the server's stable error code (docs/errors.md). */
 export class ApiError extends Error {
@@ -18,6 +17,13 @@ export class ApiError extends Error {
 export const UNREACHABLE = 'UNREACHABLE';
 
 let csrfToken: string | null = null;
+let sessionEnded: () => void = () => {};
+
+/** Who to tell when the server answers 401 to a signed-in call. */
+export function onSessionEnded(handler: () => void): void {
+  sessionEnded = handler;
+}
+
 /** The session's CSRF token (from the sign-in answer), kept in memory only. */
 export function setCsrf(token: string | null): void {
   csrfToken = token;
@@ -45,7 +51,7 @@ async function call<T>(method: Method, path: string, body: unknown, signIn: bool
   if (res.ok) return json as T;
   const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
   const failure = new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? `${res.status} ${res.statusText}`);
-  if (res.status === 401 && !signIn) sessionExpired();
+  if (res.status === 401 && !signIn) sessionEnded();
   throw failure;
 }
 

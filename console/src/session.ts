@@ -1,7 +1,7 @@
 // Who is signed in, in memory only: the token itself is sent once (sign-in) and never kept; the
 // server's HttpOnly cookie is the session. Components follow this store with useSession().
 import { useEffect, useState } from 'preact/hooks';
-import { api, setCsrf } from './api.js';
+import { api, onSessionEnded, setCsrf } from './api.js';
 import type { SessionView } from './types.js';
 
 export type SessionState =
@@ -50,7 +50,7 @@ export async function signOut(): Promise<void> {
   }
 }
 
-/** Any call answered 401: the cookie expired or was revoked. */
-export function sessionExpired(): void {
+// Any call answered 401: the cookie expired or its token was revoked.
+onSessionEnded(() => {
   if (state.status === 'signed-in') set({ status: 'signed-out', message: 'Your session has expired. Sign in again.' });
-}
+});
