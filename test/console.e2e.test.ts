@@ -169,11 +169,12 @@ describe('web console in Chromium', () => {
     await screenshot(page, 'modules');
   });
 
-  it('follows a rollout started from the CLI wave by wave, pauses it from the page, resumes it and rolls it back', async () => {
-    // wave 1: two devices; wave 2: the rest of site north, one device every 3 s, so there is time to
-    // pause it; failures do not stop it (--max-failures 100%: the operator watches and decides)
+  it('follows a rollout started from the CLI wave by wave, approves, pauses and resumes it from the page and rolls it back', async () => {
+    // wave 1: two devices, then an approval; wave 2: the rest of site north, one device every 3 s,
+    // so there is time to pause it; failures do not stop it (--max-failures 100%: the operator
+    // watches and decides)
     const c = await cli(
-      ['rollout', 'create', 'counter@1.1.0', '--target', 'site=north', '--waves', '2,100%', '--soak', '1s', '--rate', '20/min', '--max-failures', '100%', '--allow-new-capabilities', '--yes', '--json'],
+      ['rollout', 'create', 'counter@1.1.0', '--target', 'site=north', '--waves', '2,100%', '--soak', '1s', '--rate', '20/min', '--max-failures', '100%', '--allow-new-capabilities', '--approve', '--yes', '--json'],
       env,
     );
     expect(c.code, c.stderr).toBe(0);
@@ -185,6 +186,9 @@ describe('web console in Chromium', () => {
     await seeText(page, '.stream', /^live$/);
     // the waves advance on the page as the devices report (the stream, not a reload)
     await seeText(page, '[data-testid=wave-1] .wave-count', /^2\/2 done/);
+    await seeText(page, '[data-testid=rollout-state]', /^running, awaiting approval/);
+    expect(await page.textContent('[data-testid=wave-2] .wave-count')).toBe('0/28 done');
+    await page.getByRole('button', { name: 'Approve next wave' }).click();
     await seeText(page, '[data-testid=wave-1] .wave-state', /^done$/);
     await seeText(page, '[data-testid=wave-2] .wave-count', /^[1-9]\d*\/28 done/);
 
