@@ -181,6 +181,10 @@ describe('web console in Chromium', () => {
     rolloutId = (JSON.parse(c.stdout) as { rollout: { id: string } }).rollout.id;
 
     await page.getByRole('link', { name: 'Rollouts' }).click();
+    // what the page asks the server while it follows the rollout: one stream, no polling
+    const asked: string[] = [];
+    const record = (r: { url(): string }) => asked.push(new URL(r.url()).pathname);
+    page.on('request', record);
     await page.getByRole('link', { name: rolloutId }).click();
     await seeText(page, 'h1', new RegExp(`counter@1.1.0$`));
     await seeText(page, '.stream', /^live$/);
@@ -192,6 +196,10 @@ describe('web console in Chromium', () => {
     await seeText(page, '[data-testid=wave-1] .wave-state', /^done$/);
     await seeText(page, '[data-testid=wave-2] .wave-count', /^[1-9]\d*\/28 done/);
 
+    page.off('request', record);
+    const live = `/v1/rollouts/${rolloutId}`;
+    // the view once on arrival and once after the approval; everything else came over the stream
+    expect(asked.filter((p) => p.startsWith('/v1/')).sort()).toEqual([`${live}/approve`, `${live}/events`, `${live}/live`, `${live}/live`]);
     await page.getByRole('button', { name: 'Pause' }).click();
     await seeText(page, '[data-testid=rollout-state]', /^paused \(OPERATOR\)$/);
     // devices already on their way finish; no new one is assigned while paused
