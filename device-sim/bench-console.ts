@@ -15,6 +15,7 @@ import { initKeys } from '../cli/commands/keys-init.js';
 import type { DevicePageView } from '../protocol/views.js';
 import { startServer } from '../server/index.js';
 import { openDb } from '../server/store/db.js';
+import { SqliteSql } from '../server/store/sql-sqlite.js';
 import { seedDevices, type SeededRelease } from './bench-seed.js';
 
 const argOf = (name: string): string | undefined => {
@@ -63,9 +64,9 @@ async function benchSize(count: number): Promise<Row[]> {
     initKeys(keysDir);
     const seedStart = Date.now();
     mkdirSync(dataDir, { recursive: true });
-    const db = openDb(join(dataDir, 'wasmfleet.db'));
-    seedDevices(db, count, RELEASES, 'bench-console');
-    db.close();
+    const seeding = new SqliteSql(openDb(join(dataDir, 'wasmfleet.db')));
+    await seedDevices(seeding, count, RELEASES, 'bench-console');
+    await seeding.close();
     say(`\n${count.toLocaleString('en')} devices seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
     const server = await startServer({ dataDir, keysDir, httpPort: 0, mqttPort: 0, wsPort: 0, log: false, consoleDir: join(dir, 'no-console') });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDevices } from '../device-sim/bench-seed.js';
 import { openDb } from '../server/store/db.js';
+import { SqliteSql } from '../server/store/sql-sqlite.js';
 import type { AdoptionView, DevicePageView, FleetSummaryView, ModuleCatalogView } from '../protocol/views.js';
 import type { AuditEntry } from '../server/store/db.js';
 import { startFleet, type TestFleet } from './helpers/server.js';
@@ -25,7 +26,7 @@ describe('console reads on a seeded fleet', () => {
     fleet = await startFleet({ clock: () => NOW_S * 1000 });
     await fleet.server.close();
     const db = openDb(join(fleet.dataDir, 'wasmfleet.db'));
-    seedDevices(db, 600, RELEASES, 'console-reads');
+    await seedDevices(new SqliteSql(db), 600, RELEASES, 'console-reads');
     // A device with a failure on record, and one that never said hello.
     db.prepare(`UPDATE devices SET state = 'failed', reason = 'DIGEST_MISMATCH', last_error = 'DIGEST_MISMATCH: chunk 3 of 9' WHERE id = 'bench-000007'`).run();
     db.prepare(`INSERT INTO devices (id, token_hash, tags, created_at) VALUES ('new_dev1', '', '{"site":"Plant-A"}', ?)`).run(NOW_S);

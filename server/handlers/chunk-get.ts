@@ -8,7 +8,7 @@ import type { TopicHandler } from './context.js';
  * chunk/get: serve one chunk of an image the device was told to fetch. The device paces itself
  * (docs/protocol.md §5), so the server answers each request once and keeps no per-download state.
  */
-export const onChunkGet: TopicHandler = (ctx, deviceId, payload) => {
+export const onChunkGet: TopicHandler = async (ctx, deviceId, payload) => {
   const req = decodeChunkRequest(payload);
   if (!ctx.rates.allowChunk(deviceId, req.chunkSize)) return;
   const hex = toHex(req.sha256);
@@ -16,7 +16,7 @@ export const onChunkGet: TopicHandler = (ctx, deviceId, payload) => {
     ctx.publish(deviceTopic(deviceId, 'chunk'), encodeChunkResponse({ sha256: req.sha256, index: req.index, ...body }), { qos: 0 });
 
   // Only images named by this device's own directives: a device cannot browse the registry.
-  const blob = ctx.directives.mayFetch(deviceId, hex) ? ctx.blobs.get(hex) : undefined;
+  const blob = (await ctx.directives.mayFetch(deviceId, hex)) ? await ctx.blobs.get(hex) : undefined;
   if (!blob) return reply({ error: 'CHUNK_UNKNOWN_BLOB' });
   const start = req.index * req.chunkSize;
   if (start >= blob.length) return reply({ error: 'CHUNK_INVALID' });

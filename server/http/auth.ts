@@ -115,7 +115,7 @@ export function installAuth(app: FastifyInstance, o: AuthOptions): AuthGuard {
     const cookie = token ? undefined : guard.cookie(req);
     let who: { id: string; name: string; role: Role } | undefined;
     if (token !== undefined) {
-      who = o.tokens.identify(token);
+      who = await o.tokens.identify(token);
       if (!who) {
         guard.failed(req, 'unknown or revoked token');
         return reply.status(401).send(errorBody(new WfError('AUTH_REQUIRED', 'send "Authorization: Bearer <operator token>"')));

@@ -2,6 +2,7 @@
 // the content-addressed blob directory (blobs.ts). Migrations are an ordered list; a database
 // records how many it has applied.
 import Database from 'better-sqlite3';
+import type { SqlRunner } from './sql.js';
 
 export type Db = Database.Database;
 
@@ -256,8 +257,8 @@ export interface AuditMeta {
 }
 
 /** The single append point of the audit log; nothing updates or deletes its rows. */
-export function audit(db: Db, action: string, detail: Record<string, unknown>, meta: AuditMeta = {}): void {
-  db.prepare('INSERT INTO audit (at, action, detail, rollout_id, kind, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+export async function audit(q: SqlRunner, action: string, detail: Record<string, unknown>, meta: AuditMeta = {}): Promise<void> {
+  await q.run('INSERT INTO audit (at, action, detail, rollout_id, kind, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)', [
     meta.at ?? nowSeconds(),
     action,
     JSON.stringify(detail),
@@ -265,7 +266,7 @@ export function audit(db: Db, action: string, detail: Record<string, unknown>, m
     meta.kind ?? 'operator',
     meta.reason ?? null,
     meta.actor ? `${meta.actor.id} ${meta.actor.name}` : null,
-  );
+  ]);
 }
 
 export interface AuditEntry {

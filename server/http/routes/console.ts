@@ -54,5 +54,5 @@ export function consoleRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get('/v1/console/modules', async () => moduleCatalog(deps.modules.list()));
+  app.get('/v1/console/modules', async () => moduleCatalog(await deps.modules.list()));
 }

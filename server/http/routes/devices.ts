@@ -92,9 +92,9 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const created = deps.devices.create(req.body.devices);
+      const created = await deps.devices.create(req.body.devices);
       for (const c of created) deps.engine.deviceChanged(c.id, 'new');
-      audit(deps.db, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
+      await audit(deps.sql, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
       await addToBroker(deps.credentials, created);
       return reply.status(201).send({ devices: created.map(withConnection) });
     },
@@ -104,7 +104,7 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/devices/:id/tags',
     { schema: { body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags } } } },
     async (req) => {
-      deps.devices.setTags(req.params.id, req.body.tags);
+      await deps.devices.setTags(req.params.id, req.body.tags);
       deps.engine.deviceChanged(req.params.id, 'tags');
       return deps.devices.require(req.params.id);
     },
@@ -116,7 +116,7 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const q = req.query;
     if (q.limit === undefined) {
       if (Object.keys(q).length > 0) throw new WfError('REQUEST_INVALID', 'querystring: filters and cursor need limit (1-200)');
-      return { devices: deps.devices.list() };
+      return { devices: await deps.devices.list() };
     }
     const limit = Number(q.limit);
     if (limit < 1 || limit > 200) throw new WfError('REQUEST_INVALID', `querystring/limit ${limit}: 1-200`);
@@ -138,19 +138,19 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/devices/:id/history',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$' } } } } },
     async (req): Promise<DeviceHistoryView> => {
-      deps.devices.require(req.params.id);
+      await deps.devices.require(req.params.id);
       const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? DEVICE_EVENTS_KEEP)));
       return { events: await deps.deviceEvents.history(req.params.id, limit), keep: DEVICE_EVENTS_KEEP };
     },
   );
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id/telemetry', async (req): Promise<TelemetryView> => {
-    deps.devices.require(req.params.id);
-    return { latest: deps.devices.telemetry(req.params.id), series: await deps.series.of(req.params.id), bucketMs: deps.series.o.bucketMs, keep: deps.series.o.keep };
+    await deps.devices.require(req.params.id);
+    return { latest: await deps.devices.telemetry(req.params.id), series: await deps.series.of(req.params.id), bucketMs: deps.series.o.bucketMs, keep: deps.series.o.keep };
   });
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id', async (req) => {
-    const device = deps.devices.require(req.params.id);
-    return { ...device, telemetry: deps.devices.telemetry(device.id), commits: deps.devices.commits(device.id) };
+    const device = await deps.devices.require(req.params.id);
+    return { ...device, telemetry: await deps.devices.telemetry(device.id), commits: await deps.devices.commits(device.id) };
   });
 }

@@ -23,7 +23,7 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps, guard: AuthGu
     async (req, reply: FastifyReply) => {
       if (guard.throttled(req, reply)) return reply;
       guard.checkOrigin(req);
-      const who = deps.tokens.identify(req.body.token);
+      const who = await deps.tokens.identify(req.body.token);
       if (!who) {
         guard.failed(req, 'sign-in with an unknown or revoked token');
         throw new WfError('AUTH_REQUIRED', 'that operator token is unknown or revoked');

@@ -16,14 +16,14 @@ export function tokenRoutes(app: FastifyInstance, deps: ApiDeps): void {
         },
       },
     },
-    async (req, reply) => reply.status(201).send(deps.tokens.create(req.body.name, req.body.role, req.actor)),
+    async (req, reply) => reply.status(201).send(await deps.tokens.create(req.body.name, req.body.role, req.actor)),
   );
 
-  app.get('/v1/tokens', async () => ({ tokens: deps.tokens.list() }));
+  app.get('/v1/tokens', async () => ({ tokens: await deps.tokens.list() }));
 
   // Revoking a token also ends its console sessions (a session's lookup checks the token too).
   app.post<{ Params: { id: string } }>('/v1/tokens/:id/revoke', async (req) => {
-    const revoked = deps.tokens.revoke(req.params.id, req.actor);
+    const revoked = await deps.tokens.revoke(req.params.id, req.actor);
     await deps.sessions.endForToken(revoked.id);
     return revoked;
   });
