@@ -11,7 +11,7 @@ import { ConsoleQueries } from '../server/store/console-queries.js';
 import { openDb, type Db } from '../server/store/db.js';
 import { SqliteSql } from '../server/store/sql-sqlite.js';
 import type { RolloutLiveView, RolloutStreamEnd } from '../protocol/views.js';
-import { tempDir, waitFor } from './helpers/server.js';
+import { startFleet, tempDir, waitFor } from './helpers/server.js';
 
 function browser() {
   const seen = { snapshots: [] as RolloutLiveView[], ends: [] as RolloutStreamEnd[] };
@@ -83,6 +83,22 @@ describe('rollout stream watchers', () => {
     expect(watchers.size).toBe(0); // the last browser gone, the watcher stops
   });
 
+  it('still updates without the engine (another instance runs it): the slow refresh finds the change', async () => {
+    const queries = new ConsoleQueries(new SqliteSql(db));
+    const fallback = new RolloutWatchers((id) => queries.rolloutLive(id, Date.now()), pino({ level: 'silent' }), { minIntervalMs: 10, refreshMs: 150, heartbeatMs: 60_000 });
+    try {
+      const b = browser();
+      fallback.subscribe('r1', b.s);
+      await waitFor('the first snapshot', () => b.seen.snapshots.length === 1);
+      db.prepare("UPDATE rollouts SET state = 'paused', reason = 'OPERATOR' WHERE id = 'r1'").run();
+      // no changed() call: nothing from an engine in this process
+      const paused = await waitFor('the paused snapshot', () => b.seen.snapshots.find((v) => v.state === 'paused'), 5000);
+      expect(paused.reason).toBe('OPERATOR');
+    } finally {
+      fallback.close();
+    }
+  });
+
   it('ends the stream with ROLLOUT_NOT_FOUND when the rollout is gone', async () => {
     const b = browser();
     watchers.subscribe('r1', b.s);
@@ -93,4 +109,38 @@ describe('rollout stream watchers', () => {
     expect(b.seen.ends[0]).toEqual({ id: 'r1', reason: 'ROLLOUT_NOT_FOUND', state: null });
     expect(watchers.size).toBe(0);
   });
+});
+
+describe('rollout stream and server shutdown', () => {
+  it('closes open streams when the server shuts down (no end event: the browser reconnects to the next server)', async () => {
+    const fleet = await startFleet();
+    try {
+      // A rollout row written by "another instance": a second connection to the same store.
+      const other = openDb(join(fleet.dataDir, 'wasmfleet.db'));
+      const now = Date.now();
+      other
+        .prepare(
+          `INSERT INTO rollouts (id, created_ms, kind, module, version, manifest_digest, selector, policy, state, reason, wave, expires, updated_ms)
+           VALUES ('r-open', ?, 'rollout', 'app', '1.0.0', 'd', '{}', ?, 'paused', 'OPERATOR', 0, ?, ?)`,
+        )
+        .run(now, JSON.stringify({ waves: [{ percent: 100 }], soakSeconds: 0 }), Math.floor(now / 1000) + 3600, now);
+      other.close();
+      const res = await fetch(`${fleet.server.httpUrl}/v1/rollouts/r-open/events`, { headers: { authorization: `Bearer ${fleet.server.operatorToken}` } });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: snapshot')) text += new TextDecoder().decode((await reader.read()).value);
+      expect(text).toContain('"state":"paused"');
+      const started = Date.now();
+      await fleet.server.close();
+      expect(Date.now() - started).toBeLessThan(5000);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).not.toContain('event: end');
+    } finally {
+      await fleet.close();
+    }
+  }, 30_000);
 });

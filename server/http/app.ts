@@ -1,4 +1,5 @@
-// The operator API (fastify): JSON-schema-validated routes behind a bearer token.
+// The operator API (fastify): JSON-schema-validated routes behind a bearer token or a console
+// session, and the web console's files on the same port (docs/console.md).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeployDeps } from '../services/deploy.js';
@@ -50,10 +51,7 @@ export type ApiDeps = PublishDeps &
     log: Logger;
   };
 
-/** The API plus what the console's streams need from outside (the engine's change notifications). */
-export type Api = FastifyInstance & { watchers: RolloutWatchers };
-
-export function buildApi(deps: ApiDeps): Api {
+export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     // Per-request lines at info would drown a fleet's worth of traffic; errors are still logged.
@@ -91,5 +89,5 @@ export function buildApi(deps: ApiDeps): Api {
   rolloutRoutes(app, deps, watchers);
   auditRoutes(app, deps);
   tokenRoutes(app, deps);
-  return Object.assign(app, { watchers });
+  return app;
 }

@@ -213,6 +213,7 @@ const MIGRATIONS: string[] = [
    CREATE INDEX devices_online ON devices(online, id);
    CREATE INDEX devices_host ON devices(host_kind, online, id);
    CREATE INDEX devices_summary ON devices(state, online, host_kind, running);
+   CREATE INDEX devices_tags ON devices(tags);
    CREATE INDEX commits_component ON commits(component, device_id, at, sequence, version);
    CREATE INDEX audit_action ON audit(action, id);
    CREATE INDEX audit_actor ON audit(actor, id);`,
