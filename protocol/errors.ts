@@ -111,6 +111,7 @@ export const ERROR_CODES = {
   STORE_READ_ONLY: { status: 507, message: 'the data directory is not writable' },
   STORE_IO: { status: 500, message: 'the data directory could not be read or written' },
   STORE_CORRUPT: { status: 500, message: 'a stored blob does not match its digest' },
+  STORE_UNREACHABLE: { status: 503, message: 'the database cannot be reached' },
   SERVER_UNAVAILABLE: { status: 503, message: 'server is not reachable' },
   BROKER_CREDENTIALS_FAILED: { status: 502, message: 'the external broker did not take the device credentials' },
   // Simulator

@@ -13,12 +13,10 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
 import { Dynsec } from './broker/dynsec.js';
 import { connectInProcessLink, connectMqttLink, type Link, type MqttLink } from './link/index.js';
-import { FileBlobStore } from './store/blobs.js';
 import { WfError } from '../protocol/errors.js';
 import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
-import { openDb } from './store/db.js';
 import { ensureDir, storeOp, storeOpAsync } from './store/store-errors.js';
-import { SqliteSql } from './store/sql-sqlite.js';
+import { openStore } from './store/open.js';
 import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
@@ -40,8 +38,14 @@ import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
+  /** TLS material, the operator token and, with the default store, the SQLite database and blobs. */
   dataDir: string;
   keysDir: string;
+  /**
+   * The store: absent = SQLite in the data dir (<data>/wasmfleet.db, blobs in <data>/blobs);
+   * postgres://user@host:port/db = PostgreSQL, blobs included (store/open.ts).
+   */
+  db?: string;
   host?: string;
   httpPort?: number;
   mqttPort?: number;
@@ -152,10 +156,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const scheme = { mqtt: tls ? 'mqtts' : 'mqtt', http: tls ? 'https' : 'http', ws: tls ? 'wss' : 'ws' };
   const dial = urlHost(dialHost(host));
 
-  // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
-  const dbPath = join(opts.dataDir, 'wasmfleet.db');
-  const sql = new SqliteSql(storeOp(dbPath, () => openDb(dbPath)));
-  const blobs = new FileBlobStore(join(opts.dataDir, 'blobs'));
+  // 1. store and trust material (a read-only or full data dir, or a database out of reach, is a
+  //    typed error naming where)
+  const { sql, blobs, where: dbPath } = await openStore({
+    dataDir: opts.dataDir,
+    db: opts.db,
+    onIdleError: (err) => log.warn({ err: err.message }, 'store: an idle database connection failed; the pool reconnects'),
+  });
   const telemetry = new TelemetryBatch(sql, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
   const devices = new DeviceRepo(sql, telemetry);
   const modules = new ModuleRepo(sql);
