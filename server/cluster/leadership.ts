@@ -36,6 +36,8 @@ export class PgLeadership implements Leadership {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private closed = false;
+  /** A leader that lost its session lets the followers try first for a few rounds (no flapping back). */
+  private quietUntil = 0;
 
   private constructor(private readonly opts: PgLeadershipOptions) {}
 
@@ -71,7 +73,7 @@ export class PgLeadership implements Leadership {
 
   /** One round: (re)connect if needed; a leader proves its session is alive, a follower tries the lock. */
   private async attempt(): Promise<void> {
-    if (this.busy || this.closed) return;
+    if (this.busy || this.closed || Date.now() < this.quietUntil) return;
     this.busy = true;
     try {
       const client = this.client ?? (await this.connect());
@@ -108,6 +110,7 @@ export class PgLeadership implements Leadership {
     this.client = null;
     void client?.end().catch(() => {});
     if (!this.closed) this.opts.log.warn({ err: err.message, wasLeading: this.isLeading }, 'leadership connection failed; trying again');
+    if (this.isLeading) this.quietUntil = Date.now() + 3 * (this.opts.retryMs ?? 1000);
     this.set(false);
   }
 
