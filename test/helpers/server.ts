@@ -47,7 +47,8 @@ export interface TestFleet {
   /** `example`: a name in examples/wat, or a module file's path. */
   publish(example: string, name: string, version: string): Promise<{ sha256: string; size: number; manifestDigest: string }>;
   addDevice(id: string, tags?: Record<string, string>): Promise<DeviceCredentials>;
-  restart(extra?: Partial<ServerOptions>): Promise<void>;
+  /** `whileStopped` runs after the old server closed and before the new one starts. */
+  restart(extra?: Partial<ServerOptions>, whileStopped?: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,8 +84,9 @@ export async function startFleet(extra: Partial<ServerOptions> = {}): Promise<Te
     addDevice(id, tags) {
       return fleet.api.post<DeviceCredentials>('/v1/devices', { id, tags });
     },
-    async restart(more = {}) {
+    async restart(more = {}, whileStopped) {
       await fleet.server.close();
+      whileStopped?.();
       // Same ports: devices reconnect to where they were.
       const mqttPort = Number(new URL(fleet.server.mqttUrl).port);
       const httpPort = Number(new URL(fleet.server.httpUrl).port);
