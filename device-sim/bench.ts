@@ -1,10 +1,16 @@
 // npm run bench: deploy a 64 KiB module to 1,000 simulated devices. The server (embedded aedes)
-// and the fleet run in separate processes. In the same run, the raw baseline: the same bytes as
-// 4 KiB chunks to 1,000 plain MQTT clients through the same broker and the same chunk handler,
-// with no device logic (no checks, no slots, no Wasm). Prints time to all-committed, its ratio to
-// the baseline, server CPU and RSS, and fleet RSS per device.
+// and the fleet run in separate processes. In the same run, two baselines move the same bytes as
+// 4 KiB chunks to 1,000 plain MQTT clients (request/response, WINDOW in flight, no device logic:
+// no checks, no slots, no Wasm):
+//   raw broker   a second broker configured as the server's, answering each request in-process
+//                with a response encoded in advance: the broker's own cost, and the bar's baseline;
+//   server pull  the same clients through the fleet server's broker and its chunk handler.
+// Prints the issue 12 bars as ratios to the raw baseline: all downloaded + verified ≤ 1.5×;
+// all committed ≤ baseline + probation + 1 s; server CPU per device update ≤ 1 ms; and the
+// simulator's CPU (it shares the machine with the server).
 //
 //   node dist/device-sim/bench.js [--devices 1000] [--size 65536]
+//   BENCH_PROF=<dir>: CPU profiles of the server and the fleet over the deploy only (bench-ipc.ts)
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,11 +21,13 @@ import { compileWat } from '../cli/wat.js';
 import { fromHex, toHex } from '../protocol/crypto.js';
 import { decodeChunkResponse, encodeChunkRequest } from '../protocol/messages.js';
 import { deviceTopic } from '../protocol/topics.js';
-import { arg, next, request, send, serverRole, type Msg } from './bench-ipc.js';
+import { arg, next, profileOnRequest, request, send, serverRole, type Msg } from './bench-ipc.js';
 import { Fleet } from './fleet.js';
 
 const CHUNK = 4096;
 const WINDOW = 6;
+/** The devices' probation: one tick of the module's tickMs. */
+const TICK_MS = 1000;
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 // ---------------------------------------------------------------- role: fleet (+ baseline)
@@ -37,6 +45,7 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
     agent: { chunkSize: CHUNK, window: WINDOW, chunkTimeoutMs: 5000, callBudgetMs: 3000, probation: { ticks: 1 } },
   });
   await fleet.waitFor('every device online', (s) => s.online === cfg.devices, 300_000);
+  profileOnRequest('fleet');
   send({ type: 'ready', rss: process.memoryUsage().rss, rssBefore });
 
   process.on('message', async (m: Msg) => {
@@ -54,26 +63,32 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
           setTimeout(() => console.error('trace (ms, last device to reach each state):', JSON.stringify(last)), 8000).unref();
         }
         // Milestones as the devices see them; the parent stamps their arrival.
+        const cpu0 = process.cpuUsage();
+        const cpuS = () => {
+          const c = process.cpuUsage(cpu0);
+          return (c.user + c.system) / 1e6;
+        };
         let downloaded = false;
         await fleet.waitFor(
           'all committed',
           (s, f) => {
             if (!downloaded && f.statuses().every((d) => ['installing', 'probation', 'committed'].includes(d.state) && (d.targetSequence ?? d.sequence) >= 1)) {
               downloaded = true;
-              send({ type: 'downloaded' });
+              send({ type: 'downloaded', cpuS: cpuS() });
             }
             return (s.running[String(m.release)] ?? 0) === cfg.devices && s.inProgress === 0;
           },
           600_000,
         );
-        send({ type: 'committed', rss: process.memoryUsage().rss, summary: fleet.summary() });
+        send({ type: 'committed', rss: process.memoryUsage().rss, summary: fleet.summary(), cpuS: cpuS() });
       } else if (m.type === 'exit') {
         process.exit(0);
       } else if (m.type === 'baseline') {
         await fleet.stop(); // the same credentials are reused by the plain clients
         const creds = (await import('node:fs')).readFileSync(join(cfg.dir, 'devices', 'fleet.json'), 'utf8');
         const devices = (JSON.parse(creds) as { devices: Array<{ id: string; password: string; mqttUrl: string }> }).devices;
-        send({ type: 'baseline', ...(await baseline(devices, fromHex(String(m.sha256)), Number(m.size))) });
+        const at = m.mqttUrl ? devices.map((d) => ({ ...d, mqttUrl: String(m.mqttUrl) })) : devices;
+        send({ type: 'baseline', ...(await baseline(at, fromHex(String(m.sha256)), Number(m.size))) });
       }
     } catch (err) {
       send({ type: 'error', message: (err as Error).stack ?? String(err) });
@@ -155,8 +170,8 @@ async function main(): Promise<void> {
   initKeys(join(dir, 'keys'));
   const log = (s: string) => process.stdout.write(s + '\n');
 
-  const server = fork(self, ['--role', 'server', dir], { stdio: 'inherit', execArgv: process.env.BENCH_PROF_SERVER ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_SERVER}`] : [] });
-  const fleet = fork(self, ['--role', 'fleet', dir], { stdio: 'inherit', execArgv: ['--max-old-space-size=4096', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])] });
+  const server = fork(self, ['--role', 'server', dir], { stdio: 'inherit' });
+  const fleet = fork(self, ['--role', 'fleet', dir], { stdio: 'inherit', execArgv: ['--max-old-space-size=4096'] });
   try {
     const s = await next(server, 'ready');
     log(`server ${String(s.httpUrl)} (embedded aedes ${String(s.mqttUrl)}), pid ${server.pid}`);
@@ -168,10 +183,14 @@ async function main(): Promise<void> {
     log(`${devices} simulated devices provisioned, booted and online in ${((performance.now() - tBoot) / 1000).toFixed(1)} s (fleet pid ${fleet.pid})`);
 
     const file = join(dir, 'bench.wat');
-    writeFileSync(file, await moduleOfSize(size));
-    const published = await publishModuleFile(api, file, { name: 'bench', version: '1.0.0', tickMs: 1000, stack: 16384, keysDir: join(dir, 'keys') });
+    const wat = await moduleOfSize(size);
+    writeFileSync(file, wat);
+    const image = await compileWat(wat);
+    const published = await publishModuleFile(api, file, { name: 'bench', version: '1.0.0', tickMs: TICK_MS, stack: 16384, keysDir: join(dir, 'keys') });
     log(`module bench@1.0.0: ${published.size} bytes, ${Math.ceil(published.size / CHUNK)} chunks of ${CHUNK} B`);
 
+    const prof = Boolean(process.env.BENCH_PROF);
+    if (prof) for (const child of [server, fleet]) child.send({ type: 'prof-start' });
     const cpu0 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
     const watching = next(fleet, 'downloaded');
     const committing = next(fleet, 'committed');
@@ -179,32 +198,68 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await api.post('/v1/deployments', { module: 'bench', version: '1.0.0', tags: { bench: '1' } });
     const tDeployed = performance.now() - t0;
-    await watching;
+    const d = await watching;
     const tDownloaded = performance.now() - t0;
     const c = await committing;
     const tCommitted = performance.now() - t0;
     const st = await request(server, { type: 'stats' }, 'stats');
     const cpu1 = st.cpu as NodeJS.CpuUsage;
     const serverCpuS = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / 1e6;
+    if (prof) await Promise.all([server, fleet].map((child) => request(child, { type: 'prof-stop' }, 'prof-written')));
 
+    // Baseline 1: the same plain clients through the fleet server's broker and chunk handler.
     const bcpu0 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
-    const b = await request(fleet, { type: 'baseline', sha256: toHex(fromHex(published.sha256)), size: published.size }, 'baseline');
+    const sha = toHex(fromHex(published.sha256));
+    const b = await request(fleet, { type: 'baseline', sha256: sha, size: published.size }, 'baseline');
     const bcpu1 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
-    const baselineCpuS = (bcpu1.user - bcpu0.user + bcpu1.system - bcpu0.system) / 1e6;
-    const baselineMs = Number(b.transferMs);
+    const pullCpuS = (bcpu1.user - bcpu0.user + bcpu1.system - bcpu0.system) / 1e6;
+    const pullMs = Number(b.transferMs);
+    // Baseline 2 (the bar's): the raw broker, no fleet server on it.
+    const raw = await request(server, { type: 'raw-broker', image: Buffer.from(image).toString('base64'), chunkSize: CHUNK }, 'raw-broker');
+    const rcpu0 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
+    const r = await request(fleet, { type: 'baseline', sha256: sha, size: published.size, mqttUrl: raw.mqttUrl }, 'baseline');
+    const rcpu1 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
+    const rawCpuS = (rcpu1.user - rcpu0.user + rcpu1.system - rcpu0.system) / 1e6;
+    const baselineMs = Number(r.transferMs);
 
     const fleetRss = Number(c.rss);
+    const probationMs = TICK_MS;
+    const committedBarMs = baselineMs + probationMs + 1000;
+    const perUpdateMs = (serverCpuS * 1000) / devices;
+    const simPerUpdateMs = (Number(c.cpuS) * 1000) / devices;
+    const x = (v: number) => `${v.toFixed(2)}x`;
+    const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     log('');
-    log(`deploy request (sign + publish ${devices} directives): ${(tDeployed / 1000).toFixed(2)} s`);
-    log(`time to all downloaded + verified:      ${(tDownloaded / 1000).toFixed(2)} s`);
-    log(`time to all committed (1-tick probation of 1 s): ${(tCommitted / 1000).toFixed(2)} s`);
-    log(`raw baseline (${devices} plain MQTT clients, same bytes, ${CHUNK} B chunks, window ${WINDOW}): ${(baselineMs / 1000).toFixed(2)} s (+ ${(Number(b.connectMs) / 1000).toFixed(1)} s to connect)`);
-    log(`ratio all-committed / baseline: ${(tCommitted / baselineMs).toFixed(2)}x; all-downloaded / baseline: ${(tDownloaded / baselineMs).toFixed(2)}x`);
-    log(`server CPU during the deploy: ${serverCpuS.toFixed(2)} s (baseline transfer: ${baselineCpuS.toFixed(2)} s); server RSS ${mb(Number(st.rss))}`);
-    log(`fleet RSS ${mb(fleetRss)} for ${devices} devices: ${((fleetRss - Number(f.rssBefore)) / devices / 1024).toFixed(0)} KiB per device (${(fleetRss / devices / 1024).toFixed(0)} KiB with the process baseline)`);
-    process.stdout.write(JSON.stringify({ devices, size: published.size, deployMs: tDeployed, downloadedMs: tDownloaded, committedMs: tCommitted, baselineMs, ratio: tCommitted / baselineMs, serverCpuS, serverRss: st.rss, fleetRss, fleetRssPerDevice: (fleetRss - Number(f.rssBefore)) / devices }) + '\n');
+    log(`deploy request (sign + publish ${devices} directives): ${sec(tDeployed)}`);
+    log(`raw broker baseline (${devices} plain MQTT clients, same bytes, ${CHUNK} B chunks, window ${WINDOW}, answered in-process): ${sec(baselineMs)} (+ ${(Number(r.connectMs) / 1000).toFixed(1)} s to connect), broker process CPU ${rawCpuS.toFixed(2)} s`);
+    log(`server pull (the same clients through the fleet server's chunk handler): ${sec(pullMs)} = ${x(pullMs / baselineMs)} the raw baseline, server CPU ${pullCpuS.toFixed(2)} s`);
+    log(`time to all downloaded + verified: ${sec(tDownloaded)} = ${x(tDownloaded / baselineMs)} the raw baseline (bar: 1.50x)`);
+    log(`time to all committed: ${sec(tCommitted)} = baseline + probation (${sec(probationMs)}) + ${sec(tCommitted - baselineMs - probationMs)} (bar: + 1.00 s); ${x(tCommitted / baselineMs)} the raw baseline`);
+    log(`server CPU during the deploy: ${serverCpuS.toFixed(2)} s = ${perUpdateMs.toFixed(2)} ms per device update (bar: 1.00 ms); ${x(serverCpuS / rawCpuS)} the raw broker's CPU for the same bytes; server RSS ${mb(Number(st.rss))}`);
+    log(`simulator CPU during the deploy: ${Number(c.cpuS).toFixed(2)} s = ${simPerUpdateMs.toFixed(2)} ms per device update (${Number(d.cpuS).toFixed(2)} s until all downloaded); fleet RSS ${mb(fleetRss)}: ${((fleetRss - Number(f.rssBefore)) / devices / 1024).toFixed(0)} KiB per device (${(fleetRss / devices / 1024).toFixed(0)} KiB with the process baseline)`);
+    process.stdout.write(
+      JSON.stringify({
+        devices,
+        size: published.size,
+        deployMs: tDeployed,
+        downloadedMs: tDownloaded,
+        committedMs: tCommitted,
+        baselineMs,
+        serverPullMs: pullMs,
+        downloadedRatio: tDownloaded / baselineMs,
+        committedOverBarMs: tCommitted - committedBarMs,
+        ratio: tCommitted / baselineMs,
+        serverCpuS,
+        serverCpuMsPerUpdate: perUpdateMs,
+        rawBrokerCpuS: rawCpuS,
+        serverPullCpuS: pullCpuS,
+        simCpuS: Number(c.cpuS),
+        serverRss: st.rss,
+        fleetRss,
+        fleetRssPerDevice: (fleetRss - Number(f.rssBefore)) / devices,
+      }) + '\n',
+    );
   } finally {
-    // A clean exit (not a kill) so a --cpu-prof profile gets written.
     const exited = new Promise((r) => fleet.once('exit', r));
     if (fleet.connected) fleet.send({ type: 'exit' });
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
