@@ -58,6 +58,8 @@ export interface ServerOptions {
   directiveTtlSeconds?: number;
   /** Telemetry write batching (store/telemetry.ts). */
   telemetryBatch?: Partial<TelemetryBatchOptions>;
+  /** How long progress reports (`downloading`) may wait in memory before SQLite (store/devices.ts). */
+  reportFlushMs?: number;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
   /** Freshness statements (protocol.md §3.6): interval and validity. */
@@ -143,7 +145,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const db = storeOp(dbPath, () => openDb(dbPath));
   const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
   const telemetry = new TelemetryBatch(db, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
-  const devices = new DeviceRepo(db, telemetry);
+  const devices = new DeviceRepo(db, telemetry, opts.reportFlushMs);
   const modules = new ModuleRepo(db);
   const directives = new DirectiveRepo(db);
   const rollouts = new RolloutRepo(db);
@@ -151,6 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   try {
     trust = loadTrust(opts.keysDir);
   } catch (err) {
+    devices.close();
     telemetry.close();
     db.close();
     throw err;
@@ -163,6 +166,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     tokens = storeOp(dbPath, () => new TokenRepo(db));
     storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
   } catch (err) {
+    devices.close();
     telemetry.close();
     db.close();
     throw err;
@@ -234,6 +238,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     }
   } catch (err) {
     await broker?.close();
+    devices.close();
     telemetry.close();
     db.close();
     throw err;
@@ -308,6 +313,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         engine?.stop();
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
+        devices.close(); // the last progress reports
         telemetry.close(); // the last batch
         db.close();
       })();

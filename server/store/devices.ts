@@ -96,15 +96,36 @@ export function validateTags(tags: Record<string, string>): void {
   }
 }
 
+/** Progress reports wait at most this long in memory before reaching SQLite. */
+export const PROGRESS_FLUSH_MS = 500;
+const PROGRESS_MAX_PENDING = 2000;
+
 export class DeviceRepo {
   /** Credentials by device id: every MQTT connect and message asks, so they are cached. */
   private readonly credCache = new Map<string, CredentialRow>();
   private readonly stmts;
+  /**
+   * Progress reports (`downloading` with byte counts) are the chattiest report: one per chunk per
+   * device. Only the latest per device waits here and reaches SQLite in one transaction every
+   * PROGRESS_FLUSH_MS (store/telemetry.ts is the model). Every other state is written at once,
+   * so terminal states are durable before the rollout engine acts on them. Reads overlay these.
+   */
+  private pendingProgress = new Map<string, { r: Report; now: number }>();
+  private readonly progressTimer: NodeJS.Timeout;
 
   constructor(
     private readonly db: Db,
     private readonly telemetryBatch: TelemetryBatch,
+    progressFlushMs = PROGRESS_FLUSH_MS,
   ) {
+    this.progressTimer = setInterval(() => {
+      try {
+        this.flushProgress();
+      } catch {
+        // Disk refused: the reports stay pending for the next tick; the next state written at once reports the error.
+      }
+    }, progressFlushMs);
+    this.progressTimer.unref();
     this.stmts = {
       insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?)'),
       setCredentials: db.prepare('UPDATE devices SET token_hash = ?, cert_serial = ?, cert_not_after = ? WHERE id = ?'),
@@ -224,7 +245,26 @@ export class DeviceRepo {
 
   get(id: string): DeviceView | undefined {
     const row = this.stmts.get.get(id) as DeviceRow | undefined;
-    return row ? toView(row) : undefined;
+    return row ? toView(this.withPending(row)) : undefined;
+  }
+
+  /** A stored row with its device's not-yet-written progress report applied (same columns as stmts.report). */
+  private withPending(row: DeviceRow): DeviceRow {
+    const p = this.pendingProgress.get(row.id);
+    if (!p) return row;
+    const { r, now } = p;
+    return {
+      ...row,
+      state: r.state,
+      reason: r.reason ?? null,
+      detail: r.detail ?? null,
+      sequence: r.sequence,
+      target_sequence: r.targetSequence ?? null,
+      running: JSON.stringify(runningView(r.running)),
+      progress_bytes: r.progress?.bytes ?? null,
+      progress_total: r.progress?.total ?? null,
+      last_seen: now,
+    };
   }
 
   require(id: string): DeviceView {
@@ -244,7 +284,7 @@ export class DeviceRepo {
   }
 
   list(): DeviceView[] {
-    return (this.stmts.all.all() as DeviceRow[]).map(toView);
+    return (this.stmts.all.all() as DeviceRow[]).map((row) => toView(this.withPending(row)));
   }
 
   /**
@@ -296,9 +336,43 @@ export class DeviceRepo {
   }
 
   recordReport(id: string, r: Report): void {
+    if (r.state === 'downloading') {
+      // Latest wins; re-insert so the map's order is the age of the latest report.
+      this.pendingProgress.delete(id);
+      this.pendingProgress.set(id, { r, now: nowSeconds() });
+      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING) this.flushProgress();
+      return;
+    }
+    // Any other state supersedes the device's pending progress (it overwrites the same columns).
+    this.pendingProgress.delete(id);
+    this.writeReport(id, r, nowSeconds());
+  }
+
+  /** Write every pending progress report in one transaction; on a disk error keep them for the next try. */
+  flushProgress(): void {
+    if (this.pendingProgress.size === 0) return;
+    const batch = this.pendingProgress;
+    this.pendingProgress = new Map();
+    try {
+      this.db.transaction(() => {
+        for (const [id, p] of batch) this.writeReport(id, p.r, p.now);
+      })();
+    } catch (err) {
+      // Reports that arrived meanwhile are newer: they win over the batch that failed.
+      for (const [id, p] of batch) if (!this.pendingProgress.has(id)) this.pendingProgress.set(id, p);
+      throw err;
+    }
+  }
+
+  /** Stop the flush timer and write what is pending (server shutdown). */
+  close(): void {
+    clearInterval(this.progressTimer);
+    this.flushProgress();
+  }
+
+  private writeReport(id: string, r: Report, now: number): void {
     const failing = r.state === 'failed' || r.state === 'rolled_back';
     const lastError = failing ? `${r.reason ?? 'UNKNOWN'}${r.detail ? `: ${r.detail}` : ''}` : null;
-    const now = nowSeconds();
     this.db.transaction(() => {
       this.stmts.report.run(
         r.state,
