@@ -1,6 +1,7 @@
 // Device inventory: credentials, tags, and what the device last said (hello, online, report).
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
+import { FINAL_STATES, REPORT_ONLY_STATES, type DeviceState } from '../../protocol/states.js';
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
@@ -96,7 +97,10 @@ export function validateTags(tags: Record<string, string>): void {
   }
 }
 
-/** Progress reports wait at most this long in memory before reaching SQLite. */
+/** Update steps between a directive and its outcome: batched (see DeviceRepo.pendingProgress). */
+const isInFlight = (s: string) => !FINAL_STATES.includes(s as DeviceState) && !REPORT_ONLY_STATES.includes(s as DeviceState);
+
+/** In-flight reports wait at most this long in memory before reaching SQLite. */
 export const PROGRESS_FLUSH_MS = 500;
 const PROGRESS_MAX_PENDING = 2000;
 
@@ -105,10 +109,13 @@ export class DeviceRepo {
   private readonly credCache = new Map<string, CredentialRow>();
   private readonly stmts;
   /**
-   * Progress reports (`downloading` with byte counts) are the chattiest report: one per chunk per
-   * device. Only the latest per device waits here and reaches SQLite in one transaction every
-   * PROGRESS_FLUSH_MS (store/telemetry.ts is the model). Every other state is written at once,
-   * so terminal states are durable before the rollout engine acts on them. Reads overlay these.
+   * In-flight reports (assigned, downloading with byte counts, verifying, installing, probation)
+   * are most of a device's reports and the rollout engine acts on none of them. Only the latest per
+   * device waits here and reaches SQLite in one transaction every PROGRESS_FLUSH_MS
+   * (store/telemetry.ts is the model). Final states (committed, failed, rolled_back, idle) and
+   * `stale` are written at once, so they are durable before the engine acts on them; a server
+   * killed meanwhile loses at most the last in-flight step, superseded by the
+   * device's next report. Reads (the API, the engine) overlay these.
    */
   private pendingProgress = new Map<string, { r: Report; now: number }>();
   private readonly progressTimer: NodeJS.Timeout;
@@ -336,14 +343,14 @@ export class DeviceRepo {
   }
 
   recordReport(id: string, r: Report): void {
-    if (r.state === 'downloading') {
+    if (isInFlight(r.state)) {
       // Latest wins; re-insert so the map's order is the age of the latest report.
       this.pendingProgress.delete(id);
       this.pendingProgress.set(id, { r, now: nowSeconds() });
       if (this.pendingProgress.size >= PROGRESS_MAX_PENDING) this.flushProgress();
       return;
     }
-    // Any other state supersedes the device's pending progress (it overwrites the same columns).
+    // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
     this.pendingProgress.delete(id);
     this.writeReport(id, r, nowSeconds());
   }
