@@ -374,7 +374,11 @@ export class DeviceRepo {
   /** Stop the flush timer and write what is pending (server shutdown). */
   close(): void {
     clearInterval(this.progressTimer);
-    this.flushProgress();
+    try {
+      this.flushProgress();
+    } catch {
+      // A disk that refuses at shutdown: the in-flight steps are lost, final states are on disk already.
+    }
   }
 
   private writeReport(id: string, r: Report, now: number): void {
