@@ -12,7 +12,7 @@
 //   node dist/device-sim/bench.js [--devices 1000] [--size 65536]
 //   BENCH_PROF=<dir>: CPU profiles of the server and the fleet over the deploy only (bench-ipc.ts)
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 // ---------------------------------------------------------------- role: fleet (+ baseline)
 
-async function fleetRole(cfg: { httpUrl: string; token: string; devices: number; dir: string }): Promise<void> {
+async function fleetRole(cfg: { httpUrl: string; token: string; devices: number; dir: string; deviceDir: string }): Promise<void> {
   const rssBefore = process.memoryUsage().rss;
   const fleet = await Fleet.start({
     server: cfg.httpUrl,
@@ -40,7 +40,7 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
     devices: cfg.devices,
     seed: 'bench',
     tags: { bench: '1' },
-    stateDir: join(cfg.dir, 'devices'),
+    stateDir: cfg.deviceDir,
     workers: 2,
     agent: { chunkSize: CHUNK, window: WINDOW, chunkTimeoutMs: 5000, callBudgetMs: 3000, probation: { ticks: 1 } },
   });
@@ -52,15 +52,25 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
     try {
       if (m.type === 'watch') {
         if (process.env.BENCH_TRACE) {
+          // When each device reached each state: first, median, 90th percentile and last, in ms.
           const t0 = performance.now();
-          const last: Record<string, number> = {};
+          const at: Record<string, number[]> = {};
           for (const id of fleet.ids) {
+            const seen = new Set<string>();
             fleet.agent(id).on('report', (r: { state: string; progress?: { bytes: number; total: number } }) => {
-              const k = r.state === 'downloading' && r.progress?.bytes === r.progress?.total ? 'downloaded' : r.state;
-              last[k] = Math.max(last[k] ?? 0, performance.now() - t0);
+              const k = r.state === 'downloading' && r.progress && r.progress.bytes === r.progress.total ? 'downloaded' : r.state;
+              if (seen.has(k)) return;
+              seen.add(k);
+              (at[k] ??= []).push(performance.now() - t0);
             });
           }
-          setTimeout(() => console.error('trace (ms, last device to reach each state):', JSON.stringify(last)), 8000).unref();
+          setTimeout(() => {
+            const q = (v: number[], p: number) => Math.round(v[Math.min(v.length - 1, Math.floor(p * v.length))]);
+            for (const [k, v] of Object.entries(at)) {
+              v.sort((a, b) => a - b);
+              console.error(`trace ${k.padEnd(12)} n=${v.length} first ${q(v, 0)} p50 ${q(v, 0.5)} p90 ${q(v, 0.9)} last ${q(v, 1)} ms`);
+            }
+          }, 20_000).unref();
         }
         // Milestones as the devices see them; the parent stamps their arrival.
         const cpu0 = process.cpuUsage();
@@ -85,7 +95,7 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
         process.exit(0);
       } else if (m.type === 'baseline') {
         await fleet.stop(); // the same credentials are reused by the plain clients
-        const creds = (await import('node:fs')).readFileSync(join(cfg.dir, 'devices', 'fleet.json'), 'utf8');
+        const creds = (await import('node:fs')).readFileSync(join(cfg.deviceDir, 'fleet.json'), 'utf8');
         const devices = (JSON.parse(creds) as { devices: Array<{ id: string; password: string; mqttUrl: string }> }).devices;
         const at = m.mqttUrl ? devices.map((d) => ({ ...d, mqttUrl: String(m.mqttUrl) })) : devices;
         send({ type: 'baseline', ...(await baseline(at, fromHex(String(m.sha256)), Number(m.size))) });
@@ -164,6 +174,10 @@ async function main(): Promise<void> {
   const size = arg('size', 65536);
   const self = fileURLToPath(import.meta.url);
   const dir = mkdtempSync(join(tmpdir(), 'wasmfleet-bench-'));
+  // Each simulated device's flash (state file, slots, kv) in memory when the machine has a tmpfs:
+  // a real device writes its own flash; here 1,000 devices' file writes would share the server's
+  // CPU and disk and make it look slow. The server's data stays on disk.
+  const deviceDir = existsSync('/dev/shm') && !process.env.BENCH_DEVICE_DISK ? mkdtempSync('/dev/shm/wasmfleet-bench-devices-') : join(dir, 'devices');
   const { initKeys } = await import('../cli/commands/keys-init.js');
   const { ApiClient } = await import('../cli/client.js');
   const { publishModuleFile } = await import('../cli/commands/module-publish.js');
@@ -178,9 +192,9 @@ async function main(): Promise<void> {
     const api = new ApiClient({ server: String(s.httpUrl), token: String(s.token) });
 
     const tBoot = performance.now();
-    fleet.send({ type: 'config', httpUrl: s.httpUrl, token: s.token, devices, dir });
+    fleet.send({ type: 'config', httpUrl: s.httpUrl, token: s.token, devices, dir, deviceDir });
     const f = await next(fleet, 'ready');
-    log(`${devices} simulated devices provisioned, booted and online in ${((performance.now() - tBoot) / 1000).toFixed(1)} s (fleet pid ${fleet.pid})`);
+    log(`${devices} simulated devices provisioned, booted and online in ${((performance.now() - tBoot) / 1000).toFixed(1)} s (fleet pid ${fleet.pid}; device state in ${deviceDir})`);
 
     const file = join(dir, 'bench.wat');
     const wat = await moduleOfSize(size);
@@ -266,6 +280,7 @@ async function main(): Promise<void> {
     fleet.kill();
     await request(server, { type: 'close' }, 'closed').catch(() => server.kill());
     rmSync(dir, { recursive: true, force: true });
+    rmSync(deviceDir, { recursive: true, force: true });
   }
 }
 
@@ -274,7 +289,7 @@ if (role > 0 && process.argv[role + 1] === 'server') {
   await serverRole(process.argv[role + 2]);
 } else if (role > 0 && process.argv[role + 1] === 'fleet') {
   process.once('message', (m: Msg) => {
-    void fleetRole(m as unknown as { httpUrl: string; token: string; devices: number; dir: string }).catch((err) => send({ type: 'error', message: (err as Error).stack ?? String(err) }));
+    void fleetRole(m as unknown as { httpUrl: string; token: string; devices: number; dir: string; deviceDir: string }).catch((err) => send({ type: 'error', message: (err as Error).stack ?? String(err) }));
   });
 } else {
   await main();

@@ -1,7 +1,7 @@
 // Device inventory: credentials, tags, and what the device last said (hello, online, report).
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
-import { FINAL_STATES, REPORT_ONLY_STATES, type DeviceState } from '../../protocol/states.js';
+import { IN_FLIGHT_STATES, type DeviceState } from '../../protocol/states.js';
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
@@ -98,7 +98,7 @@ export function validateTags(tags: Record<string, string>): void {
 }
 
 /** Update steps between a directive and its outcome: batched (see DeviceRepo.pendingProgress). */
-const isInFlight = (s: string) => !FINAL_STATES.includes(s as DeviceState) && !REPORT_ONLY_STATES.includes(s as DeviceState);
+const isInFlight = (s: string) => IN_FLIGHT_STATES.includes(s as DeviceState);
 
 /** In-flight reports wait at most this long in memory before reaching SQLite. */
 export const PROGRESS_FLUSH_MS = 500;
