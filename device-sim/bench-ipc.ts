@@ -64,13 +64,13 @@ export function profileOnRequest(role: string): void {
  * it: one in-process subscriber answers each chunk request with a response encoded in advance.
  * What remains is the broker's own work per request and per response.
  */
-async function rawBroker(image: Uint8Array, chunkSize: number): Promise<{ mqttUrl: string; close(): Promise<void> }> {
+async function rawBroker(image: Uint8Array, chunkSize: number): Promise<{ mqttUrl: string; fanOut(): void; close(): Promise<void> }> {
   const pino = (await import('pino')).default;
   const { startEmbeddedBroker } = await import('../server/broker/embedded.js');
   const { defaultLimits } = await import('../server/limits/defaults.js');
   const { sha256 } = await import('../protocol/crypto.js');
   const { decodeChunkRequest, encodeChunkResponse } = await import('../protocol/messages.js');
-  const { deviceTopic, fleetTopic, parseDeviceTopic } = await import('../protocol/topics.js');
+  const { deviceTopic, fleetTopic, parseDeviceTopic, FRESHNESS_TOPIC } = await import('../protocol/topics.js');
   const digest = sha256(image);
   const responses: Buffer[] = [];
   for (let i = 0; i * chunkSize < image.length; i++) {
@@ -90,7 +90,15 @@ async function rawBroker(image: Uint8Array, chunkSize: number): Promise<{ mqttUr
       () => resolve(),
     ),
   );
-  return { mqttUrl: `mqtt://127.0.0.1:${broker.mqttPort}`, close: () => broker.close() };
+  return {
+    mqttUrl: `mqtt://127.0.0.1:${broker.mqttPort}`,
+    // The fan-out measurement: every chunk published once on a topic all devices may read (the
+    // fleet-wide freshness topic stands in for a per-release topic), the broker copies it to each.
+    fanOut: () => {
+      for (const payload of responses) broker.aedes.publish({ cmd: 'publish', topic: FRESHNESS_TOPIC, payload, qos: 0, retain: false, dup: false }, () => {});
+    },
+    close: () => broker.close(),
+  };
 }
 
 /** Role: the fleet server (embedded aedes, ephemeral ports) in its own process. */
@@ -108,6 +116,10 @@ export async function serverRole(dir: string): Promise<void> {
         raw = r;
         send({ type: 'raw-broker', mqttUrl: r.mqttUrl });
       });
+    }
+    if (m.type === 'raw-fanout') {
+      raw?.fanOut();
+      send({ type: 'raw-fanout' });
     }
     if (m.type === 'close') void Promise.resolve(raw?.close()).then(() => server.close()).then(() => (send({ type: 'closed' }), process.exit(0)));
   });

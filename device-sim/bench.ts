@@ -20,7 +20,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { compileWat } from '../cli/wat.js';
 import { fromHex, toHex } from '../protocol/crypto.js';
 import { decodeChunkResponse, encodeChunkRequest } from '../protocol/messages.js';
-import { deviceTopic } from '../protocol/topics.js';
+import { deviceTopic, FRESHNESS_TOPIC } from '../protocol/topics.js';
 import { arg, next, profileOnRequest, request, send, serverRole, type Msg } from './bench-ipc.js';
 import { Fleet } from './fleet.js';
 
@@ -98,7 +98,7 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
         const creds = (await import('node:fs')).readFileSync(join(cfg.deviceDir, 'fleet.json'), 'utf8');
         const devices = (JSON.parse(creds) as { devices: Array<{ id: string; password: string; mqttUrl: string }> }).devices;
         const at = m.mqttUrl ? devices.map((d) => ({ ...d, mqttUrl: String(m.mqttUrl) })) : devices;
-        send({ type: 'baseline', ...(await baseline(at, fromHex(String(m.sha256)), Number(m.size))) });
+        send({ type: 'baseline', ...(await baseline(at, fromHex(String(m.sha256)), Number(m.size), m.fanOut === true)) });
       }
     } catch (err) {
       send({ type: 'error', message: (err as Error).stack ?? String(err) });
@@ -106,15 +106,19 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
   });
 }
 
-/** Plain MQTT clients fetching the image as 4 KiB chunks, WINDOW in flight, nothing else. */
-async function baseline(devices: Array<{ id: string; password: string; mqttUrl: string }>, sha256: Uint8Array, size: number): Promise<{ connectMs: number; transferMs: number }> {
+/**
+ * Plain MQTT clients fetching the image as 4 KiB chunks, WINDOW in flight, nothing else; or, with
+ * `fanOut`, subscribed to one topic the chunks are published on once (the parent has the broker
+ * publish them when every client is subscribed: `fanout-ready`).
+ */
+async function baseline(devices: Array<{ id: string; password: string; mqttUrl: string }>, sha256: Uint8Array, size: number, fanOut = false): Promise<{ connectMs: number; transferMs: number }> {
   const t0 = performance.now();
   const clients: MqttClient[] = [];
   for (let i = 0; i < devices.length; i += 50) {
     const group = await Promise.all(
       devices.slice(i, i + 50).map(async (d) => {
         const c = await mqtt.connectAsync(d.mqttUrl, { clientId: d.id, username: d.id, password: d.password, reconnectPeriod: 1000, clean: true });
-        await c.subscribeAsync(deviceTopic(d.id, 'chunk'), { qos: 0 });
+        await c.subscribeAsync(fanOut ? FRESHNESS_TOPIC : deviceTopic(d.id, 'chunk'), { qos: 0 });
         return c;
       }),
     );
@@ -123,6 +127,24 @@ async function baseline(devices: Array<{ id: string; password: string; mqttUrl: 
   const connectMs = performance.now() - t0;
   const chunks = Math.ceil(size / CHUNK);
   const t1 = performance.now();
+  if (fanOut) {
+    const all = Promise.all(
+      clients.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const got = new Set<number>();
+            c.on('message', (_t, payload) => {
+              const r = decodeChunkResponse(new Uint8Array(payload));
+              if (r.data) got.add(r.index);
+              if (got.size === chunks) resolve();
+            });
+          }),
+      ),
+    );
+    send({ type: 'fanout-ready' });
+    await all;
+    return finish(clients, connectMs, performance.now() - t1);
+  }
   await Promise.all(
     clients.map(
       (c, i) =>
@@ -148,7 +170,10 @@ async function baseline(devices: Array<{ id: string; password: string; mqttUrl: 
         }),
     ),
   );
-  const transferMs = performance.now() - t1;
+  return finish(clients, connectMs, performance.now() - t1);
+}
+
+async function finish(clients: MqttClient[], connectMs: number, transferMs: number): Promise<{ connectMs: number; transferMs: number }> {
   await Promise.all(clients.map((c) => c.endAsync(true)));
   return { connectMs, transferMs };
 }
@@ -235,6 +260,15 @@ async function main(): Promise<void> {
     const rcpu1 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
     const rawCpuS = (rcpu1.user - rcpu0.user + rcpu1.system - rcpu0.system) / 1e6;
     const baselineMs = Number(r.transferMs);
+    // The direction issue 12 names: each chunk published once, the broker fanning it out.
+    const fcpu0 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
+    const fanning = next(fleet, 'baseline');
+    await request(fleet, { type: 'baseline', sha256: sha, size: published.size, mqttUrl: raw.mqttUrl, fanOut: true }, 'fanout-ready');
+    server.send({ type: 'raw-fanout' });
+    const fo = await fanning;
+    const fcpu1 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
+    const fanCpuS = (fcpu1.user - fcpu0.user + fcpu1.system - fcpu0.system) / 1e6;
+    const fanMs = Number(fo.transferMs);
 
     const fleetRss = Number(c.rss);
     const probationMs = TICK_MS;
@@ -246,6 +280,7 @@ async function main(): Promise<void> {
     log('');
     log(`deploy request (sign + publish ${devices} directives): ${sec(tDeployed)}`);
     log(`raw broker baseline (${devices} plain MQTT clients, same bytes, ${CHUNK} B chunks, window ${WINDOW}, answered in-process): ${sec(baselineMs)} (+ ${(Number(r.connectMs) / 1000).toFixed(1)} s to connect), broker process CPU ${rawCpuS.toFixed(2)} s`);
+    log(`raw broker fan-out (each chunk published once on one topic all ${devices} clients read): ${sec(fanMs)} = ${x(fanMs / baselineMs)} the raw baseline, broker process CPU ${fanCpuS.toFixed(2)} s (${x(fanCpuS / rawCpuS)} the pull's)`);
     log(`server pull (the same clients through the fleet server's chunk handler): ${sec(pullMs)} = ${x(pullMs / baselineMs)} the raw baseline, server CPU ${pullCpuS.toFixed(2)} s`);
     log(`time to all downloaded + verified: ${sec(tDownloaded)} = ${x(tDownloaded / baselineMs)} the raw baseline (bar: 1.50x)`);
     log(`time to all committed: ${sec(tCommitted)} = baseline + probation (${sec(probationMs)}) + ${sec(tCommitted - baselineMs - probationMs)} (bar: + 1.00 s); ${x(tCommitted / baselineMs)} the raw baseline`);
@@ -260,6 +295,8 @@ async function main(): Promise<void> {
         committedMs: tCommitted,
         baselineMs,
         serverPullMs: pullMs,
+        rawFanOutMs: fanMs,
+        rawFanOutCpuS: fanCpuS,
         downloadedRatio: tDownloaded / baselineMs,
         committedOverBarMs: tCommitted - committedBarMs,
         ratio: tCommitted / baselineMs,
