@@ -77,7 +77,7 @@ async function rawBroker(image: Uint8Array, chunkSize: number): Promise<{ mqttUr
     responses.push(Buffer.from(encodeChunkResponse({ sha256: digest, index: i, data: image.subarray(i * chunkSize, (i + 1) * chunkSize) })));
   }
   const limits = { ...defaultLimits(image.length), mqttConnects: { capacity: 1e9, perSecond: 1e9 } };
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: false, serverPassword: 'unused', checkDevice: () => true, checkCertificate: () => null, limits, log: pino({ level: 'silent' }) });
+  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: false, serverPassword: 'unused', checkDevice: async () => true, checkCertificate: async () => null, limits, log: pino({ level: 'silent' }) });
   await new Promise<void>((resolve) =>
     broker.aedes.subscribe(
       fleetTopic('chunk/get'),

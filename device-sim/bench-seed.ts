@@ -3,7 +3,7 @@
 // straight into SQLite in one transaction (the API would spend the time on credentials, not on
 // what the benchmark measures).
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../server/store/db.js';
+import type { Sql } from '../server/store/sql.js';
 import { seededRandom } from './faults.js';
 
 export interface SeededRelease {
@@ -20,18 +20,17 @@ const HOSTS = [
   { host: 'v8', share: 0.3, memory: [1048576], maxChunk: [4096, 16384], caps: ['clock', 'config', 'gpio', 'kv', 'log', 'sensor', 'telemetry'] },
 ] as const;
 
+const INSERT_DEVICE = `INSERT INTO devices (id, token_hash, tags, created_at, online, last_seen, hello, state, sequence, running, report_time)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)`;
+const INSERT_COMMIT = 'INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)';
+
 /** Inserts `count` devices ("bench-000001"…), each running one of `releases` (the first 90%). */
-export function seedDevices(db: Db, count: number, releases: SeededRelease[], seed = 'bench-rollout'): void {
+export async function seedDevices(sql: Sql, count: number, releases: SeededRelease[], seed = 'bench-rollout'): Promise<void> {
   const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const tokenHash = createHash('sha256').update(randomBytes(32)).digest('hex');
   const now = Math.floor(Date.now() / 1000);
-  const insert = db.prepare(
-    `INSERT INTO devices (id, token_hash, tags, created_at, online, last_seen, hello, state, sequence, running, report_time)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)`,
-  );
-  const commit = db.prepare('INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)');
-  db.transaction(() => {
+  await sql.tx(async (q) => {
     for (let i = 1; i <= count; i++) {
       const id = `bench-${String(i).padStart(6, '0')}`;
       const r = rnd();
@@ -41,8 +40,8 @@ export function seedDevices(db: Db, count: number, releases: SeededRelease[], se
       const hello = { host: kind.host, abi: 1, capabilities: [...kind.caps], maxChunk: pick(kind.maxChunk), memory: pick(kind.memory), agent: `${kind.host}-host/0.1.0`, running };
       const tags = { site: pick(SITES), hw: pick(HW), ring: rnd() < 0.05 ? 'canary' : 'stable' };
       const online = rnd() < 0.97 ? 1 : 0;
-      insert.run(id, tokenHash, JSON.stringify(tags), now - 86400, online, now - Math.floor(rnd() * 600), JSON.stringify(hello), 3, JSON.stringify(running), now);
-      commit.run(id, 3, release.component, release.version, release.manifestDigest, now - 3600);
+      await q.run(INSERT_DEVICE, [id, tokenHash, JSON.stringify(tags), now - 86400, online, now - Math.floor(rnd() * 600), JSON.stringify(hello), 3, JSON.stringify(running), now]);
+      await q.run(INSERT_COMMIT, [id, 3, release.component, release.version, release.manifestDigest, now - 3600]);
     }
-  })();
+  });
 }

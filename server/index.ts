@@ -13,11 +13,12 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
 import { Dynsec } from './broker/dynsec.js';
 import { connectInProcessLink, connectMqttLink, type Link, type MqttLink } from './link/index.js';
-import { BlobStore } from './store/blobs.js';
+import { FileBlobStore } from './store/blobs.js';
 import { WfError } from '../protocol/errors.js';
 import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
 import { openDb } from './store/db.js';
-import { ensureDir, storeOp } from './store/store-errors.js';
+import { ensureDir, storeOp, storeOpAsync } from './store/store-errors.js';
+import { SqliteSql } from './store/sql-sqlite.js';
 import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
@@ -58,7 +59,7 @@ export interface ServerOptions {
   directiveTtlSeconds?: number;
   /** Telemetry write batching (store/telemetry.ts). */
   telemetryBatch?: Partial<TelemetryBatchOptions>;
-  /** How long progress reports (`downloading`) may wait in memory before SQLite (store/devices.ts). */
+  /** How long in-flight reports (`assigned` … `probation`) may wait in memory before the store (store/devices.ts). */
   reportFlushMs?: number;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
@@ -86,7 +87,7 @@ export interface FleetServer {
   /** The periodic freshness statements (tests hold them back with pause()). */
   freshness: FreshnessPublisher;
   /** Re-read the key document and director key (after "wasmfleet keys rotate"); new directives use them. */
-  reloadTrust(): void;
+  reloadTrust(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -142,33 +143,28 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
 
   // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
   const dbPath = join(opts.dataDir, 'wasmfleet.db');
-  const db = storeOp(dbPath, () => openDb(dbPath));
-  const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
-  const telemetry = new TelemetryBatch(db, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
-  const devices = new DeviceRepo(db, telemetry, opts.reportFlushMs);
-  const modules = new ModuleRepo(db);
-  const directives = new DirectiveRepo(db);
-  const rollouts = new RolloutRepo(db);
+  const sql = new SqliteSql(storeOp(dbPath, () => openDb(dbPath)));
+  const blobs = new FileBlobStore(join(opts.dataDir, 'blobs'));
+  const telemetry = new TelemetryBatch(sql, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
+  const devices = new DeviceRepo(sql, telemetry, opts.reportFlushMs);
+  const modules = new ModuleRepo(sql);
+  const directives = new DirectiveRepo(sql);
+  const rollouts = new RolloutRepo(sql);
+  const tokens = new TokenRepo(sql);
+  const closeStore = async () => {
+    await devices.close(); // the last in-flight reports
+    await telemetry.close();
+    await sql.close();
+  };
   let trust: Trust;
+  let operatorToken: string;
   try {
     trust = loadTrust(opts.keysDir);
-  } catch (err) {
-    devices.close();
-    telemetry.close();
-    db.close();
-    throw err;
-  }
-  let operatorToken: string;
-  let tokens: TokenRepo;
-  try {
     operatorToken = storeOp(join(opts.dataDir, 'operator-token'), () => operatorTokenFor(opts.dataDir, opts.operatorToken));
     // The data dir's token (or --token) is the first admin token: existing set-ups keep working.
-    tokens = storeOp(dbPath, () => new TokenRepo(db));
-    storeOp(dbPath, () => tokens.adoptBootstrap(operatorToken));
+    await storeOpAsync(dbPath, () => tokens.adoptBootstrap(operatorToken));
   } catch (err) {
-    devices.close();
-    telemetry.close();
-    db.close();
+    await closeStore();
     throw err;
   }
   const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
@@ -202,7 +198,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     });
     linkUrl = `${scheme.mqtt}://${dial}:${broker.mqttPort}`;
   }
-  if (tls) await tls.writeCrl(devices.revokedSerials().map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
+  if (tls) await tls.writeCrl((await devices.revokedSerials()).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
 
   // 3. the server's link to the broker (in-process for the embedded aedes, MQTT for an external
   //    one), then the retained directives (aedes keeps retained messages in memory)
@@ -238,19 +234,17 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     }
   } catch (err) {
     await broker?.close();
-    devices.close();
-    telemetry.close();
-    db.close();
+    await closeStore();
     throw err;
   }
-  publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
+  await publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
   const freshness = startFreshness({ trust: () => trust, publish: link.publish, log: log.child({ part: 'freshness' }), now: nowSeconds }, opts.freshness);
   const stopExpiryWatch = watchKeyExpiry(() => trust, nowSeconds, log.child({ part: 'keys' }));
 
   // 4. the rollout engine: picks up every live rollout where the store left it
   const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
-  engine = new RolloutEngine(
-    { db, devices, modules, directives, rollouts, trust: () => trust, directiveTtlSeconds, publish: link.publish, log: log.child({ part: 'rollouts' }), clock: opts.clock },
+  engine = await RolloutEngine.open(
+    { sql, devices, modules, directives, rollouts, trust: () => trust, directiveTtlSeconds, publish: link.publish, log: log.child({ part: 'rollouts' }), clock: opts.clock },
     { tickMs: opts.rolloutTickMs, owedCheckMs: opts.owedCheckMs },
   );
   engine.start();
@@ -258,7 +252,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   // 5. the operator API
   const mqttUrl = opts.publicMqttUrl ?? linkUrl;
   const api = buildApi({
-    db,
+    sql,
     devices,
     modules,
     directives,
@@ -273,7 +267,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     limits,
     publicMqttUrl: () => mqttUrl,
     credentials: {
-      db,
+      sql,
       devices,
       issuer: tls?.issuer ?? null,
       caPem: tls?.caPem ?? null,
@@ -299,23 +293,21 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     rootPublicKey: trust.rootPublicKey,
     broker,
     freshness,
-    reloadTrust() {
+    async reloadTrust() {
       trust = loadTrust(opts.keysDir);
       log.info({ serial: trust.keyDocument.serial, rootVersion: trust.root.version }, 'key document reloaded');
       freshness.publishNow(); // devices see the new key document (and root chain) at once
-      publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
+      await publishRetainedDirectives(directives, trust, link.publish, log.child({ part: 'keys' }), nowSeconds());
     },
     close() {
       closing ??= (async () => {
         freshness.close();
         stopExpiryWatch();
         await api.close(); // finishes in-flight requests, accepts no new ones
-        engine?.stop();
+        await engine?.stop(); // the tick under way finishes
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
-        devices.close(); // the last progress reports
-        telemetry.close(); // the last batch
-        db.close();
+        await closeStore(); // the last in-flight reports and telemetry batch, then the store
       })();
       return closing;
     },

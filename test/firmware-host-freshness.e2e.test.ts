@@ -80,7 +80,7 @@ describe('C host: freshness and root rotation', () => {
     await waitState(creds.id, (d) => d.state === 'committed' && d.running[0]?.version === '1.0.0', 'committed 1.0.0');
 
     rotateKey(fleet.keysDir, 'root');
-    fleet.server.reloadTrust();
+    await fleet.server.reloadTrust();
     // The freshness message published at the reload carries the chain: the device trusts root 2 at
     // once (record.bin: "wfrec1", then root_version at struct offset 88), before any new directive.
     await waitFor('root version 2 in the device record', () => {

@@ -120,7 +120,7 @@ describe('with a running server', () => {
     expect(s.keys.warning).toBeUndefined();
 
     renewKeys(fleet.keysDir, 30 / 365); // a document that lives 30 days
-    fleet.server.reloadTrust();
+    await fleet.server.reloadTrust();
     s = await fleet.api.get('/v1/status');
     expect(s.keys.serial).toBe(2);
     expect(s.keys.daysLeft).toBeLessThanOrEqual(30);
@@ -130,7 +130,7 @@ describe('with a running server', () => {
     expect(out.stdout).toMatch(/keys: key document serial 2, root version 1; key document expires \d{4}-\d\d-\d\d \(in (29|30) days\)/);
     expect(out.stdout).toMatch(/WARNING: key document expires in/);
     renewKeys(fleet.keysDir);
-    fleet.server.reloadTrust();
+    await fleet.server.reloadTrust();
   });
 
   it('a root rotation reaches a device through the chain; the device then refuses the old root alone', async () => {
@@ -159,7 +159,7 @@ describe('with a running server', () => {
     const provisioned = readPublicKey(fleet.keysDir, 'root');
     const r = rotateKey(fleet.keysDir, 'root');
     expect(r.rootVersion).toBe(2);
-    fleet.server.reloadTrust();
+    await fleet.server.reloadTrust();
     expect(readRootChain(fleet.keysDir)).toHaveLength(1);
     const readState = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { keydocSerial: number; root?: { version: number } };
     const idleState = await waitFor('idle device raised its root from freshness', () => {
@@ -199,7 +199,7 @@ describe('with a running server', () => {
     expect((await nextMessage(before, deviceTopic('revoke-offline', 'directive'))).length).toBeGreaterThan(0);
     await before.endAsync();
     rotateKey(fleet.keysDir, 'release', true);
-    fleet.server.reloadTrust();
+    await fleet.server.reloadTrust();
     // The server withdrew it: the device finds no directive when it comes back.
     const back = await connectAs(offline);
     const seen: number[] = [];

@@ -17,7 +17,7 @@ describe('keys rotate + server reload', () => {
     const creds = await fleet.addDevice('rot-1');
     const oldDirector = readKeyPair(fleet.keysDir, 'director');
     rotateKey(fleet.keysDir, 'director', true);
-    fleet.server.reloadTrust();
+    await fleet.server.reloadTrust();
     const newDirector = readKeyPair(fleet.keysDir, 'director');
     expect(bytesEqual(oldDirector.publicKey, newDirector.publicKey)).toBe(false);
 

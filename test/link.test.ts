@@ -98,6 +98,23 @@ describe('a broker fault does not stop the API or the link', () => {
     expect((await fleet.api.get<{ devices: number }>('/v1/status')).devices).toBeGreaterThan(0);
   });
 
+  it('a store write that fails after an await (a rejected promise): dropped and logged, nothing escapes, the next report is stored', async () => {
+    const creds = await fleet.addDevice('link-reject');
+    const spy = vi.spyOn(DeviceRepo.prototype, 'recordReport').mockImplementationOnce(async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      throw Object.assign(new Error('disk I/O error (injected)'), { code: 'SQLITE_IOERR' });
+    });
+    const c = await connectAs(creds);
+    const report = (state: 'downloading' | 'committed', sequence: number) =>
+      c.publishAsync(deviceTopic(creds.id, 'report'), Buffer.from(encodeReport({ state, sequence, running: [], time: 1_700_000_000 })), { qos: 1, retain: true });
+    await report('downloading', 1); // this one hits the fault
+    await waitFor('the injected fault to be hit', () => spy.mock.calls.length >= 1);
+    await report('committed', 2);
+    expect(await waitFor('the next report', async () => ((await detail(creds.id)).sequence === 2 ? true : undefined))).toBe(true);
+    expect((await detail(creds.id)).state).toBe('committed');
+    await c.endAsync();
+  });
+
   it("an aedes 'error' event (e.g. a persistence failure) is logged, not fatal: the API and the link keep serving", async () => {
     const creds = await fleet.addDevice('link-aedes-error');
     fleet.server.broker!.aedes.emit('error', new Error('persistence failed (injected)'));

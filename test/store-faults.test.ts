@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModuleFile } from '../cli/wat.js';
 import { deviceTopic, encodeTelemetry, sha256, toHex, WfError } from '../protocol/index.js';
-import { BlobStore } from '../server/store/blobs.js';
+import { FileBlobStore } from '../server/store/blobs.js';
 import { captureLog } from './helpers/log-capture.js';
 import { connectAs, EXAMPLES, startFleet, tempDir, waitFor } from './helpers/server.js';
 
@@ -65,14 +65,14 @@ afterAll(() => {
 });
 
 describe('blob store on a full file system', () => {
-  it('a put that hits a full disk throws STORE_DISK_FULL naming the path and leaves nothing behind', () => {
+  it('a put that hits a full disk throws STORE_DISK_FULL naming the path and leaves nothing behind', async () => {
     const dir = tmpfs('256k');
-    const store = new BlobStore(join(dir, 'blobs'));
+    const store = new FileBlobStore(join(dir, 'blobs'));
     const bytes = randomBytes(300 * 1024);
     const hex = toHex(sha256(bytes));
     let err: unknown;
     try {
-      store.put(bytes);
+      await store.put(bytes);
     } catch (e) {
       err = e;
     }
@@ -80,22 +80,22 @@ describe('blob store on a full file system', () => {
     expect((err as WfError).code).toBe('STORE_DISK_FULL');
     expect((err as WfError).message).toContain(join(dir, 'blobs', 'sha256', hex.slice(0, 2)));
     expect(readdirSync(join(dir, 'blobs', 'sha256', hex.slice(0, 2)))).toEqual([]); // no final name, no temp file
-    expect(store.get(hex)).toBeUndefined();
+    expect(await store.get(hex)).toBeUndefined();
   });
 
-  it('a cut-short file under a final name is not trusted: get refuses it, the next put repairs it', () => {
+  it('a cut-short file under a final name is not trusted: get refuses it, the next put repairs it', async () => {
     const dir = tmpfs('1m');
-    const store = new BlobStore(join(dir, 'blobs'));
+    const store = new FileBlobStore(join(dir, 'blobs'));
     const bytes = randomBytes(200 * 1024);
     const hex = toHex(sha256(bytes));
     // What a full disk used to leave: the first bytes under the content address.
     mkdirSync(join(dir, 'blobs', 'sha256', hex.slice(0, 2)), { recursive: true });
     const final = join(dir, 'blobs', 'sha256', hex.slice(0, 2), hex);
     writeFileSync(final, bytes.subarray(0, 4096));
-    expect(store.get(hex)).toBeUndefined();
-    expect(store.put(bytes)).toBe(hex);
+    expect(await store.get(hex)).toBeUndefined();
+    expect(await store.put(bytes)).toBe(hex);
     expect(Buffer.from(readFileSync(final)).equals(bytes)).toBe(true);
-    expect(Buffer.from(store.get(hex)!).equals(bytes)).toBe(true);
+    expect(Buffer.from((await store.get(hex))!).equals(bytes)).toBe(true);
   });
 });
 

@@ -39,11 +39,9 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => {
-      try {
-        server.reloadTrust();
-      } catch (err) {
+      server.reloadTrust().catch((err: unknown) => {
         process.stderr.write(`SIGHUP: keys not reloaded: ${(err as Error).message}\n`);
-      }
+      });
     });
   });
 }

@@ -26,10 +26,10 @@ export interface EmbeddedBrokerOptions {
   port: number;
   wsPort: number | false;
   serverPassword: string;
-  checkDevice(id: string, password: string): boolean;
+  checkDevice(id: string, password: string): Promise<boolean>;
   limits: Limits;
   /** A verified client certificate's serial for device `id`: null = accepted, else the refusal's code. */
-  checkCertificate(id: string, serial: string): string | null;
+  checkCertificate(id: string, serial: string): Promise<string | null>;
   /** PEM server certificate, key and the CA that signs device certificates; absent = clear text. */
   tls?: { cert: string; key: string; ca: string };
   log: Logger;
@@ -118,20 +118,31 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         failedLogins.take(from);
         return refuse(why, 4, {});
       };
+      // The store could not answer: CONNACK 3 (server unavailable), the device retries later.
+      const storeFailed = (err: unknown) => {
+        warn(`store ${from}`, { from, clientId: client.id, err: (err as Error).message }, 'mqtt: credentials not checked: the store failed');
+        done(authError('credentials not checked: the store failed', 3), false);
+      };
       if (!failedLogins.has(from)) return refuse('login refused: too many failed logins from this address', 5, {});
       const pass = password ? password.toString('utf8') : '';
       // A presented certificate decides: it must verify, name this client, and be the device's current one.
       const byCert = certIdentity(tlsSocketOf(client), client.id, username);
       if (byCert) {
-        const code = byCert.ok ? opts.checkCertificate(byCert.id, byCert.serial) : byCert.code;
-        if (code) {
-          failedLogins.take(from);
-          return refuse(`refused device certificate: ${code}`, 5, { code, detail: byCert.ok ? undefined : byCert.message });
-        }
-        if (!connects.take(client.id)) return refuse('connect rate exceeded', 3, { device: client.id });
-        userOf.set(client, client.id);
-        if (guard.limit !== undefined) guard.limit = DEVICE_PACKET_MAX;
-        return done(null, true);
+        const verdict = byCert.ok ? opts.checkCertificate(byCert.id, byCert.serial) : Promise.resolve(byCert.code);
+        verdict.then(
+          (code) => {
+            if (code) {
+              failedLogins.take(from);
+              return refuse(`refused device certificate: ${code}`, 5, { code, detail: byCert.ok ? undefined : byCert.message });
+            }
+            if (!connects.take(client.id)) return refuse('connect rate exceeded', 3, { device: client.id });
+            userOf.set(client, client.id);
+            if (guard.limit !== undefined) guard.limit = DEVICE_PACKET_MAX;
+            return done(null, true);
+          },
+          (err: unknown) => storeFailed(err),
+        );
+        return;
       }
       if (username === SERVER_USER) {
         if (!sameBytes(pass, opts.serverPassword)) return failed('refused server credentials');
@@ -139,14 +150,20 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         if (guard.limit !== undefined) guard.limit = SERVER_PACKET_MAX;
         return done(null, true);
       }
-      if (!username || !opts.checkDevice(username, pass)) return failed('refused device credentials');
-      // A device may only use its own id as client id: otherwise it could take over another's session.
-      if (client.id !== username) return refuse('client id must equal the device id', 2, {});
-      // Reconnect storms cost every other device: CONNACK 3 (server unavailable), the device retries later.
-      if (!connects.take(username)) return refuse('connect rate exceeded', 3, { device: username });
-      userOf.set(client, username);
-      if (guard.limit !== undefined) guard.limit = DEVICE_PACKET_MAX;
-      return done(null, true);
+      if (!username) return failed('refused device credentials');
+      opts.checkDevice(username, pass).then(
+        (ok) => {
+          if (!ok) return failed('refused device credentials');
+          // A device may only use its own id as client id: otherwise it could take over another's session.
+          if (client.id !== username) return refuse('client id must equal the device id', 2, {});
+          // Reconnect storms cost every other device: CONNACK 3 (server unavailable), the device retries later.
+          if (!connects.take(username)) return refuse('connect rate exceeded', 3, { device: username });
+          userOf.set(client, username);
+          if (guard.limit !== undefined) guard.limit = DEVICE_PACKET_MAX;
+          return done(null, true);
+        },
+        (err: unknown) => storeFailed(err),
+      );
     },
     // A device publishes only to its own hello, online, report, telemetry and chunk/get topics,
     // within the topic's payload bound, retained only where the protocol retains (docs/protocol.md §5).

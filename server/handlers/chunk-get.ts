@@ -32,7 +32,7 @@ function chunkResponse(blob: Uint8Array, sha256: Uint8Array, index: number, chun
  * chunk/get: serve one chunk of an image the device was told to fetch. The device paces itself
  * (docs/protocol.md §5), so the server answers each request once and keeps no per-download state.
  */
-export const onChunkGet: TopicHandler = (ctx, deviceId, payload) => {
+export const onChunkGet: TopicHandler = async (ctx, deviceId, payload) => {
   const req = decodeChunkRequest(payload);
   if (!ctx.rates.allowChunk(deviceId, req.chunkSize)) return;
   const topic = deviceTopic(deviceId, 'chunk');
@@ -40,7 +40,7 @@ export const onChunkGet: TopicHandler = (ctx, deviceId, payload) => {
 
   // Only images named by this device's own directives: a device cannot browse the registry.
   const hex = toHex(req.sha256);
-  const blob = ctx.directives.mayFetch(deviceId, hex) ? ctx.blobs.get(hex) : undefined;
+  const blob = (await ctx.directives.mayFetch(deviceId, hex)) ? await ctx.blobs.get(hex) : undefined;
   if (!blob) return refuse('CHUNK_UNKNOWN_BLOB');
   if (req.index * req.chunkSize >= blob.length) return refuse('CHUNK_INVALID');
   ctx.publish(topic, chunkResponse(blob, req.sha256, req.index, req.chunkSize), { qos: 0 });

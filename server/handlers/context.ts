@@ -1,5 +1,6 @@
-// What every topic handler may use. Handlers are plain functions, one file per topic kind
-// (aedes' lib/handlers habit), called by the link with the device id already parsed.
+// What every topic handler may use. Handlers are plain async functions, one file per topic kind
+// (aedes' lib/handlers habit), called by the link with the device id already parsed; the link's
+// dispatch awaits each and logs what it throws.
 import type { Logger } from 'pino';
 import type { DeviceRates } from '../limits/device-rates.js';
 import type { BlobStore } from '../store/blobs.js';
@@ -18,4 +19,4 @@ export interface HandlerContext {
   publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): void;
 }
 
-export type TopicHandler = (ctx: HandlerContext, deviceId: string, payload: Uint8Array) => void;
+export type TopicHandler = (ctx: HandlerContext, deviceId: string, payload: Uint8Array) => Promise<void>;

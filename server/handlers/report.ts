@@ -7,9 +7,9 @@ import type { TopicHandler } from './context.js';
  * rollout engine hears of outcomes only: it acts on none of the steps in between (assigned …
  * probation), which are most of a device's reports.
  */
-export const onReport: TopicHandler = (ctx, deviceId, payload) => {
+export const onReport: TopicHandler = async (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
-  ctx.devices.recordReport(deviceId, report);
+  await ctx.devices.recordReport(deviceId, report);
   if (!IN_FLIGHT_STATES.includes(report.state)) ctx.changed?.(deviceId, 'report');
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');

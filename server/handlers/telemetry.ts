@@ -2,7 +2,7 @@ import { decodeTelemetry } from '../../protocol/messages.js';
 import type { TopicHandler } from './context.js';
 
 /** telemetry: what modules publish through the host; the latest value per name is kept. */
-export const onTelemetry: TopicHandler = (ctx, deviceId, payload) => {
+export const onTelemetry: TopicHandler = async (ctx, deviceId, payload) => {
   const t = decodeTelemetry(payload);
   ctx.devices.recordTelemetry(deviceId, t.name, t.value, t.time);
 };

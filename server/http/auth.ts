@@ -52,7 +52,7 @@ export function installAuth(app: FastifyInstance, o: AuthOptions): void {
       return reply.status(429).send(errorBody(new WfError('AUTH_THROTTLED', `${from}; try again later`)));
     }
     const token = bearer(req);
-    const who = token ? o.tokens.identify(token) : undefined;
+    const who = token ? await o.tokens.identify(token) : undefined;
     if (!who) {
       failures.take(from);
       logged.note(`failed ${from}`, (more) =>

@@ -21,22 +21,23 @@ const HANDLERS: Partial<Record<DeviceTopic, TopicHandler>> = {
 /** The fleet-wide subscriptions the server holds: one per device topic kind it handles. */
 export const SERVER_SUBSCRIPTIONS: string[] = Object.keys(HANDLERS).map((kind) => fleetTopic(kind as DeviceTopic));
 
-export type Dispatch = (topic: string, payload: Uint8Array) => void;
+/** Handles one message; resolves when its handler has finished, and never rejects. */
+export type Dispatch = (topic: string, payload: Uint8Array) => Promise<void>;
 
 export function dispatcher(ctx: HandlerContext): Dispatch {
-  return (topic, payload) => {
+  return async (topic, payload) => {
     const parsed = parseDeviceTopic(topic);
     const handler = parsed && HANDLERS[parsed.kind];
     if (!parsed || !handler) return;
     try {
       // Retained messages from devices that were removed, or from strangers on an open external broker.
-      if (!ctx.devices.exists(parsed.deviceId)) {
+      if (!(await ctx.devices.exists(parsed.deviceId))) {
         ctx.log.debug({ topic }, 'message from an unknown device ignored');
         return;
       }
       // Per-device message rates (docs/security.md); chunk requests pace themselves (window).
       if (parsed.kind !== 'chunk/get' && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
-      handler(ctx, parsed.deviceId, payload);
+      await handler(ctx, parsed.deviceId, payload);
     } catch (err) {
       // Bad input from one device never stops the server: log its precise reason and go on.
       const code = err instanceof WfError ? err.code : 'INTERNAL';

@@ -45,7 +45,7 @@ export async function connectInProcessLink(broker: Aedes, ctx: Omit<HandlerConte
   const deliver: Deliver = (packet, cb) => {
     try {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      dispatch(packet.topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+      void dispatch(packet.topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
     } catch (err) {
       ctx.log.error({ topic: packet.topic, err: (err as Error).message }, 'in-process link: delivery failed');
     } finally {

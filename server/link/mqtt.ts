@@ -36,7 +36,7 @@ export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerCo
     });
   };
   const dispatch = dispatcher({ ...ctx, publish });
-  client.on('message', (topic, payload) => dispatch(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length)));
+  client.on('message', (topic, payload) => void dispatch(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length)));
   client.on('error', (err) => ctx.log.warn({ err: err.message }, 'mqtt link error'));
 
   await new Promise<void>((resolve, reject) => {

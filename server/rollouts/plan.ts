@@ -7,6 +7,7 @@ import { openReleaseManifest } from '../../protocol/payloads/release-manifest.js
 import { nowSeconds } from '../store/db.js';
 import type { DeviceFacts, DeviceRepo } from '../store/devices.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
+import type { SqlRunner } from '../store/sql.js';
 import type { Trust } from '../trust.js';
 import { matchesSelector, preflight, selectorIsEmpty, type ReleaseNeeds, type Selector } from './model.js';
 
@@ -46,9 +47,9 @@ export interface RolloutPlan {
 }
 
 /** What a release needs of a device, from its signed manifest. */
-export function releaseNeeds(deps: PlanDeps, module: ModuleView): ReleaseNeeds {
-  const trust = deps.trust();
-  const m = openReleaseManifest(deps.modules.manifestBytes(module.name, module.version), trust.keyDocument, nowSeconds());
+export async function releaseNeeds(deps: PlanDeps, module: ModuleView, q?: SqlRunner): Promise<ReleaseNeeds> {
+  const manifest = await deps.modules.manifestBytes(module.name, module.version, q);
+  const m = openReleaseManifest(manifest, deps.trust().keyDocument, nowSeconds());
   return {
     component: module.name,
     manifestDigest: module.manifestDigest,
@@ -60,21 +61,21 @@ export function releaseNeeds(deps: PlanDeps, module: ModuleView): ReleaseNeeds {
 }
 
 /** Capabilities `need` adds over the release `d` runs now; empty when it runs nothing (no predecessor). */
-export function addedCapabilities(modules: ModuleRepo, need: ReleaseNeeds, d: DeviceFacts): { from: string; capabilities: string[] } | null {
+export async function addedCapabilities(modules: ModuleRepo, need: ReleaseNeeds, d: DeviceFacts, q?: SqlRunner): Promise<{ from: string; capabilities: string[] } | null> {
   const current = d.running[0];
   if (!current || current.manifestDigest === need.manifestDigest) return null;
-  const before = modules.byManifestDigest(current.manifestDigest);
+  const before = modules.byDigest.peek(current.manifestDigest) ?? (await modules.byManifestDigest(current.manifestDigest, q));
   const had = before?.capabilities ?? [];
   const added = need.capabilities.filter((c) => !had.includes(c));
   return added.length > 0 ? { from: `${current.component}@${current.version}`, capabilities: added } : null;
 }
 
-export function planRollout(deps: PlanDeps, req: { module: string; version: string; selector: Selector }): RolloutPlan & { eligibleDevices: DeviceFacts[] } {
+export async function planRollout(deps: PlanDeps, req: { module: string; version: string; selector: Selector }): Promise<RolloutPlan & { eligibleDevices: DeviceFacts[] }> {
   if (selectorIsEmpty(req.selector)) throw new WfError('REQUEST_INVALID', 'selector: name devices, tags or device attributes');
-  const module = deps.modules.require(req.module, req.version);
-  const need = releaseNeeds(deps, module);
-  for (const id of req.selector.devices ?? []) deps.devices.require(id);
-  const targets = deps.devices.scanForPlan(req.selector.tags).filter((d) => matchesSelector(req.selector, d));
+  const module = await deps.modules.require(req.module, req.version);
+  const need = await releaseNeeds(deps, module);
+  for (const id of req.selector.devices ?? []) await deps.devices.require(id);
+  const targets = (await deps.devices.scanForPlan(req.selector.tags)).filter((d) => matchesSelector(req.selector, d));
   if (targets.length === 0) throw new WfError('DEPLOY_NO_TARGETS', JSON.stringify(req.selector));
   const excluded: Exclusion[] = [];
   const eligibleDevices: DeviceFacts[] = [];
@@ -99,7 +100,7 @@ export function planRollout(deps: PlanDeps, req: { module: string; version: stri
     const digest = current?.manifestDigest ?? '';
     if (!gateChecked.has(digest)) {
       gateChecked.add(digest);
-      const more = addedCapabilities(deps.modules, need, d);
+      const more = await addedCapabilities(deps.modules, need, d);
       if (more) added.set(more.from, more.capabilities);
     }
   }

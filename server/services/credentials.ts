@@ -3,12 +3,13 @@
 // rewrites the CRL and closes the device's current connection (docs/security.md, transport).
 import { WfError } from '../../protocol/errors.js';
 import type { BrokerCredentials } from '../broker/dynsec.js';
-import { audit, type Actor, type Db } from '../store/db.js';
+import { audit, type Actor } from '../store/db.js';
+import type { Sql } from '../store/sql.js';
 import type { Credentials, DeviceRepo, DeviceView, IssuedCert } from '../store/devices.js';
 import { csrPublicKey, issueClientCert, type Issuer, type RevokedSerial } from '../tls/certs.js';
 
 export interface CredentialDeps {
-  db: Db;
+  sql: Sql;
   devices: DeviceRepo;
   /** The fleet CA when the server speaks TLS and holds the CA key; null otherwise. */
   issuer: Issuer | null;
@@ -34,23 +35,23 @@ async function issueFor(deps: CredentialDeps, id: string, csr: string): Promise<
 }
 
 async function refreshCrl(deps: CredentialDeps): Promise<void> {
-  await deps.writeCrl(deps.devices.revokedSerials().map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
+  await deps.writeCrl((await deps.devices.revokedSerials()).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt * 1000) })));
 }
 
 /** A new device with a password, or with a certificate for the key in `csr`. */
 export async function addDevice(deps: CredentialDeps, d: { id: string; tags?: Record<string, string>; csr?: string }, actor: Actor | null = null): Promise<IssuedCredentials> {
-  deps.devices.checkNew([d]);
+  await deps.devices.checkNew([d]);
   const issued = d.csr ? await issueFor(deps, d.id, d.csr) : undefined;
-  const [creds] = deps.devices.create([{ id: d.id, tags: d.tags, cert: issued?.cert }]);
-  audit(deps.db, 'device.add', { devices: [d.id], credential: issued ? 'certificate' : 'password', certSerial: issued?.cert.serial }, { actor });
+  const [creds] = await deps.devices.create([{ id: d.id, tags: d.tags, cert: issued?.cert }]);
+  await audit(deps.sql, 'device.add', { devices: [d.id], credential: issued ? 'certificate' : 'password', certSerial: issued?.cert.serial }, { actor });
   if (creds!.password !== undefined) await addToBroker(deps, [creds!]);
   return issued ? { ...creds, certificate: issued.pem, certSerial: issued.cert.serial } : creds;
 }
 
 export async function revokeDevice(deps: CredentialDeps, id: string, actor: Actor | null = null): Promise<DeviceView> {
-  const before = deps.devices.require(id);
-  deps.devices.revoke(id);
-  audit(deps.db, 'device.revoke', { device: id, certSerial: before.certSerial }, { actor });
+  const before = await deps.devices.require(id);
+  await deps.devices.revoke(id);
+  await audit(deps.sql, 'device.revoke', { device: id, certSerial: before.certSerial }, { actor });
   await refreshCrl(deps);
   deps.disconnect(id);
   await deps.broker?.removeDevice(id);
@@ -59,11 +60,11 @@ export async function revokeDevice(deps: CredentialDeps, id: string, actor: Acto
 
 /** New credentials of the same kind as asked: a certificate when `csr` is given, else a password. */
 export async function rotateCredentials(deps: CredentialDeps, id: string, csr?: string, actor: Actor | null = null): Promise<IssuedCredentials> {
-  const before = deps.devices.require(id);
+  const before = await deps.devices.require(id);
   if (before.revokedAt !== null) throw new WfError('DEVICE_REVOKED', id);
   const issued = csr ? await issueFor(deps, id, csr) : undefined;
-  const creds = deps.devices.rotate(id, issued?.cert);
-  audit(deps.db, 'device.rotate-credentials', { device: id, kind: issued ? 'certificate' : 'password', oldSerial: before.certSerial, newSerial: issued?.cert.serial }, { actor });
+  const creds = await deps.devices.rotate(id, issued?.cert);
+  await audit(deps.sql, 'device.rotate-credentials', { device: id, kind: issued ? 'certificate' : 'password', oldSerial: before.certSerial, newSerial: issued?.cert.serial }, { actor });
   await refreshCrl(deps);
   if (creds.password !== undefined) await deps.broker?.setPassword(id, creds.password);
   deps.disconnect(id);

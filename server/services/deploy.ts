@@ -5,17 +5,18 @@ import { randomUUID } from 'node:crypto';
 import { fromHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { checkRollbackCovers, openRollback } from '../../protocol/payloads/rollback.js';
-import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor } from '../store/db.js';
 import { insertDeployment } from '../store/deployments.js';
 import type { DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
 import type { RolloutRepo } from '../store/rollouts.js';
+import type { Sql } from '../store/sql.js';
 import type { RolloutEngine } from '../rollouts/engine.js';
 import { checkStillSigned, issueDirectives, publishDirectives, type IssueDeps } from './issue.js';
 
 export interface DeployDeps extends IssueDeps {
-  db: Db;
+  sql: Sql;
   devices: DeviceRepo;
   modules: ModuleRepo;
   directives: DirectiveRepo;
@@ -48,18 +49,18 @@ export interface DeployResult {
 }
 
 /** Resolve a selector to devices, sorted by id; unknown ids and empty selections are errors, not no-ops. */
-export function resolveTargets(devices: DeviceRepo, sel: Selector): DeviceView[] {
+export async function resolveTargets(devices: DeviceRepo, sel: Selector): Promise<DeviceView[]> {
   const byId = new Map<string, DeviceView>();
-  for (const id of sel.devices ?? []) byId.set(id, devices.require(id));
-  if (sel.tags && Object.keys(sel.tags).length > 0) for (const d of devices.selectByTags(sel.tags)) byId.set(d.id, d);
+  for (const id of sel.devices ?? []) byId.set(id, await devices.require(id));
+  if (sel.tags && Object.keys(sel.tags).length > 0) for (const d of await devices.selectByTags(sel.tags)) byId.set(d.id, d);
   if (byId.size === 0) throw new WfError('DEPLOY_NO_TARGETS', JSON.stringify(sel));
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
-  const module = deps.modules.require(req.module, req.version);
-  const manifest = deps.modules.manifestBytes(req.module, req.version);
-  const targets = resolveTargets(deps.devices, req).map((d) => d.id);
+export async function deploy(deps: DeployDeps, req: DeployRequest): Promise<DeployResult> {
+  const module = await deps.modules.require(req.module, req.version);
+  const manifest = await deps.modules.manifestBytes(req.module, req.version);
+  const targets = (await resolveTargets(deps.devices, req)).map((d) => d.id);
   const trust = deps.trust();
   const now = nowSeconds();
   checkStillSigned(manifest, `${module.name}@${module.version}`, trust.keyDocument, now);
@@ -68,20 +69,20 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
   if (rollback) checkRollbackCovers(openRollback(rollback, trust.keyDocument, now), module.name, fromHex(module.manifestDigest), now);
   if (deps.engine) {
     // With the rollout engine running (the server), a deploy is a one-wave rollout.
-    const r = deps.engine.deploy({ kind: req.kind ?? 'deploy', module, manifest, selector: { devices: req.devices, tags: req.tags }, targets, config: req.config, rollback, actor: req.actor });
-    insertDeployment(deps.db, { id: r.id, createdAt: now, kind: req.kind ?? 'deploy', module: module.name, version: module.version, selector: { devices: req.devices, tags: req.tags }, deviceCount: targets.length });
+    const r = await deps.engine.deploy({ kind: req.kind ?? 'deploy', module, manifest, selector: { devices: req.devices, tags: req.tags }, targets, config: req.config, rollback, actor: req.actor });
+    await insertDeployment(deps.sql, { id: r.id, createdAt: now, kind: req.kind ?? 'deploy', module: module.name, version: module.version, selector: { devices: req.devices, tags: req.tags }, deviceCount: targets.length });
     return { deployment: r.id, module, devices: r.devices };
   }
   const deployment = `${req.kind ?? 'deploy'}-${randomUUID().slice(0, 8)}`;
-  const records = deps.db.transaction(() => {
+  const records = await deps.sql.tx(async (q) => {
     // A device in an active staged rollout belongs to that rollout: a deploy may not go around it.
     for (const id of targets) {
-      const other = deps.rollouts?.activeOf(id);
+      const other = await deps.rollouts?.activeOf(id, q);
       if (other) throw new WfError('ROLLOUT_CONFLICT', `device ${id} is in rollout ${other.rolloutId}`, { rollout: other.rolloutId, device: id });
     }
-    return issueDirectives(deps, targets, { module, manifest, rollout: deployment, config: req.config, rollback });
-  })();
-  insertDeployment(deps.db, {
+    return issueDirectives(deps, targets, { module, manifest, rollout: deployment, config: req.config, rollback }, q);
+  });
+  await insertDeployment(deps.sql, {
     id: deployment,
     createdAt: now,
     kind: req.kind ?? 'deploy',
@@ -90,7 +91,7 @@ export function deploy(deps: DeployDeps, req: DeployRequest): DeployResult {
     selector: { devices: req.devices, tags: req.tags },
     deviceCount: targets.length,
   });
-  audit(deps.db, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length }, { actor: req.actor });
+  await audit(deps.sql, `${req.kind ?? 'deploy'}.create`, { deployment, module: module.name, version: module.version, devices: targets.length }, { actor: req.actor });
   // Stored first, published second: a crash in between is healed by the re-publish of what is owed.
   publishDirectives(deps, records);
   return { deployment, module, devices: records.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };

@@ -12,6 +12,7 @@ import { deviceTopic } from '../../protocol/topics.js';
 import { nowSeconds } from '../store/db.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
 import type { ModuleView } from '../store/modules.js';
+import type { SqlRunner } from '../store/sql.js';
 import type { Trust } from '../trust.js';
 
 export interface IssueDeps {
@@ -31,8 +32,8 @@ export interface ReleaseToIssue {
   rollback?: Uint8Array;
 }
 
-/** Sign and store one directive per device (call inside the caller's transaction when it has one). */
-export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: ReleaseToIssue): DirectiveRecord[] {
+/** Sign and store one directive per device (in the caller's transaction `q` when it has one). */
+export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: ReleaseToIssue, q?: SqlRunner): Promise<DirectiveRecord[]> {
   const trust = deps.trust();
   const now = nowSeconds();
   const { module } = rel;
@@ -55,7 +56,7 @@ export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: Relea
       bundle: encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [rel.manifest], roots: trust.roots }),
       images: [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }],
     };
-  });
+  }, q);
 }
 
 /** Publish stored directives retained, so a device that is offline now gets them on reconnect. */

@@ -6,12 +6,13 @@ import { WfError } from '../../protocol/errors.js';
 import { manifestDigest, openReleaseManifest, type ReleaseManifest } from '../../protocol/payloads/release-manifest.js';
 import { describeModule, type ModuleFacts } from '../../protocol/wasm-inspect.js';
 import type { BlobStore } from '../store/blobs.js';
-import { audit, nowSeconds, type Actor, type Db } from '../store/db.js';
+import { audit, nowSeconds, type Actor } from '../store/db.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
+import type { Sql } from '../store/sql.js';
 import type { Trust } from '../trust.js';
 
 export interface PublishDeps {
-  db: Db;
+  sql: Sql;
   modules: ModuleRepo;
   blobs: BlobStore;
   trust: () => Trust;
@@ -36,7 +37,7 @@ export function checkManifestMatches(m: ReleaseManifest, facts: ModuleFacts): vo
   if (m.memory.maxPages !== facts.maxPages) mismatch('memory.max_pages', m.memory.maxPages, facts.maxPages);
 }
 
-export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array, actor: Actor | null): PublishResult {
+export async function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm: Uint8Array, actor: Actor | null): Promise<PublishResult> {
   // 1. bound
   if (wasm.length > deps.maxModuleBytes) throw new WfError('IMAGE_TOO_LARGE', `${wasm.length} bytes, limit ${deps.maxModuleBytes}`);
   // 2-3. inspect + ABI, once: the facts every manifest field is checked against
@@ -46,19 +47,19 @@ export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm
   // 5. the manifest describes these bytes
   checkManifestMatches(manifest, facts);
   // 6. store: same bytes again is idempotent; same name@version with other bytes is refused
-  const existing = deps.modules.get(manifest.component, manifest.version);
+  const existing = await deps.modules.get(manifest.component, manifest.version);
   const digestHex = toHex(manifest.image.sha256);
   if (existing) {
     if (existing.sha256 === digestHex) {
       // Re-verify the stored bytes and repair them from this upload if they were damaged.
-      deps.blobs.put(wasm);
+      await deps.blobs.put(wasm);
       return { module: existing, created: false };
     }
     throw new WfError('MODULE_VERSION_CONFLICT', `${manifest.component}@${manifest.version} is ${existing.sha256.slice(0, 12)}…, upload is ${digestHex.slice(0, 12)}…`);
   }
-  deps.blobs.put(wasm);
-  const module = deps.db.transaction(() => {
-    const view = deps.modules.insert(
+  await deps.blobs.put(wasm);
+  const module = await deps.sql.tx(async (q) => {
+    const view = await deps.modules.insert(
       {
         name: manifest.component,
         version: manifest.version,
@@ -69,9 +70,10 @@ export function publishModule(deps: PublishDeps, manifestBytes: Uint8Array, wasm
         maxPages: manifest.memory.maxPages,
       },
       manifestBytes,
+      q,
     );
-    audit(deps.db, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 }, { actor });
+    await audit(q, 'module.publish', { name: view.name, version: view.version, sha256: view.sha256 }, { actor });
     return view;
-  })();
+  });
   return { module, created: true };
 }

@@ -15,10 +15,10 @@ import type { Link } from '../link/index.js';
 import type { DirectiveRepo } from '../store/directives.js';
 import type { Trust } from '../trust.js';
 
-export function publishRetainedDirectives(directives: DirectiveRepo, trust: Trust, publish: Link['publish'], log: Logger, now: number): { published: number; withdrawn: string[] } {
+export async function publishRetainedDirectives(directives: DirectiveRepo, trust: Trust, publish: Link['publish'], log: Logger, now: number): Promise<{ published: number; withdrawn: string[] }> {
   const withdrawn: string[] = [];
   let published = 0;
-  for (const { deviceId, bundle } of directives.latestBundles()) {
+  for (const { deviceId, bundle } of await directives.latestBundles()) {
     const b = decodeBundle(bundle);
     const refused = refusedPart(b.directive, b.manifests, trust, now);
     if (refused) {

@@ -17,18 +17,18 @@ import { deploy, resolveTargets, type DeployDeps, type DeployResult, type Select
 export type { RollbackPlan, RollbackSkip, RollbackTarget } from '../../protocol/views.js';
 
 /** One device's target, from its own reported state only; throws a WfError naming the device. */
-function targetFor(deps: DeployDeps, device: DeviceView, to?: string): RollbackTarget {
+async function targetFor(deps: DeployDeps, device: DeviceView, to?: string): Promise<RollbackTarget> {
   const id = device.id;
   const current = device.running[0];
   if (!current) throw new WfError('DEPLOY_NO_PREVIOUS', `${id} runs no module yet`);
   let version = to;
   if (version === undefined) {
     // The newest committed release of this component that is not the one running now.
-    const previous = deps.devices.commits(id).find((c) => c.component === current.component && c.version !== current.version);
+    const previous = (await deps.devices.commits(id)).find((c) => c.component === current.component && c.version !== current.version);
     if (!previous) throw new WfError('DEPLOY_NO_PREVIOUS', `${id} has committed no other version of ${current.component}`);
     version = previous.version;
   }
-  const target = deps.modules.get(current.component, version);
+  const target = await deps.modules.get(current.component, version);
   if (!target) throw new WfError('MODULE_NOT_FOUND', `${id} would go back to ${current.component}@${version}, which is not in the registry`);
   return {
     device: id,
@@ -40,11 +40,11 @@ function targetFor(deps: DeployDeps, device: DeviceView, to?: string): RollbackT
   };
 }
 
-export function planRollback(deps: DeployDeps, sel: Selector, to?: string): RollbackPlan {
+export async function planRollback(deps: DeployDeps, sel: Selector, to?: string): Promise<RollbackPlan> {
   const plan: RollbackPlan = { targets: [], skipped: [] };
-  for (const device of resolveTargets(deps.devices, sel)) {
+  for (const device of await resolveTargets(deps.devices, sel)) {
     try {
-      plan.targets.push(targetFor(deps, device, to));
+      plan.targets.push(await targetFor(deps, device, to));
     } catch (err) {
       if (!(err instanceof WfError)) throw err;
       plan.skipped.push({ device: device.id, code: err.code, message: err.message });
@@ -66,8 +66,8 @@ export interface RollbackResult {
   skipped: RollbackSkip[];
 }
 
-export function executeRollback(deps: DeployDeps, sel: Selector, to: string | undefined, authorizations: Uint8Array[], actor: Actor | null): RollbackResult {
-  const plan = planRollback(deps, sel, to);
+export async function executeRollback(deps: DeployDeps, sel: Selector, to: string | undefined, authorizations: Uint8Array[], actor: Actor | null): Promise<RollbackResult> {
+  const plan = await planRollback(deps, sel, to);
   const skipped = [...plan.skipped];
   const now = nowSeconds();
   const keys = deps.trust().keyDocument;
@@ -102,15 +102,18 @@ export function executeRollback(deps: DeployDeps, sel: Selector, to: string | un
     prepared.push({ targets, component, version, auth: authorizations[index] });
   }
   if (prepared.length === 0) throw noneLeft(skipped);
-  const deployments = prepared.map((g) =>
-    deploy(deps, {
-      module: g.component,
-      version: g.version,
-      devices: g.targets.map((t) => t.device),
-      rollbacks: g.auth ? { [g.component]: g.auth } : undefined,
-      kind: 'rollback',
-      actor,
-    }),
-  );
+  const deployments: DeployResult[] = [];
+  for (const g of prepared) {
+    deployments.push(
+      await deploy(deps, {
+        module: g.component,
+        version: g.version,
+        devices: g.targets.map((t) => t.device),
+        rollbacks: g.auth ? { [g.component]: g.auth } : undefined,
+        kind: 'rollback',
+        actor,
+      }),
+    );
+  }
   return { deployments, skipped };
 }

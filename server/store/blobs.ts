@@ -1,4 +1,7 @@
-// Content-addressed blob store on disk: blobs/sha256/ab/<hex>. Steps of a put:
+// Content-addressed blobs (module images), named by their SHA-256. One interface, the store's
+// implementations: files on disk (FileBlobStore, the embedded default) and PostgreSQL.
+//
+// FileBlobStore: blobs/sha256/ab/<hex>. Steps of a put:
 //   write a temp file (every byte: writeSync may write fewer than asked) → fsync → verify the temp
 //   file's size and digest → rename to the final name.
 // A file already under a final name is verified before it is trusted, and replaced from the upload
@@ -18,14 +21,68 @@ function readVerified(path: string, hex: string, size?: number): Uint8Array | un
   return toHex(sha256(bytes)) === hex ? bytes : undefined;
 }
 
-export class BlobStore {
+/** What the server needs of a blob store: bytes in, bytes out by their digest. */
+export interface BlobStore {
+  /** Store bytes; returns the hex SHA-256. Storing the same bytes twice is a no-op once verified. */
+  put(bytes: Uint8Array): Promise<string>;
+  /** The blob's bytes, or undefined when there is no such blob (or it is not what its name says). */
+  get(hex: string): Promise<Uint8Array | undefined>;
+  has(hex: string): Promise<boolean>;
+}
+
+export const isBlobName = (hex: string) => /^[0-9a-f]{64}$/.test(hex);
+
+/**
+ * Blobs never change (their name is their digest), so every implementation may keep the recently
+ * read ones in memory, up to a byte budget: chunk requests hit the same few images thousands of
+ * times during a rollout.
+ */
+export class BlobLru {
   private readonly cache = new Map<string, Uint8Array>();
-  private cachedBytes = 0;
+  private bytes = 0;
+
+  constructor(private readonly limitBytes = 64 * 1024 * 1024) {}
+
+  get(hex: string): Uint8Array | undefined {
+    const hit = this.cache.get(hex);
+    if (hit) {
+      this.cache.delete(hex); // refresh LRU position
+      this.cache.set(hex, hit);
+    }
+    return hit;
+  }
+
+  has(hex: string): boolean {
+    return this.cache.has(hex);
+  }
+
+  set(hex: string, blob: Uint8Array): void {
+    this.delete(hex);
+    this.cache.set(hex, blob);
+    this.bytes += blob.length;
+    for (const [k, v] of this.cache) {
+      if (this.bytes <= this.limitBytes) break;
+      this.cache.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  delete(hex: string): void {
+    const v = this.cache.get(hex);
+    if (!v) return;
+    this.cache.delete(hex);
+    this.bytes -= v.length;
+  }
+}
+
+export class FileBlobStore implements BlobStore {
+  private readonly lru: BlobLru;
 
   constructor(
     private readonly dir: string,
-    private readonly cacheLimitBytes = 64 * 1024 * 1024,
+    cacheLimitBytes = 64 * 1024 * 1024,
   ) {
+    this.lru = new BlobLru(cacheLimitBytes);
     storeOp(dir, () => mkdirSync(join(dir, 'sha256'), { recursive: true }));
   }
 
@@ -33,13 +90,12 @@ export class BlobStore {
     return join(this.dir, 'sha256', hex.slice(0, 2), hex);
   }
 
-  /** Store bytes; returns the hex SHA-256. Storing the same bytes twice is a no-op once verified. */
-  put(bytes: Uint8Array): string {
+  async put(bytes: Uint8Array): Promise<string> {
     const hex = toHex(sha256(bytes));
     const final = this.path(hex);
     if (existsSync(final) && storeOp(final, () => readVerified(final, hex, bytes.length))) return hex;
     // Missing, or not what its name says: (re)write it from these bytes.
-    this.cache.delete(hex);
+    this.lru.delete(hex);
     storeOp(final, () => mkdirSync(join(this.dir, 'sha256', hex.slice(0, 2)), { recursive: true }));
     const tmp = `${final}.tmp-${process.pid}`;
     try {
@@ -65,30 +121,19 @@ export class BlobStore {
     return hex;
   }
 
-  has(hex: string): boolean {
-    return /^[0-9a-f]{64}$/.test(hex) && (this.cache.has(hex) || existsSync(this.path(hex)));
+  async has(hex: string): Promise<boolean> {
+    return isBlobName(hex) && (this.lru.has(hex) || existsSync(this.path(hex)));
   }
 
-  /** The blob's bytes, or undefined when there is no such blob (or it is not what its name says). */
-  get(hex: string): Uint8Array | undefined {
-    if (!/^[0-9a-f]{64}$/.test(hex)) return undefined;
-    const hit = this.cache.get(hex);
-    if (hit) {
-      this.cache.delete(hex); // refresh LRU position
-      this.cache.set(hex, hit);
-      return hit;
-    }
+  async get(hex: string): Promise<Uint8Array | undefined> {
+    if (!isBlobName(hex)) return undefined;
+    const hit = this.lru.get(hex);
+    if (hit) return hit;
     const path = this.path(hex);
     if (!existsSync(path)) return undefined;
     const bytes = readVerified(path, hex);
     if (!bytes) return undefined;
-    this.cache.set(hex, bytes);
-    this.cachedBytes += bytes.length;
-    for (const [k, v] of this.cache) {
-      if (this.cachedBytes <= this.cacheLimitBytes) break;
-      this.cache.delete(k);
-      this.cachedBytes -= v.length;
-    }
+    this.lru.set(hex, bytes);
     return bytes;
   }
 }

@@ -2,6 +2,7 @@
 // the content-addressed blob directory (blobs.ts). Migrations are an ordered list; a database
 // records how many it has applied.
 import Database from 'better-sqlite3';
+import type { SqlRunner } from './sql.js';
 
 export type Db = Database.Database;
 
@@ -211,8 +212,8 @@ export interface AuditMeta {
 }
 
 /** The single append point of the audit log; nothing updates or deletes its rows. */
-export function audit(db: Db, action: string, detail: Record<string, unknown>, meta: AuditMeta = {}): void {
-  db.prepare('INSERT INTO audit (at, action, detail, rollout_id, kind, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+export async function audit(q: SqlRunner, action: string, detail: Record<string, unknown>, meta: AuditMeta = {}): Promise<void> {
+  await q.run('INSERT INTO audit (at, action, detail, rollout_id, kind, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)', [
     meta.at ?? nowSeconds(),
     action,
     JSON.stringify(detail),
@@ -220,7 +221,7 @@ export function audit(db: Db, action: string, detail: Record<string, unknown>, m
     meta.kind ?? 'operator',
     meta.reason ?? null,
     meta.actor ? `${meta.actor.id} ${meta.actor.name}` : null,
-  );
+  ]);
 }
 
 export interface AuditEntry {
@@ -236,14 +237,9 @@ export interface AuditEntry {
 }
 
 /** Audit entries in order, filtered by rollout and time (seconds), at most `limit`. */
-export function readAudit(db: Db, q: { rollout?: string; since?: number; after?: number; limit?: number }): AuditEntry[] {
-  const rows = db
-    .prepare(
-      `SELECT id, at, action, kind, rollout_id, reason, actor, detail FROM audit
-       WHERE (@rollout IS NULL OR rollout_id = @rollout) AND at >= @since AND id > @after
-       ORDER BY id LIMIT @limit`,
-    )
-    .all({ rollout: q.rollout ?? null, since: q.since ?? 0, after: q.after ?? 0, limit: q.limit ?? 1000 }) as Array<{
+export async function readAudit(q: SqlRunner, f: { rollout?: string; since?: number; after?: number; limit?: number }): Promise<AuditEntry[]> {
+  const byRollout = f.rollout !== undefined;
+  const rows = await q.all<{
     id: number;
     at: number;
     action: string;
@@ -252,6 +248,11 @@ export function readAudit(db: Db, q: { rollout?: string; since?: number; after?:
     reason: string | null;
     actor: string | null;
     detail: string;
-  }>;
+  }>(
+    `SELECT id, at, action, kind, rollout_id, reason, actor, detail FROM audit
+     WHERE ${byRollout ? 'rollout_id = ? AND ' : ''}at >= ? AND id > ?
+     ORDER BY id LIMIT ?`,
+    [...(byRollout ? [f.rollout!] : []), f.since ?? 0, f.after ?? 0, f.limit ?? 1000],
+  );
   return rows.map((r) => ({ id: r.id, at: r.at, action: r.action, kind: r.kind, rollout: r.rollout_id, reason: r.reason, actor: r.actor, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }

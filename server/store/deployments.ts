@@ -1,5 +1,5 @@
 // Deployment records: who asked for which release on which selection, and how many devices it hit.
-import type { Db } from './db.js';
+import type { SqlRunner } from './sql.js';
 
 export interface DeploymentView {
   id: string;
@@ -11,8 +11,11 @@ export interface DeploymentView {
   deviceCount: number;
 }
 
-export function insertDeployment(db: Db, d: DeploymentView): void {
-  db.prepare('INSERT INTO deployments (id, created_at, kind, module, version, selector, device_count) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+// Oldest first; within one second by id (the store keeps no insertion order both engines share).
+const DEPLOYMENTS_IN_ORDER = 'SELECT * FROM deployments ORDER BY created_at, id';
+
+export async function insertDeployment(q: SqlRunner, d: DeploymentView): Promise<void> {
+  await q.run('INSERT INTO deployments (id, created_at, kind, module, version, selector, device_count) VALUES (?, ?, ?, ?, ?, ?, ?)', [
     d.id,
     d.createdAt,
     d.kind,
@@ -20,11 +23,11 @@ export function insertDeployment(db: Db, d: DeploymentView): void {
     d.version,
     JSON.stringify(d.selector),
     d.deviceCount,
-  );
+  ]);
 }
 
-export function listDeployments(db: Db): DeploymentView[] {
-  const rows = db.prepare('SELECT * FROM deployments ORDER BY created_at, rowid').all() as Array<{
+export async function listDeployments(q: SqlRunner): Promise<DeploymentView[]> {
+  const rows = await q.all<{
     id: string;
     created_at: number;
     kind: 'deploy' | 'rollback';
@@ -32,7 +35,7 @@ export function listDeployments(db: Db): DeploymentView[] {
     version: string;
     selector: string;
     device_count: number;
-  }>;
+  }>(DEPLOYMENTS_IN_ORDER);
   return rows.map((r) => ({
     id: r.id,
     createdAt: r.created_at,

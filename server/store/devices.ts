@@ -6,7 +6,9 @@ import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
 import type { DeviceView, RunningView } from '../../protocol/views.js';
-import { nowSeconds, type Db } from './db.js';
+import { StoreCache } from './cache.js';
+import { nowSeconds } from './db.js';
+import { inTx, type Sql, type SqlRunner } from './sql.js';
 import type { TelemetryBatch } from './telemetry.js';
 
 export type { DeviceView, RunningView } from '../../protocol/views.js';
@@ -97,76 +99,74 @@ export function validateTags(tags: Record<string, string>): void {
   }
 }
 
+const SQL = {
+  insert: 'INSERT INTO devices (id, token_hash, tags, created_at, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?)',
+  setCredentials: 'UPDATE devices SET token_hash = ?, cert_serial = ?, cert_not_after = ? WHERE id = ?',
+  revoke: "UPDATE devices SET token_hash = '', cert_serial = NULL, revoked_at = ? WHERE id = ?",
+  revokeSerial: 'INSERT INTO revoked_certs (serial, device_id, revoked_at) VALUES (?, ?, ?) ON CONFLICT (serial) DO NOTHING',
+  revokedSerials: 'SELECT serial, device_id AS "deviceId", revoked_at AS "revokedAt" FROM revoked_certs ORDER BY revoked_at',
+  get: 'SELECT * FROM devices WHERE id = ?',
+  exists: 'SELECT id FROM devices WHERE id = ?',
+  all: 'SELECT * FROM devices ORDER BY id',
+  credentials: 'SELECT token_hash, cert_serial, revoked_at FROM devices WHERE id = ?',
+  hello: 'UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?',
+  online: 'UPDATE devices SET online = ?, last_seen = ? WHERE id = ?',
+  setTags: 'UPDATE devices SET tags = ? WHERE id = ?',
+  // last_error keeps its value unless this report names a failure.
+  report: `UPDATE devices SET state = ?, reason = ?, detail = ?, sequence = ?, target_sequence = ?, running = ?,
+             progress_bytes = ?, progress_total = ?, report_time = ?, last_seen = ?, last_error = COALESCE(?, last_error)
+           WHERE id = ?`,
+  commit:
+    'INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, sequence, component) DO NOTHING',
+  telemetryOf: 'SELECT name, value, at FROM telemetry WHERE device_id = ? ORDER BY name',
+  commitsOf: 'SELECT sequence, component, version, manifest_digest AS "manifestDigest", at FROM commits WHERE device_id = ? ORDER BY sequence DESC',
+  scan: 'SELECT id, tags, hello, running FROM devices ORDER BY id',
+} as const;
+
 /** Update steps between a directive and its outcome: batched (see DeviceRepo.pendingProgress). */
 const isInFlight = (s: string) => IN_FLIGHT_STATES.includes(s as DeviceState);
 
-/** In-flight reports wait at most this long in memory before reaching SQLite. */
+/** In-flight reports wait at most this long in memory before reaching the store. */
 export const PROGRESS_FLUSH_MS = 500;
 const PROGRESS_MAX_PENDING = 2000;
 
 export class DeviceRepo {
-  /** Credentials by device id: every MQTT connect and message asks, so they are cached. */
-  private readonly credCache = new Map<string, CredentialRow>();
-  private readonly stmts;
+  /**
+   * Credentials by device id: every MQTT connect and message asks, so they are cached.
+   * Invalidated by revoke and rotate here, and by `credentials.invalidate(id)` from outside.
+   */
+  readonly credentials: StoreCache<string, CredentialRow>;
   /**
    * In-flight reports (assigned, downloading with byte counts, verifying, installing, probation)
    * are most of a device's reports and the rollout engine acts on none of them. Only the latest per
-   * device waits here and reaches SQLite in one transaction every PROGRESS_FLUSH_MS
-   * (store/telemetry.ts is the model). Final states (committed, failed, rolled_back, idle) and
-   * `stale` are written at once, so they are durable before the engine acts on them; a server
-   * killed meanwhile loses at most the last in-flight step, superseded by the
-   * device's next report. Reads (the API, the engine) overlay these.
+   * device waits here and reaches the store in one transaction every PROGRESS_FLUSH_MS
+   * (store/telemetry.ts is the model; one flush at a time). Final states (committed, failed,
+   * rolled_back, idle) and `stale` are written at once, so they are durable before the engine
+   * acts on them; a server killed meanwhile loses at most the last in-flight step, superseded by
+   * the device's next report. Reads (the API) overlay these.
    */
   private pendingProgress = new Map<string, { r: Report; now: number }>();
   private readonly progressTimer: NodeJS.Timeout;
+  private flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     private readonly telemetryBatch: TelemetryBatch,
     progressFlushMs = PROGRESS_FLUSH_MS,
   ) {
-    this.progressTimer = setInterval(() => {
-      try {
-        this.flushProgress();
-      } catch {
-        // Disk refused: the reports stay pending for the next tick; the next state written at once reports the error.
-      }
-    }, progressFlushMs);
+    this.progressTimer = setInterval(() => void this.flushProgress().catch(() => {}), progressFlushMs);
     this.progressTimer.unref();
-    this.stmts = {
-      insert: db.prepare('INSERT INTO devices (id, token_hash, tags, created_at, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?)'),
-      setCredentials: db.prepare('UPDATE devices SET token_hash = ?, cert_serial = ?, cert_not_after = ? WHERE id = ?'),
-      revoke: db.prepare("UPDATE devices SET token_hash = '', cert_serial = NULL, revoked_at = ? WHERE id = ?"),
-      revokeSerial: db.prepare('INSERT OR IGNORE INTO revoked_certs (serial, device_id, revoked_at) VALUES (?, ?, ?)'),
-      revokedSerials: db.prepare('SELECT serial, device_id AS deviceId, revoked_at AS revokedAt FROM revoked_certs ORDER BY revoked_at'),
-      get: db.prepare('SELECT * FROM devices WHERE id = ?'),
-      all: db.prepare('SELECT * FROM devices ORDER BY id'),
-      credentials: db.prepare('SELECT token_hash, cert_serial, revoked_at FROM devices WHERE id = ?'),
-      hello: db.prepare('UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?'),
-      online: db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?'),
-      setTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
-      report: db.prepare(
-        `UPDATE devices SET state = ?, reason = ?, detail = ?, sequence = ?, target_sequence = ?, running = ?,
-           progress_bytes = ?, progress_total = ?, report_time = ?, last_seen = ?,
-           last_error = CASE WHEN ? IS NOT NULL THEN ? ELSE last_error END
-         WHERE id = ?`,
-      ),
-      commit: db.prepare(
-        'INSERT OR IGNORE INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      telemetryOf: db.prepare('SELECT name, value, at FROM telemetry WHERE device_id = ? ORDER BY name'),
-      commitsOf: db.prepare('SELECT sequence, component, version, manifest_digest AS manifestDigest, at FROM commits WHERE device_id = ? ORDER BY sequence DESC'),
-    };
+    this.credentials = new StoreCache((id) => this.sql.get<CredentialRow>(SQL.credentials, [id]));
   }
 
   /** Refuse ids that cannot be created, before any work is done for them (a certificate, say). */
-  checkNew(devices: Array<{ id: string; tags?: Record<string, string> }>): void {
+  async checkNew(devices: Array<{ id: string; tags?: Record<string, string> }>, q: SqlRunner = this.sql): Promise<void> {
     const seen = new Set<string>();
     for (const d of devices) {
       if (!PATTERNS.deviceId.test(d.id)) throw new WfError('DEVICE_ID_INVALID', `"${d.id}": use 1-64 of [A-Za-z0-9_-]`);
       if (isReservedDeviceId(d.id)) throw new WfError('DEVICE_ID_RESERVED', `"${d.id}": ids starting with "wasmfleet" belong to the server`);
       validateTags(d.tags ?? {});
-      if (seen.has(d.id) || this.stmts.get.get(d.id)) throw new WfError('DEVICE_EXISTS', d.id);
+      if (seen.has(d.id) || (await q.get(SQL.exists, [d.id]))) throw new WfError('DEVICE_EXISTS', d.id);
       seen.add(d.id);
     }
   }
@@ -175,31 +175,23 @@ export class DeviceRepo {
    * Create devices, all or none: each with a fresh password, or (when `cert` is given for it)
    * with the client certificate issued for it and no password at all.
    */
-  create(devices: Array<{ id: string; tags?: Record<string, string>; cert?: IssuedCert }>): Credentials[] {
-    this.checkNew(devices);
-    const tx = this.db.transaction(() =>
-      devices.map((d) => {
-        if (this.stmts.get.get(d.id)) throw new WfError('DEVICE_EXISTS', d.id);
+  async create(devices: Array<{ id: string; tags?: Record<string, string>; cert?: IssuedCert }>, q: SqlRunner = this.sql): Promise<Credentials[]> {
+    await this.checkNew(devices, q);
+    return inTx(this.sql, q, async (t) => {
+      const out: Credentials[] = [];
+      for (const d of devices) {
+        if (await t.get(SQL.exists, [d.id])) throw new WfError('DEVICE_EXISTS', d.id);
         const password = d.cert ? undefined : newPassword();
-        this.stmts.insert.run(d.id, password ? hashToken(password) : '', JSON.stringify(d.tags ?? {}), nowSeconds(), d.cert?.serial ?? null, d.cert?.notAfter ?? null);
-        return { id: d.id, username: d.id, ...(password ? { password } : {}) };
-      }),
-    );
-    return tx();
-  }
-
-  private credentials(id: string): CredentialRow | undefined {
-    let row = this.credCache.get(id);
-    if (row === undefined) {
-      row = this.stmts.credentials.get(id) as CredentialRow | undefined;
-      if (row) this.credCache.set(id, row);
-    }
-    return row;
+        await t.run(SQL.insert, [d.id, password ? hashToken(password) : '', JSON.stringify(d.tags ?? {}), nowSeconds(), d.cert?.serial ?? null, d.cert?.notAfter ?? null]);
+        out.push({ id: d.id, username: d.id, ...(password ? { password } : {}) });
+      }
+      return out;
+    });
   }
 
   /** Constant-time password check. A certificate device or a revoked one has no password. */
-  checkCredentials(id: string, password: string): boolean {
-    const row = this.credentials(id);
+  async checkCredentials(id: string, password: string): Promise<boolean> {
+    const row = await this.credentials.get(id);
     if (!row || row.revoked_at !== null || row.token_hash === '') return false;
     const given = Buffer.from(hashToken(password), 'hex');
     return timingSafeEqual(given, Buffer.from(row.token_hash, 'hex'));
@@ -210,8 +202,8 @@ export class DeviceRepo {
    * revocation take the others back). `operatorIssued`: the CA is the operator's own and the
    * server cannot issue, so a device with no recorded certificate is vouched for by that CA.
    */
-  checkCertificate(id: string, serial: string, operatorIssued = false): CertVerdict {
-    const row = this.credentials(id);
+  async checkCertificate(id: string, serial: string, operatorIssued = false): Promise<CertVerdict> {
+    const row = await this.credentials.get(id);
     if (!row) return 'DEVICE_NOT_FOUND';
     if (row.revoked_at !== null) return 'DEVICE_REVOKED';
     if (row.cert_serial === null && operatorIssued) return null;
@@ -219,43 +211,43 @@ export class DeviceRepo {
   }
 
   /** Take back every credential of a device; its current certificate goes on the revocation list. */
-  revoke(id: string): void {
-    const device = this.require(id);
+  async revoke(id: string): Promise<void> {
+    const device = await this.require(id);
     const now = nowSeconds();
-    this.db.transaction(() => {
-      if (device.certSerial) this.stmts.revokeSerial.run(device.certSerial, id, now);
-      this.stmts.revoke.run(now, id);
-    })();
-    this.credCache.delete(id);
+    await this.sql.tx(async (q) => {
+      if (device.certSerial) await q.run(SQL.revokeSerial, [device.certSerial, id, now]);
+      await q.run(SQL.revoke, [now, id]);
+    });
+    this.credentials.invalidate(id);
   }
 
   /**
    * New credentials for a device: a new password, or (given `cert`) the certificate issued for it.
    * The old password stops working and the old certificate goes on the revocation list.
    */
-  rotate(id: string, cert?: IssuedCert): Credentials {
-    const device = this.require(id);
+  async rotate(id: string, cert?: IssuedCert): Promise<Credentials> {
+    const device = await this.require(id);
     if (device.revokedAt !== null) throw new WfError('DEVICE_REVOKED', id);
     const password = cert ? undefined : newPassword();
-    this.db.transaction(() => {
-      if (device.certSerial) this.stmts.revokeSerial.run(device.certSerial, id, nowSeconds());
-      this.stmts.setCredentials.run(password ? hashToken(password) : '', cert?.serial ?? null, cert?.notAfter ?? null, id);
-    })();
-    this.credCache.delete(id);
+    await this.sql.tx(async (q) => {
+      if (device.certSerial) await q.run(SQL.revokeSerial, [device.certSerial, id, nowSeconds()]);
+      await q.run(SQL.setCredentials, [password ? hashToken(password) : '', cert?.serial ?? null, cert?.notAfter ?? null, id]);
+    });
+    this.credentials.invalidate(id);
     return { id, username: id, ...(password ? { password } : {}) };
   }
 
   /** Serials taken back by revocations and rotations, oldest first (the CRL's entries). */
-  revokedSerials(): Array<{ serial: string; deviceId: string; revokedAt: number }> {
-    return this.stmts.revokedSerials.all() as Array<{ serial: string; deviceId: string; revokedAt: number }>;
+  revokedSerials(): Promise<Array<{ serial: string; deviceId: string; revokedAt: number }>> {
+    return this.sql.all(SQL.revokedSerials);
   }
 
-  get(id: string): DeviceView | undefined {
-    const row = this.stmts.get.get(id) as DeviceRow | undefined;
+  async get(id: string, q: SqlRunner = this.sql): Promise<DeviceView | undefined> {
+    const row = await q.get<DeviceRow>(SQL.get, [id]);
     return row ? toView(this.withPending(row)) : undefined;
   }
 
-  /** A stored row with its device's not-yet-written progress report applied (same columns as stmts.report). */
+  /** A stored row with its device's not-yet-written in-flight report applied (same columns as SQL.report). */
   private withPending(row: DeviceRow): DeviceRow {
     const p = this.pendingProgress.get(row.id);
     if (!p) return row;
@@ -274,8 +266,8 @@ export class DeviceRepo {
     };
   }
 
-  require(id: string): DeviceView {
-    const d = this.get(id);
+  async require(id: string, q: SqlRunner = this.sql): Promise<DeviceView> {
+    const d = await this.get(id, q);
     if (!d) throw new WfError('DEVICE_NOT_FOUND', id);
     return d;
   }
@@ -285,85 +277,88 @@ export class DeviceRepo {
    * can. A revoked device no longer exists for the device stream (an external broker may still
    * carry its messages until it is disconnected there).
    */
-  exists(id: string): boolean {
-    const row = this.credentials(id);
+  async exists(id: string): Promise<boolean> {
+    const row = this.credentials.peek(id) ?? (await this.credentials.get(id));
     return row !== undefined && row.revoked_at === null;
   }
 
-  list(): DeviceView[] {
-    return (this.stmts.all.all() as DeviceRow[]).map((row) => toView(this.withPending(row)));
+  async list(): Promise<DeviceView[]> {
+    return (await this.sql.all<DeviceRow>(SQL.all)).map((row) => toView(this.withPending(row)));
   }
 
   /**
-   * What planning a rollout needs of every device, fast at fleet size: tags filtered in SQL,
-   * hello and running parsed once per distinct text (fleets repeat them).
+   * What planning a rollout needs of every device, fast at fleet size: hello, tags and running
+   * parsed once per distinct text (fleets repeat them), tags filtered on the parsed values.
    */
-  scanForPlan(tags: Record<string, string> = {}): DeviceFacts[] {
+  async scanForPlan(tags: Record<string, string> = {}): Promise<DeviceFacts[]> {
     validateTags(tags);
-    const keys = Object.keys(tags);
-    const where = keys.map(() => 'json_extract(tags, ?) = ?').join(' AND ');
-    const rows = this.db
-      .prepare(`SELECT id, tags, hello, running FROM devices${where ? ` WHERE ${where}` : ''} ORDER BY id`)
-      .raw()
-      .all(...keys.flatMap((k) => [`$."${k}"`, tags[k]])) as Array<[string, string, string | null, string]>;
+    const wanted = Object.entries(tags);
+    const rows = await this.sql.all<{ id: string; tags: string; hello: string | null; running: string }>(SQL.scan);
     const parsed = new Map<string, unknown>();
     const once = <T>(text: string): T => {
       let v = parsed.get(text);
       if (v === undefined) parsed.set(text, (v = JSON.parse(text)));
       return v as T;
     };
-    return rows.map(([id, t, hello, running]) => ({
-      id,
-      tags: once<Record<string, string>>(t),
-      hello: hello ? once<DeviceView['hello']>(hello) : null,
-      running: once<RunningView[]>(running),
-    }));
+    const out: DeviceFacts[] = [];
+    for (const r of rows) {
+      const t = once<Record<string, string>>(r.tags);
+      if (!wanted.every(([k, v]) => t[k] === v)) continue;
+      out.push({ id: r.id, tags: t, hello: r.hello ? once<DeviceView['hello']>(r.hello) : null, running: once<RunningView[]>(r.running) });
+    }
+    return out;
   }
 
   /** Devices whose tags include every given key=value. */
-  selectByTags(tags: Record<string, string>): DeviceView[] {
+  async selectByTags(tags: Record<string, string>): Promise<DeviceView[]> {
     const wanted = Object.entries(tags);
-    return this.list().filter((d) => wanted.every(([k, v]) => d.tags[k] === v));
+    return (await this.list()).filter((d) => wanted.every(([k, v]) => d.tags[k] === v));
   }
 
   /** Replace a device's tags (a running rollout whose selector now matches picks it up). */
-  setTags(id: string, tags: Record<string, string>): void {
+  async setTags(id: string, tags: Record<string, string>): Promise<void> {
     validateTags(tags);
-    this.require(id);
-    this.stmts.setTags.run(JSON.stringify(tags), id);
+    await this.require(id);
+    await this.sql.run(SQL.setTags, [JSON.stringify(tags), id]);
   }
 
-  recordHello(id: string, hello: Hello): void {
+  async recordHello(id: string, hello: Hello): Promise<void> {
     const view = { ...hello, running: hello.running ? runningView(hello.running) : undefined };
-    this.stmts.hello.run(JSON.stringify(view), nowSeconds(), id);
+    await this.sql.run(SQL.hello, [JSON.stringify(view), nowSeconds(), id]);
   }
 
-  recordOnline(id: string, online: boolean): void {
-    this.stmts.online.run(online ? 1 : 0, nowSeconds(), id);
+  async recordOnline(id: string, online: boolean): Promise<void> {
+    await this.sql.run(SQL.online, [online ? 1 : 0, nowSeconds(), id]);
   }
 
-  recordReport(id: string, r: Report): void {
+  async recordReport(id: string, r: Report): Promise<void> {
     if (isInFlight(r.state)) {
       // Latest wins; re-insert so the map's order is the age of the latest report.
       this.pendingProgress.delete(id);
       this.pendingProgress.set(id, { r, now: nowSeconds() });
-      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING) this.flushProgress();
+      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING && !this.flushing) void this.flushProgress().catch(() => {});
       return;
     }
     // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
     this.pendingProgress.delete(id);
-    this.writeReport(id, r, nowSeconds());
+    await this.writeReport(this.sql, id, r, nowSeconds());
   }
 
-  /** Write every pending progress report in one transaction; on a disk error keep them for the next try. */
-  flushProgress(): void {
+  /** Write every pending in-flight report in one transaction; on a store error keep them for the next try (and reject). */
+  async flushProgress(): Promise<void> {
+    while (this.flushing) await this.flushing;
     if (this.pendingProgress.size === 0) return;
     const batch = this.pendingProgress;
     this.pendingProgress = new Map();
+    const write = this.sql.tx(async (q) => {
+      for (const [id, p] of batch) await this.writeReport(q, id, p.r, p.now);
+    });
+    this.flushing = write.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => (this.flushing = null));
     try {
-      this.db.transaction(() => {
-        for (const [id, p] of batch) this.writeReport(id, p.r, p.now);
-      })();
+      await write;
     } catch (err) {
       // Reports that arrived meanwhile are newer: they win over the batch that failed.
       for (const [id, p] of batch) if (!this.pendingProgress.has(id)) this.pendingProgress.set(id, p);
@@ -372,53 +367,53 @@ export class DeviceRepo {
   }
 
   /** Stop the flush timer and write what is pending (server shutdown). */
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.progressTimer);
-    try {
-      this.flushProgress();
-    } catch {
-      // A disk that refuses at shutdown: the in-flight steps are lost, final states are on disk already.
-    }
+    // A store that refuses at shutdown: the in-flight steps are lost, final states are stored already.
+    await this.flushProgress().catch(() => {});
   }
 
-  private writeReport(id: string, r: Report, now: number): void {
+  private async writeReport(q: SqlRunner, id: string, r: Report, now: number): Promise<void> {
     const failing = r.state === 'failed' || r.state === 'rolled_back';
     const lastError = failing ? `${r.reason ?? 'UNKNOWN'}${r.detail ? `: ${r.detail}` : ''}` : null;
-    this.db.transaction(() => {
-      this.stmts.report.run(
-        r.state,
-        r.reason ?? null,
-        r.detail ?? null,
-        r.sequence,
-        r.targetSequence ?? null,
-        JSON.stringify(runningView(r.running)),
-        r.progress?.bytes ?? null,
-        r.progress?.total ?? null,
-        r.time,
-        now,
-        lastError,
-        lastError,
-        id,
-      );
-      if (r.state === 'committed') {
-        for (const c of r.running) this.stmts.commit.run(id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now);
-      }
-    })();
+    const update = [
+      r.state,
+      r.reason ?? null,
+      r.detail ?? null,
+      r.sequence,
+      r.targetSequence ?? null,
+      JSON.stringify(runningView(r.running)),
+      r.progress?.bytes ?? null,
+      r.progress?.total ?? null,
+      r.time,
+      now,
+      lastError,
+      id,
+    ];
+    if (r.state !== 'committed') {
+      await q.run(SQL.report, update);
+      return;
+    }
+    await inTx(this.sql, q, async (t) => {
+      await t.run(SQL.report, update);
+      for (const c of r.running) await t.run(SQL.commit, [id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now]);
+    });
   }
 
-  /** Batched (store/telemetry.ts): the latest value per name reaches SQLite within a second. */
+  /** Batched (store/telemetry.ts): the latest value per name reaches the store within a second. */
   recordTelemetry(id: string, name: string, value: number, at: number): void {
     this.telemetryBatch.record(id, name, value, at);
   }
 
-  telemetry(id: string): Array<{ name: string; value: number; at: number }> {
-    const byName = new Map((this.stmts.telemetryOf.all(id) as Array<{ name: string; value: number; at: number }>).map((t) => [t.name, t]));
+  async telemetry(id: string): Promise<Array<{ name: string; value: number; at: number }>> {
+    const stored = await this.sql.all<{ name: string; value: number; at: number }>(SQL.telemetryOf, [id]);
+    const byName = new Map(stored.map((t) => [t.name, t]));
     for (const p of this.telemetryBatch.pendingFor(id)) byName.set(p.name, { name: p.name, value: p.value, at: p.at });
     return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Committed releases of a device, newest first. */
-  commits(id: string): Array<{ sequence: number; component: string; version: string; manifestDigest: string; at: number }> {
-    return this.stmts.commitsOf.all(id) as Array<{ sequence: number; component: string; version: string; manifestDigest: string; at: number }>;
+  commits(id: string): Promise<Array<{ sequence: number; component: string; version: string; manifestDigest: string; at: number }>> {
+    return this.sql.all(SQL.commitsOf, [id]);
   }
 }

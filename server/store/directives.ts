@@ -1,6 +1,7 @@
 // Signed directives per device. The sequence is allocated inside the same transaction that
 // stores the directive, so two deploys can never hand a device the same sequence.
-import type { Db } from './db.js';
+import { StoreCache } from './cache.js';
+import type { Sql, SqlRunner } from './sql.js';
 
 export interface DirectiveRecord {
   deviceId: string;
@@ -12,68 +13,79 @@ export interface DirectiveRecord {
   images: Array<{ component: string; version: string; manifestDigest: string; sha256: string }>;
 }
 
-export class DirectiveRepo {
-  private readonly stmts;
-  /** device → image digests it may fetch; filled lazily, extended on every new directive. */
-  private readonly allowed = new Map<string, Set<string>>();
+const SQL = {
+  // Above both what we issued and what the device says it has seen: after a restore from an
+  // old backup the device may be ahead of our records, and it refuses any sequence it has passed.
+  maxSeq: `SELECT MAX(s) AS s FROM (
+             SELECT MAX(sequence) AS s FROM directives WHERE device_id = ?
+             UNION ALL SELECT sequence AS s FROM devices WHERE id = ?
+             UNION ALL SELECT target_sequence AS s FROM devices WHERE id = ?) AS seqs`,
+  insert: 'INSERT INTO directives (device_id, sequence, issued_at, expires, deployment, bundle) VALUES (?, ?, ?, ?, ?, ?)',
+  owed: 'UPDATE devices SET owed_sequence = ? WHERE id = ?',
+  insertImage: 'INSERT INTO directive_images (device_id, sequence, component, version, manifest_digest, sha256) VALUES (?, ?, ?, ?, ?, ?)',
+  latest: `SELECT d.device_id AS "deviceId", d.bundle AS bundle FROM directives d
+           JOIN (SELECT device_id, MAX(sequence) AS s FROM directives GROUP BY device_id) m ON d.device_id = m.device_id AND d.sequence = m.s`,
+  latestBundleOf: 'SELECT sequence, bundle FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT 1',
+  // Served by the partial index devices_owed (owed_sequence > sequence).
+  undelivered: `SELECT id FROM devices WHERE owed_sequence > sequence
+                  AND online = 1 AND (target_sequence IS NULL OR target_sequence < owed_sequence)
+                  AND NOT (state = 'failed' AND target_sequence IS NULL) LIMIT ?`,
+  latestOf: 'SELECT sequence, deployment FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT 1',
+  imagesOf: 'SELECT DISTINCT sha256 FROM directive_images WHERE device_id = ?',
+  names: 'SELECT sequence FROM directive_images WHERE device_id = ? AND sha256 = ? LIMIT 1',
+} as const;
 
-  constructor(private readonly db: Db) {
-    this.stmts = {
-      // Above both what we issued and what the device says it has seen: after a restore from an
-      // old backup the device may be ahead of our records, and it refuses any sequence it has passed.
-      maxSeq: db.prepare(
-        `SELECT MAX(s) AS s FROM (
-           SELECT MAX(sequence) AS s FROM directives WHERE device_id = @id
-           UNION ALL SELECT sequence FROM devices WHERE id = @id
-           UNION ALL SELECT target_sequence FROM devices WHERE id = @id)`,
-      ),
-      insert: db.prepare('INSERT INTO directives (device_id, sequence, issued_at, expires, deployment, bundle) VALUES (?, ?, ?, ?, ?, ?)'),
-      owed: db.prepare('UPDATE devices SET owed_sequence = ? WHERE id = ?'),
-      insertImage: db.prepare('INSERT INTO directive_images (device_id, sequence, component, version, manifest_digest, sha256) VALUES (?, ?, ?, ?, ?, ?)'),
-      latest: db.prepare(
-        'SELECT d.device_id AS deviceId, d.bundle AS bundle FROM directives d JOIN (SELECT device_id, MAX(sequence) AS s FROM directives GROUP BY device_id) m ON d.device_id = m.device_id AND d.sequence = m.s',
-      ),
-      latestBundleOf: db.prepare('SELECT sequence, bundle FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT 1'),
-      undelivered: db.prepare(
-        `SELECT id FROM devices INDEXED BY devices_owed WHERE owed_sequence > sequence
-           AND online = 1 AND (target_sequence IS NULL OR target_sequence < owed_sequence)
-           AND NOT (state = 'failed' AND target_sequence IS NULL) LIMIT ?`,
-      ),
-      latestOf: db.prepare('SELECT sequence, deployment FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT 1'),
-      imagesOf: db.prepare('SELECT DISTINCT sha256 FROM directive_images WHERE device_id = ?'),
-    };
+export class DirectiveRepo {
+  /**
+   * Device → image digests it may fetch (asked on every chunk request): filled on a miss,
+   * extended by `issue`, dropped by `allowed.invalidate(deviceId?)`. An issue whose transaction
+   * is later rolled back leaves its images allowed until then: images of a directive the device
+   * never got, which it has no reason to ask for.
+   */
+  readonly allowed: StoreCache<string, Set<string>>;
+
+  constructor(private readonly sql: Sql) {
+    this.allowed = new StoreCache(async (deviceId) => new Set((await this.sql.all<{ sha256: string }>(SQL.imagesOf, [deviceId])).map((r) => r.sha256)));
   }
 
   /**
-   * Allocate the next sequence for each device and store what `sign` produces for it,
-   * all in one transaction.
+   * Allocate the next sequence for each device and store what `sign` produces for it, in one
+   * transaction (the caller's, when `q` is one: callers that store more with it open it).
    */
-  issue(deviceIds: string[], sign: (deviceId: string, sequence: number) => Omit<DirectiveRecord, 'deviceId' | 'sequence'>): DirectiveRecord[] {
-    const records = this.db.transaction(() =>
-      deviceIds.map((deviceId) => {
-        const row = this.stmts.maxSeq.get({ id: deviceId }) as { s: number | null };
-        const sequence = (row.s ?? 0) + 1;
-        const rec: DirectiveRecord = { deviceId, sequence, ...sign(deviceId, sequence) };
-        this.stmts.insert.run(deviceId, sequence, rec.issuedAt, rec.expires, rec.deployment, Buffer.from(rec.bundle));
-        this.stmts.owed.run(sequence, deviceId);
-        for (const img of rec.images) {
-          this.stmts.insertImage.run(deviceId, sequence, img.component, img.version, img.manifestDigest, img.sha256);
-        }
-        return rec;
-      }),
-    )();
-    for (const rec of records) for (const img of rec.images) this.allowedFor(rec.deviceId).add(img.sha256);
+  async issue(
+    deviceIds: string[],
+    sign: (deviceId: string, sequence: number) => Omit<DirectiveRecord, 'deviceId' | 'sequence'>,
+    q: SqlRunner = this.sql,
+  ): Promise<DirectiveRecord[]> {
+    const records = await (q === this.sql ? this.sql.tx((t) => this.issueIn(t, deviceIds, sign)) : this.issueIn(q, deviceIds, sign));
+    for (const rec of records) {
+      for (const img of rec.images) this.allowed.update(rec.deviceId, (set) => set.add(img.sha256));
+    }
+    return records;
+  }
+
+  private async issueIn(q: SqlRunner, deviceIds: string[], sign: (deviceId: string, sequence: number) => Omit<DirectiveRecord, 'deviceId' | 'sequence'>): Promise<DirectiveRecord[]> {
+    const records: DirectiveRecord[] = [];
+    for (const deviceId of deviceIds) {
+      const row = await q.get<{ s: number | null }>(SQL.maxSeq, [deviceId, deviceId, deviceId]);
+      const sequence = (row?.s ?? 0) + 1;
+      const rec: DirectiveRecord = { deviceId, sequence, ...sign(deviceId, sequence) };
+      await q.run(SQL.insert, [deviceId, sequence, rec.issuedAt, rec.expires, rec.deployment, rec.bundle]);
+      await q.run(SQL.owed, [sequence, deviceId]);
+      for (const img of rec.images) await q.run(SQL.insertImage, [deviceId, sequence, img.component, img.version, img.manifestDigest, img.sha256]);
+      records.push(rec);
+    }
     return records;
   }
 
   /** The newest bundle of every device, to republish as retained messages after a restart. */
-  latestBundles(): Array<{ deviceId: string; bundle: Uint8Array }> {
-    return (this.stmts.latest.all() as Array<{ deviceId: string; bundle: Buffer }>).map((r) => ({ deviceId: r.deviceId, bundle: new Uint8Array(r.bundle) }));
+  async latestBundles(): Promise<Array<{ deviceId: string; bundle: Uint8Array }>> {
+    return (await this.sql.all<{ deviceId: string; bundle: Uint8Array }>(SQL.latest)).map((r) => ({ deviceId: r.deviceId, bundle: new Uint8Array(r.bundle) }));
   }
 
   /** The newest bundle of one device: what it is owed. */
-  latestBundleOf(deviceId: string): { sequence: number; bundle: Uint8Array } | undefined {
-    const row = this.stmts.latestBundleOf.get(deviceId) as { sequence: number; bundle: Buffer } | undefined;
+  async latestBundleOf(deviceId: string): Promise<{ sequence: number; bundle: Uint8Array } | undefined> {
+    const row = await this.sql.get<{ sequence: number; bundle: Uint8Array }>(SQL.latestBundleOf, [deviceId]);
     return row ? { sequence: row.sequence, bundle: new Uint8Array(row.bundle) } : undefined;
   }
 
@@ -83,25 +95,24 @@ export class DirectiveRepo {
    * whose last report is a refusal (checks 1-4 fail without naming a sequence) is left to the
    * check on its next hello, so a refused directive is not re-sent every period.
    */
-  undelivered(limit: number): string[] {
-    return (this.stmts.undelivered.all(limit) as Array<{ id: string }>).map((r) => r.id);
+  async undelivered(limit: number): Promise<string[]> {
+    return (await this.sql.all<{ id: string }>(SQL.undelivered, [limit])).map((r) => r.id);
   }
 
-  latestOf(deviceId: string): { sequence: number; deployment: string } | undefined {
-    return this.stmts.latestOf.get(deviceId) as { sequence: number; deployment: string } | undefined;
+  latestOf(deviceId: string): Promise<{ sequence: number; deployment: string } | undefined> {
+    return this.sql.get(SQL.latestOf, [deviceId]);
   }
 
-  /** May this device fetch this image? Only images some directive of its own named. */
-  mayFetch(deviceId: string, sha256Hex: string): boolean {
-    return this.allowedFor(deviceId).has(sha256Hex);
-  }
-
-  private allowedFor(deviceId: string): Set<string> {
-    let set = this.allowed.get(deviceId);
-    if (!set) {
-      set = new Set((this.stmts.imagesOf.all(deviceId) as Array<{ sha256: string }>).map((r) => r.sha256));
-      this.allowed.set(deviceId, set);
-    }
-    return set;
+  /**
+   * May this device fetch this image? Only images some directive of its own named. A "no" from
+   * the cache is asked again of the store (a directive another transaction or instance stored
+   * since the cache was filled), so the cache can only make the answer faster, never wrong.
+   */
+  async mayFetch(deviceId: string, sha256Hex: string): Promise<boolean> {
+    const set = this.allowed.peek(deviceId) ?? (await this.allowed.get(deviceId));
+    if (set?.has(sha256Hex)) return true;
+    if (!(await this.sql.get(SQL.names, [deviceId, sha256Hex]))) return false;
+    this.allowed.update(deviceId, (s) => s.add(sha256Hex));
+    return true;
   }
 }

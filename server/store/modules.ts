@@ -1,7 +1,9 @@
 // Module registry metadata: one row per name@version; the image and manifest bytes are blobs.
 import { WfError } from '../../protocol/errors.js';
 import type { ModuleView } from '../../protocol/views.js';
-import { nowSeconds, type Db } from './db.js';
+import { StoreCache } from './cache.js';
+import { nowSeconds } from './db.js';
+import type { Sql, SqlRunner } from './sql.js';
 
 export type { ModuleView } from '../../protocol/views.js';
 
@@ -10,7 +12,7 @@ interface ModuleRow {
   version: string;
   sha256: string;
   size: number;
-  manifest: Buffer;
+  manifest: Uint8Array;
   manifest_digest: string;
   capabilities: string;
   max_pages: number;
@@ -28,56 +30,68 @@ const toView = (r: ModuleRow): ModuleView => ({
   createdAt: r.created_at,
 });
 
-export class ModuleRepo {
-  private readonly stmts;
-  /** A published release never changes: lookups by manifest digest (one per device when planning) are cached. */
-  private readonly byDigest = new Map<string, ModuleView>();
+const SQL = {
+  insert:
+    'INSERT INTO modules (name, version, sha256, size, manifest, manifest_digest, capabilities, max_pages, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  get: 'SELECT * FROM modules WHERE name = ? AND version = ?',
+  byDigest: 'SELECT * FROM modules WHERE manifest_digest = ?',
+  all: 'SELECT * FROM modules ORDER BY name, created_at',
+} as const;
 
-  constructor(db: Db) {
-    this.stmts = {
-      insert: db.prepare(
-        'INSERT INTO modules (name, version, sha256, size, manifest, manifest_digest, capabilities, max_pages, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      get: db.prepare('SELECT * FROM modules WHERE name = ? AND version = ?'),
-      byDigest: db.prepare('SELECT * FROM modules WHERE manifest_digest = ?'),
-      all: db.prepare('SELECT * FROM modules ORDER BY name, created_at'),
-    };
+export class ModuleRepo {
+  /**
+   * A published release never changes: lookups by manifest digest (one per device when planning)
+   * and the signed manifests (one per directive) are cached; `invalidate(key?)` drops them.
+   */
+  readonly byDigest: StoreCache<string, ModuleView>;
+  private readonly manifests: StoreCache<string, Uint8Array>;
+
+  constructor(private readonly sql: Sql) {
+    this.byDigest = new StoreCache(async (hex, q = this.sql) => {
+      const row = await q.get<ModuleRow>(SQL.byDigest, [hex]);
+      return row ? toView(row) : undefined; // not cached: it may be published later
+    });
+    this.manifests = new StoreCache(async (key, q = this.sql) => {
+      const [name, version] = key.split('\u0000');
+      const row = await q.get<ModuleRow>(SQL.get, [name, version]);
+      return row ? new Uint8Array(row.manifest) : undefined;
+    }, 10_000);
   }
 
-  insert(m: Omit<ModuleView, 'createdAt'>, manifest: Uint8Array): ModuleView {
+  /** Drop what is cached of one release (by manifest digest), or of all. */
+  invalidate(manifestDigest?: string): void {
+    this.byDigest.invalidate(manifestDigest);
+    this.manifests.invalidate();
+  }
+
+  async insert(m: Omit<ModuleView, 'createdAt'>, manifest: Uint8Array, q: SqlRunner = this.sql): Promise<ModuleView> {
     const createdAt = nowSeconds();
-    this.stmts.insert.run(m.name, m.version, m.sha256, m.size, Buffer.from(manifest), m.manifestDigest, JSON.stringify(m.capabilities), m.maxPages, createdAt);
+    await q.run(SQL.insert, [m.name, m.version, m.sha256, m.size, manifest, m.manifestDigest, JSON.stringify(m.capabilities), m.maxPages, createdAt]);
     return { ...m, createdAt };
   }
 
-  get(name: string, version: string): ModuleView | undefined {
-    const row = this.stmts.get.get(name, version) as ModuleRow | undefined;
+  async get(name: string, version: string, q: SqlRunner = this.sql): Promise<ModuleView | undefined> {
+    const row = await q.get<ModuleRow>(SQL.get, [name, version]);
     return row ? toView(row) : undefined;
   }
 
-  require(name: string, version: string): ModuleView {
-    const m = this.get(name, version);
+  async require(name: string, version: string, q: SqlRunner = this.sql): Promise<ModuleView> {
+    const m = await this.get(name, version, q);
     if (!m) throw new WfError('MODULE_NOT_FOUND', `${name}@${version}`);
     return m;
   }
 
-  manifestBytes(name: string, version: string): Uint8Array {
-    const row = this.stmts.get.get(name, version) as ModuleRow | undefined;
-    if (!row) throw new WfError('MODULE_NOT_FOUND', `${name}@${version}`);
-    return new Uint8Array(row.manifest);
+  async manifestBytes(name: string, version: string, q?: SqlRunner): Promise<Uint8Array> {
+    const bytes = await this.manifests.get(`${name}\u0000${version}`, q);
+    if (!bytes) throw new WfError('MODULE_NOT_FOUND', `${name}@${version}`);
+    return bytes;
   }
 
-  byManifestDigest(hex: string): ModuleView | undefined {
-    const hit = this.byDigest.get(hex);
-    if (hit) return hit;
-    const row = this.stmts.byDigest.get(hex) as ModuleRow | undefined;
-    if (!row) return undefined; // not cached: it may be published later
-    const view = toView(row);
-    this.byDigest.set(hex, view);
-    return view;
+  byManifestDigest(hex: string, q?: SqlRunner): Promise<ModuleView | undefined> {
+    return this.byDigest.get(hex, q);
   }
 
-  list(): ModuleView[] {
-    return (this.stmts.all.all() as ModuleRow[]).map(toView);
+  async list(): Promise<ModuleView[]> {
+    return (await this.sql.all<ModuleRow>(SQL.all)).map(toView);
   }
 }

@@ -2,7 +2,7 @@
 // by an index over what changed (member state, deadline, assignment time), never a fleet scan.
 import { WfError } from '../../protocol/errors.js';
 import type { MemberState, Policy, RolloutState, Selector } from '../rollouts/model.js';
-import type { Db } from './db.js';
+import type { Sql, SqlRunner } from './sql.js';
 
 export interface RolloutRow {
   id: string;
@@ -120,161 +120,177 @@ const memberOf = (r: RawMember): MemberRow => ({
 
 export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'> & { wave?: number | null };
 
+const SQL = {
+  insert: `INSERT INTO rollouts (id, created_ms, kind, module, version, manifest_digest, selector, policy, state, reason, wave,
+             wave_started_ms, expires, updated_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+  get: 'SELECT * FROM rollouts WHERE id = ?',
+  list: 'SELECT * FROM rollouts ORDER BY created_ms DESC, id LIMIT ?',
+  live: `SELECT * FROM rollouts WHERE state IN ('draft', 'running', 'paused')`,
+  update: `UPDATE rollouts SET state = ?, reason = ?, wave = ?, wave_started_ms = ?, wave_settled_ms = ?, awaiting_approval = ?,
+             rate_tat_ms = ?, updated_ms = ?
+           WHERE id = ?`,
+  insertAuth: 'INSERT INTO rollout_authorizations (rollout_id, manifest_digest, component, expires, bytes) VALUES (?, ?, ?, ?, ?)',
+  auth: 'SELECT bytes, expires FROM rollout_authorizations WHERE rollout_id = ? AND manifest_digest = ?',
+  authDigests: 'SELECT manifest_digest AS d FROM rollout_authorizations WHERE rollout_id = ?',
+  // A device already active in another rollout hits the partial unique index: nothing is
+  // inserted (no error, which would end a PostgreSQL transaction), and addMember says why.
+  insertMember: `INSERT INTO rollout_devices (rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  member: 'SELECT * FROM rollout_devices WHERE rollout_id = ? AND device_id = ?',
+  activeOf: 'SELECT * FROM rollout_devices WHERE device_id = ? AND active = 1',
+  membersOf: 'SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id',
+  // Served by rollout_devices_state (rollout_id, state, joined_ms).
+  pending: `SELECT * FROM rollout_devices WHERE rollout_id = ? AND state = 'pending' AND reason IS NULL ORDER BY joined_ms, device_id LIMIT ?`,
+  inState: 'SELECT * FROM rollout_devices WHERE rollout_id = ? AND state = ?',
+  counts: 'SELECT state, COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state',
+  waveCounts: 'SELECT state, COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave = ? GROUP BY state',
+  startedUpTo: 'SELECT COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave IS NOT NULL',
+  // Served by the partial index rollout_devices_deadline.
+  due: 'SELECT * FROM rollout_devices WHERE deadline_ms IS NOT NULL AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?',
+  nextDeadline: 'SELECT MIN(deadline_ms) AS t FROM rollout_devices WHERE deadline_ms IS NOT NULL',
+  updateMember: `UPDATE rollout_devices SET active = ?, state = ?, reason = ?, detail = ?, wave = ?, attempt = ?,
+                   sequence = ?, assigned_ms = ?, deadline_ms = ?, updated_ms = ?
+                 WHERE rollout_id = ? AND device_id = ?`,
+  release: `UPDATE rollout_devices SET active = 0, deadline_ms = NULL WHERE rollout_id = ? AND state <> 'reverting'`,
+  assignedTimes: 'SELECT device_id AS device, wave, assigned_ms AS at FROM rollout_devices WHERE rollout_id = ? AND assigned_ms IS NOT NULL ORDER BY assigned_ms',
+} as const;
+
+/** Every method takes the runner last: the Sql itself, or the transaction it is one step of. */
 export class RolloutRepo {
-  private readonly s;
+  constructor(readonly sql: Sql) {}
 
-  constructor(readonly db: Db) {
-    this.s = {
-      insert: db.prepare(
-        `INSERT INTO rollouts (id, created_ms, kind, module, version, manifest_digest, selector, policy, state, reason, wave,
-           wave_started_ms, expires, updated_ms)
-         VALUES (@id, @createdMs, @kind, @module, @version, @manifestDigest, @selector, @policy, @state, @reason, 0, @waveStartedMs, @expires, @createdMs)`,
-      ),
-      get: db.prepare('SELECT * FROM rollouts WHERE id = ?'),
-      list: db.prepare('SELECT * FROM rollouts ORDER BY created_ms DESC, id LIMIT ?'),
-      live: db.prepare(`SELECT * FROM rollouts WHERE state IN ('draft', 'running', 'paused')`),
-      update: db.prepare(
-        `UPDATE rollouts SET state = @state, reason = @reason, wave = @wave, wave_started_ms = @waveStartedMs,
-           wave_settled_ms = @waveSettledMs, awaiting_approval = @awaitingApproval, rate_tat_ms = @rateTatMs, updated_ms = @updatedMs
-         WHERE id = @id`,
-      ),
-      insertAuth: db.prepare('INSERT INTO rollout_authorizations (rollout_id, manifest_digest, component, expires, bytes) VALUES (?, ?, ?, ?, ?)'),
-      auth: db.prepare('SELECT bytes, expires FROM rollout_authorizations WHERE rollout_id = ? AND manifest_digest = ?'),
-      authDigests: db.prepare('SELECT manifest_digest AS d FROM rollout_authorizations WHERE rollout_id = ?'),
-      insertMember: db.prepare(
-        `INSERT INTO rollout_devices (rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms)
-         VALUES (@rolloutId, @deviceId, @active, @state, @reason, @detail, @wave, @fromVersion, @fromDigest, @now, @now)`,
-      ),
-      member: db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? AND device_id = ?'),
-      activeOf: db.prepare('SELECT * FROM rollout_devices WHERE device_id = ? AND active = 1'),
-      membersOf: db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id'),
-      pending: db.prepare(
-        `SELECT * FROM rollout_devices INDEXED BY rollout_devices_state WHERE rollout_id = ? AND state = 'pending' AND reason IS NULL ORDER BY joined_ms, device_id LIMIT ?`,
-      ),
-      inState: db.prepare(`SELECT * FROM rollout_devices INDEXED BY rollout_devices_state WHERE rollout_id = ? AND state = ?`),
-      counts: db.prepare('SELECT state, COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? GROUP BY state'),
-      waveCounts: db.prepare('SELECT state, COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave = ? GROUP BY state'),
-      startedUpTo: db.prepare('SELECT COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? AND wave IS NOT NULL'),
-      due: db.prepare(
-        `SELECT * FROM rollout_devices INDEXED BY rollout_devices_deadline WHERE deadline_ms IS NOT NULL AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?`,
-      ),
-      nextDeadline: db.prepare('SELECT MIN(deadline_ms) AS t FROM rollout_devices WHERE deadline_ms IS NOT NULL'),
-      updateMember: db.prepare(
-        `UPDATE rollout_devices SET active = @active, state = @state, reason = @reason, detail = @detail, wave = @wave, attempt = @attempt,
-           sequence = @sequence, assigned_ms = @assignedMs, deadline_ms = @deadlineMs, updated_ms = @updatedMs
-         WHERE rollout_id = @rolloutId AND device_id = @deviceId`,
-      ),
-      release: db.prepare(`UPDATE rollout_devices SET active = 0, deadline_ms = NULL WHERE rollout_id = ? AND state != 'reverting'`),
-      assignedTimes: db.prepare('SELECT device_id AS device, wave, assigned_ms AS at FROM rollout_devices WHERE rollout_id = ? AND assigned_ms IS NOT NULL ORDER BY assigned_ms'),
-    };
+  async insert(
+    r: Omit<RolloutRow, 'reason' | 'wave' | 'waveSettledMs' | 'awaitingApproval' | 'rateTatMs' | 'updatedMs'> & { reason: string | null },
+    q: SqlRunner = this.sql,
+  ): Promise<void> {
+    await q.run(SQL.insert, [
+      r.id,
+      r.createdMs,
+      r.kind,
+      r.module,
+      r.version,
+      r.manifestDigest,
+      JSON.stringify(r.selector),
+      JSON.stringify(r.policy),
+      r.state,
+      r.reason,
+      r.waveStartedMs,
+      r.expires,
+      r.createdMs,
+    ]);
   }
 
-  insert(r: Omit<RolloutRow, 'reason' | 'wave' | 'waveSettledMs' | 'awaitingApproval' | 'rateTatMs' | 'updatedMs'> & { reason: string | null }): void {
-    this.s.insert.run({ ...r, selector: JSON.stringify(r.selector), policy: JSON.stringify(r.policy) });
-  }
-
-  get(id: string): RolloutRow | undefined {
-    const row = this.s.get.get(id) as RawRollout | undefined;
+  async get(id: string, q: SqlRunner = this.sql): Promise<RolloutRow | undefined> {
+    const row = await q.get<RawRollout>(SQL.get, [id]);
     return row ? rolloutOf(row) : undefined;
   }
 
-  require(id: string): RolloutRow {
-    const r = this.get(id);
+  async require(id: string, q: SqlRunner = this.sql): Promise<RolloutRow> {
+    const r = await this.get(id, q);
     if (!r) throw new WfError('ROLLOUT_NOT_FOUND', id);
     return r;
   }
 
-  list(limit = 100): RolloutRow[] {
-    return (this.s.list.all(limit) as RawRollout[]).map(rolloutOf);
+  async list(limit = 100): Promise<RolloutRow[]> {
+    return (await this.sql.all<RawRollout>(SQL.list, [limit])).map(rolloutOf);
   }
 
   /** Rollouts the engine still drives (a handful; never the fleet). */
-  live(): RolloutRow[] {
-    return (this.s.live.all() as RawRollout[]).map(rolloutOf);
+  async live(q: SqlRunner = this.sql): Promise<RolloutRow[]> {
+    return (await q.all<RawRollout>(SQL.live)).map(rolloutOf);
   }
 
-  update(r: RolloutRow): void {
-    this.s.update.run({ ...r, awaitingApproval: r.awaitingApproval ? 1 : 0 });
+  async update(r: RolloutRow, q: SqlRunner = this.sql): Promise<void> {
+    await q.run(SQL.update, [r.state, r.reason, r.wave, r.waveStartedMs, r.waveSettledMs, r.awaitingApproval ? 1 : 0, r.rateTatMs, r.updatedMs, r.id]);
   }
 
-  addAuthorization(rolloutId: string, manifestDigest: string, component: string, expires: number, bytes: Uint8Array): void {
-    this.s.insertAuth.run(rolloutId, manifestDigest, component, expires, Buffer.from(bytes));
+  async addAuthorization(rolloutId: string, manifestDigest: string, component: string, expires: number, bytes: Uint8Array, q: SqlRunner = this.sql): Promise<void> {
+    await q.run(SQL.insertAuth, [rolloutId, manifestDigest, component, expires, bytes]);
   }
 
-  authorization(rolloutId: string, manifestDigest: string): { bytes: Uint8Array; expires: number } | undefined {
-    const row = this.s.auth.get(rolloutId, manifestDigest) as { bytes: Buffer; expires: number } | undefined;
+  async authorization(rolloutId: string, manifestDigest: string, q: SqlRunner = this.sql): Promise<{ bytes: Uint8Array; expires: number } | undefined> {
+    const row = await q.get<{ bytes: Uint8Array; expires: number }>(SQL.auth, [rolloutId, manifestDigest]);
     return row ? { bytes: new Uint8Array(row.bytes), expires: row.expires } : undefined;
   }
 
-  authorizedDigests(rolloutId: string): string[] {
-    return (this.s.authDigests.all(rolloutId) as Array<{ d: string }>).map((r) => r.d);
+  async authorizedDigests(rolloutId: string, q: SqlRunner = this.sql): Promise<string[]> {
+    return (await q.all<{ d: string }>(SQL.authDigests, [rolloutId])).map((r) => r.d);
   }
 
   /** Add a member; a device already active elsewhere hits the unique index: ROLLOUT_CONFLICT naming that rollout. */
-  addMember(rolloutId: string, m: NewMember, nowMs: number, active = true): void {
-    try {
-      this.s.insertMember.run({ rolloutId, wave: null, ...m, active: active ? 1 : 0, now: nowMs });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        const other = this.activeOf(m.deviceId);
-        throw new WfError('ROLLOUT_CONFLICT', `device ${m.deviceId} is in rollout ${other?.rolloutId ?? '?'}`, { rollout: other?.rolloutId, device: m.deviceId });
-      }
-      throw err;
-    }
+  async addMember(rolloutId: string, m: NewMember, nowMs: number, active = true, q: SqlRunner = this.sql): Promise<void> {
+    const { changes } = await q.run(SQL.insertMember, [
+      rolloutId,
+      m.deviceId,
+      active ? 1 : 0,
+      m.state,
+      m.reason,
+      m.detail,
+      m.wave ?? null,
+      m.fromVersion,
+      m.fromDigest,
+      nowMs,
+      nowMs,
+    ]);
+    if (changes === 1) return;
+    if (await this.member(rolloutId, m.deviceId, q)) throw new WfError('INTERNAL', `device ${m.deviceId} is already a member of rollout ${rolloutId}`);
+    const other = await this.activeOf(m.deviceId, q);
+    throw new WfError('ROLLOUT_CONFLICT', `device ${m.deviceId} is in rollout ${other?.rolloutId ?? '?'}`, { rollout: other?.rolloutId, device: m.deviceId });
   }
 
-  member(rolloutId: string, deviceId: string): MemberRow | undefined {
-    const row = this.s.member.get(rolloutId, deviceId) as RawMember | undefined;
+  async member(rolloutId: string, deviceId: string, q: SqlRunner = this.sql): Promise<MemberRow | undefined> {
+    const row = await q.get<RawMember>(SQL.member, [rolloutId, deviceId]);
     return row ? memberOf(row) : undefined;
   }
 
-  activeOf(deviceId: string): MemberRow | undefined {
-    const row = this.s.activeOf.get(deviceId) as RawMember | undefined;
+  async activeOf(deviceId: string, q: SqlRunner = this.sql): Promise<MemberRow | undefined> {
+    const row = await q.get<RawMember>(SQL.activeOf, [deviceId]);
     return row ? memberOf(row) : undefined;
   }
 
-  members(rolloutId: string): MemberRow[] {
-    return (this.s.membersOf.all(rolloutId) as RawMember[]).map(memberOf);
+  async members(rolloutId: string, q: SqlRunner = this.sql): Promise<MemberRow[]> {
+    return (await q.all<RawMember>(SQL.membersOf, [rolloutId])).map(memberOf);
   }
 
-  pending(rolloutId: string, limit: number): MemberRow[] {
-    return (this.s.pending.all(rolloutId, limit) as RawMember[]).map(memberOf);
+  async pending(rolloutId: string, limit: number, q: SqlRunner = this.sql): Promise<MemberRow[]> {
+    return (await q.all<RawMember>(SQL.pending, [rolloutId, limit])).map(memberOf);
   }
 
-  inState(rolloutId: string, state: MemberState): MemberRow[] {
-    return (this.s.inState.all(rolloutId, state) as RawMember[]).map(memberOf);
+  async inState(rolloutId: string, state: MemberState, q: SqlRunner = this.sql): Promise<MemberRow[]> {
+    return (await q.all<RawMember>(SQL.inState, [rolloutId, state])).map(memberOf);
   }
 
-  counts(rolloutId: string, wave?: number): Partial<Record<MemberState, number>> {
-    const rows = (wave === undefined ? this.s.counts.all(rolloutId) : this.s.waveCounts.all(rolloutId, wave)) as Array<{ state: MemberState; n: number }>;
+  async counts(rolloutId: string, wave?: number, q: SqlRunner = this.sql): Promise<Partial<Record<MemberState, number>>> {
+    const rows = await (wave === undefined ? q.all<{ state: MemberState; n: number }>(SQL.counts, [rolloutId]) : q.all<{ state: MemberState; n: number }>(SQL.waveCounts, [rolloutId, wave]));
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   /** Members that have been given a wave (started), across waves. */
-  started(rolloutId: string): number {
-    return (this.s.startedUpTo.get(rolloutId) as { n: number }).n;
+  async started(rolloutId: string, q: SqlRunner = this.sql): Promise<number> {
+    return (await q.get<{ n: number }>(SQL.startedUpTo, [rolloutId]))!.n;
   }
 
   /** Members whose deadline has passed, oldest first. */
-  due(nowMs: number, limit: number): MemberRow[] {
-    return (this.s.due.all(nowMs, limit) as RawMember[]).map(memberOf);
+  async due(nowMs: number, limit: number, q: SqlRunner = this.sql): Promise<MemberRow[]> {
+    return (await q.all<RawMember>(SQL.due, [nowMs, limit])).map(memberOf);
   }
 
-  nextDeadline(): number | null {
-    return (this.s.nextDeadline.get() as { t: number | null }).t;
+  async nextDeadline(q: SqlRunner = this.sql): Promise<number | null> {
+    return (await q.get<{ t: number | null }>(SQL.nextDeadline))?.t ?? null;
   }
 
-  updateMember(m: MemberRow): void {
-    this.s.updateMember.run({ ...m, active: m.active ? 1 : 0 });
+  async updateMember(m: MemberRow, q: SqlRunner = this.sql): Promise<void> {
+    await q.run(SQL.updateMember, [m.active ? 1 : 0, m.state, m.reason, m.detail, m.wave, m.attempt, m.sequence, m.assignedMs, m.deadlineMs, m.updatedMs, m.rolloutId, m.deviceId]);
   }
 
   /** The rollout no longer drives its members (except those it is still rolling back). */
-  releaseMembers(rolloutId: string): void {
-    this.s.release.run(rolloutId);
+  async releaseMembers(rolloutId: string, q: SqlRunner = this.sql): Promise<void> {
+    await q.run(SQL.release, [rolloutId]);
   }
 
   /** When each member was started: the rate cap measured from the store. */
-  assignmentTimes(rolloutId: string): Array<{ device: string; wave: number; at: number }> {
-    return this.s.assignedTimes.all(rolloutId) as Array<{ device: string; wave: number; at: number }>;
+  assignmentTimes(rolloutId: string, q: SqlRunner = this.sql): Promise<Array<{ device: string; wave: number; at: number }>> {
+    return q.all(SQL.assignedTimes, [rolloutId]);
   }
 }

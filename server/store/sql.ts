@@ -27,3 +27,12 @@ export interface Sql extends SqlRunner {
   tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/**
+ * Run `fn` in the caller's transaction when it is in one (`q` is a transaction's runner), else
+ * in a new one (`q` is the Sql itself). Repository methods take `q: SqlRunner = this.sql` as
+ * their last parameter, so one method serves both: alone, or as one step of a larger transaction.
+ */
+export function inTx<T>(sql: Sql, q: SqlRunner, fn: (q: SqlRunner) => Promise<T>): Promise<T> {
+  return q === sql ? sql.tx(fn) : fn(q);
+}

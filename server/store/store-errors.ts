@@ -31,6 +31,15 @@ export function storeOp<T>(path: string, op: () => T): T {
   }
 }
 
+/** storeOp for an asynchronous operation. */
+export async function storeOpAsync<T>(path: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw storeErrorOf(err, path) ?? err;
+  }
+}
+
 /**
  * mkdir -p with the real cause: on a read-only file system a recursive mkdir reports ENOENT, so
  * the nearest existing ancestor is asked whether it is writable.

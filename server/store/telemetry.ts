@@ -1,11 +1,11 @@
 // Telemetry is the chattiest device message: it is written in batches, not one SQLite write per
 // message. The latest value per (device, name) waits in memory and is flushed every `flushMs` or
-// when `maxPending` rows wait, in one transaction. When the disk refuses (full, read-only), the
+// when `maxPending` rows wait, in one transaction (one flush at a time). When the disk refuses (full, read-only), the
 // pending values are kept for the next flush and one warning per interval is logged, not one per
 // message. Reads see pending values, so the API is never behind the devices.
 import type { Logger } from 'pino';
 import { ThrottledLog } from '../limits/token-bucket.js';
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 import { storeErrorOf } from './store-errors.js';
 
 export interface TelemetryBatchOptions {
@@ -25,22 +25,23 @@ interface Point {
   at: number;
 }
 
+const UPSERT =
+  'INSERT INTO telemetry (device_id, name, value, at) VALUES (?, ?, ?, ?) ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at';
+
 export class TelemetryBatch {
   private pending = new Map<string, Point>();
   private readonly timer: NodeJS.Timeout;
-  private readonly upsert;
   private readonly warned: ThrottledLog;
+  /** The flush under way: the next one waits for it (values that arrive meanwhile wait in `pending`). */
+  private flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: Sql,
     private readonly log: Logger,
     private readonly o: TelemetryBatchOptions = TELEMETRY_BATCH_DEFAULTS,
   ) {
-    this.upsert = db.prepare(
-      'INSERT INTO telemetry (device_id, name, value, at) VALUES (?, ?, ?, ?) ON CONFLICT(device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at',
-    );
     this.warned = new ThrottledLog(o.warnIntervalMs);
-    this.timer = setInterval(() => this.flush(), o.flushMs);
+    this.timer = setInterval(() => void this.flush(), o.flushMs);
     this.timer.unref();
   }
 
@@ -49,7 +50,7 @@ export class TelemetryBatch {
     this.pending.delete(key); // re-insert: the map's order is the age of the latest value
     this.pending.set(key, { device, name, value, at });
     if (this.pending.size > this.o.maxHeld) this.pending.delete(this.pending.keys().next().value!);
-    if (this.pending.size >= this.o.maxPending) this.flush();
+    if (this.pending.size >= this.o.maxPending && !this.flushing) void this.flush();
   }
 
   /** Values not yet written for one device (the API overlays them on what is stored). */
@@ -57,15 +58,21 @@ export class TelemetryBatch {
     return [...this.pending.values()].filter((p) => p.device === device);
   }
 
-  /** Write everything pending in one transaction; on a disk error keep it and warn (throttled). */
-  flush(): void {
+  /** Write everything pending in one transaction; on a disk error keep it and warn (throttled). Never rejects. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    this.flushing = this.write(batch).finally(() => (this.flushing = null));
+    await this.flushing;
+  }
+
+  private async write(batch: Map<string, Point>): Promise<void> {
     try {
-      this.db.transaction(() => {
-        for (const p of batch.values()) this.upsert.run(p.device, p.name, p.value, p.at);
-      })();
+      await this.sql.tx(async (q) => {
+        for (const p of batch.values()) await q.run(UPSERT, [p.device, p.name, p.value, p.at]);
+      });
     } catch (err) {
       // Newer values that arrived meanwhile win over the batch that failed.
       for (const [k, p] of batch) if (!this.pending.has(k)) this.pending.set(k, p);
@@ -76,8 +83,8 @@ export class TelemetryBatch {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    await this.flush();
   }
 }

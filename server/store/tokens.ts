@@ -3,7 +3,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { WfError } from '../../protocol/errors.js';
 import type { TokenView } from '../../protocol/views.js';
-import { audit, nowSeconds, type Actor, type Db } from './db.js';
+import { StoreCache } from './cache.js';
+import { audit, nowSeconds, type Actor } from './db.js';
+import type { Sql, SqlRunner } from './sql.js';
 
 /** viewer: read only; deployer: + publish, deploy, rollback, rollouts; admin: everything. */
 export const ROLES = ['viewer', 'deployer', 'admin'] as const;
@@ -32,70 +34,72 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 const view = (r: TokenRow): TokenView => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at, revokedAt: r.revoked_at });
 
 export class TokenRepo {
-  /** Live tokens by hash: every API request asks, so it is answered from memory. */
-  private byHash = new Map<string, TokenIdentity>();
+  /**
+   * Live tokens by hash: every API request asks, so it is answered from memory. Reloaded after
+   * this repository's own writes; `live.invalidate()` drops it for changes made elsewhere.
+   */
+  readonly live: StoreCache<'live', Map<string, TokenIdentity>>;
 
-  constructor(private readonly db: Db) {
-    this.reload();
-  }
-
-  private reload(): void {
-    const rows = this.db.prepare('SELECT * FROM operator_tokens WHERE revoked_at IS NULL').all() as TokenRow[];
-    this.byHash = new Map(rows.map((r) => [r.token_hash, { id: r.id, name: r.name, role: r.role }]));
+  constructor(private readonly sql: Sql) {
+    this.live = new StoreCache(async () => {
+      const rows = await this.sql.all<TokenRow>('SELECT * FROM operator_tokens WHERE revoked_at IS NULL');
+      return new Map(rows.map((r) => [r.token_hash, { id: r.id, name: r.name, role: r.role }]));
+    });
   }
 
   /** Who holds this bearer token; undefined when it is unknown or revoked. */
-  identify(token: string): TokenIdentity | undefined {
-    return this.byHash.get(hashToken(token));
+  async identify(token: string): Promise<TokenIdentity | undefined> {
+    const byHash = this.live.peek('live') ?? (await this.live.get('live'));
+    return byHash?.get(hashToken(token));
   }
 
   /**
    * The token of data/operator-token (or --token) is an admin token, so existing deployments keep
    * working. Recorded once; if an admin revoked it, it stays revoked.
    */
-  adoptBootstrap(token: string, name = 'operator-token'): void {
+  async adoptBootstrap(token: string, name = 'operator-token'): Promise<void> {
     const hash = hashToken(token);
-    if (this.db.prepare('SELECT 1 FROM operator_tokens WHERE token_hash = ?').get(hash)) return;
-    this.insert(name, 'admin', hash);
-    this.reload();
+    if (await this.sql.get('SELECT id FROM operator_tokens WHERE token_hash = ?', [hash])) return;
+    await this.insert(name, 'admin', hash, this.sql);
+    this.live.invalidate();
   }
 
-  private insert(name: string, role: Role, hash: string): TokenRow {
+  private async insert(name: string, role: Role, hash: string, q: SqlRunner): Promise<TokenRow> {
     const row: TokenRow = { id: randomBytes(4).toString('hex'), name, role, token_hash: hash, created_at: nowSeconds(), revoked_at: null };
-    this.db.prepare('INSERT INTO operator_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(row.id, name, role, hash, row.created_at);
+    await q.run('INSERT INTO operator_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)', [row.id, name, role, hash, row.created_at]);
     return row;
   }
 
   /** A new token; the secret is returned once and only its hash is kept. */
-  create(name: string, role: Role, actor: Actor | null): TokenView & { token: string } {
+  async create(name: string, role: Role, actor: Actor | null): Promise<TokenView & { token: string }> {
     if (!ROLES.includes(role)) throw new WfError('REQUEST_INVALID', `role "${role}": expected one of ${ROLES.join(', ')}`);
     const token = randomBytes(32).toString('base64url');
-    const row = this.db.transaction(() => {
-      const r = this.insert(name, role, hashToken(token));
-      audit(this.db, 'token.create', { id: r.id, name, role }, { actor });
+    const row = await this.sql.tx(async (q) => {
+      const r = await this.insert(name, role, hashToken(token), q);
+      await audit(q, 'token.create', { id: r.id, name, role }, { actor });
       return r;
-    })();
-    this.reload();
+    });
+    this.live.invalidate();
     return { ...view(row), token };
   }
 
-  list(): TokenView[] {
-    return (this.db.prepare('SELECT * FROM operator_tokens ORDER BY created_at, id').all() as TokenRow[]).map(view);
+  async list(): Promise<TokenView[]> {
+    return (await this.sql.all<TokenRow>('SELECT * FROM operator_tokens ORDER BY created_at, id')).map(view);
   }
 
-  revoke(id: string, actor: Actor | null): TokenView {
-    const row = this.db.transaction(() => {
-      const r = this.db.prepare('SELECT * FROM operator_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+  async revoke(id: string, actor: Actor | null): Promise<TokenView> {
+    const row = await this.sql.tx(async (q) => {
+      const r = await q.get<TokenRow>('SELECT * FROM operator_tokens WHERE id = ?', [id]);
       if (!r) throw new WfError('TOKEN_NOT_FOUND', id);
       if (r.revoked_at !== null) return r;
-      const admins = this.db.prepare("SELECT COUNT(*) AS n FROM operator_tokens WHERE role = 'admin' AND revoked_at IS NULL").get() as { n: number };
-      if (r.role === 'admin' && admins.n <= 1) throw new WfError('TOKEN_LAST_ADMIN', `${id} (${r.name})`);
+      const admins = await q.get<{ n: number }>("SELECT COUNT(*) AS n FROM operator_tokens WHERE role = 'admin' AND revoked_at IS NULL");
+      if (r.role === 'admin' && admins!.n <= 1) throw new WfError('TOKEN_LAST_ADMIN', `${id} (${r.name})`);
       r.revoked_at = nowSeconds();
-      this.db.prepare('UPDATE operator_tokens SET revoked_at = ? WHERE id = ?').run(r.revoked_at, id);
-      audit(this.db, 'token.revoke', { id, name: r.name, role: r.role }, { actor });
+      await q.run('UPDATE operator_tokens SET revoked_at = ? WHERE id = ?', [r.revoked_at, id]);
+      await audit(q, 'token.revoke', { id, name: r.name, role: r.role }, { actor });
       return r;
-    })();
-    this.reload();
+    });
+    this.live.invalidate();
     return view(row);
   }
 }

@@ -24,7 +24,7 @@ export function auditRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req) => {
       const q = req.query;
-      return { entries: readAudit(deps.db, { rollout: q.rollout, since: num(q.since), after: num(q.after), limit: Math.min(10000, Math.max(1, num(q.limit) ?? 1000)) }) };
+      return { entries: await readAudit(deps.sql, { rollout: q.rollout, since: num(q.since), after: num(q.after), limit: Math.min(10000, Math.max(1, num(q.limit) ?? 1000)) }) };
     },
   );
 }

@@ -33,12 +33,12 @@ export function deploymentRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const rollbacks = Object.fromEntries(Object.entries(req.body.rollbacks ?? {}).map(([k, v]) => [k, base64Field(v, `rollbacks/${k}`)]));
-      const result = deploy(deps, { ...req.body, rollbacks, actor: req.actor });
+      const result = await deploy(deps, { ...req.body, rollbacks, actor: req.actor });
       return reply.status(201).send({ deployment: result.deployment, module: result.module, devices: result.devices });
     },
   );
 
-  app.get('/v1/deployments', async () => ({ deployments: listDeployments(deps.db) }));
+  app.get('/v1/deployments', async () => ({ deployments: await listDeployments(deps.sql) }));
 
   const rollbackBody = {
     type: 'object',
@@ -55,7 +55,7 @@ export function deploymentRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.post<{ Body: RollbackBody }>('/v1/rollbacks', { schema: { body: rollbackBody } }, async (req, reply) => {
     const auths = (req.body.authorizations ?? []).map((a, i) => base64Field(a, `authorizations/${i}`));
-    const result = executeRollback(deps, req.body, req.body.to, auths, req.actor);
+    const result = await executeRollback(deps, req.body, req.body.to, auths, req.actor);
     return reply.status(201).send({
       deployments: result.deployments.map((r) => ({ deployment: r.deployment, module: r.module, devices: r.devices })),
       skipped: result.skipped,

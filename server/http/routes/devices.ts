@@ -50,9 +50,9 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const created = deps.devices.create(req.body.devices);
+      const created = await deps.devices.create(req.body.devices);
       for (const c of created) deps.engine.deviceChanged(c.id, 'new');
-      audit(deps.db, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
+      await audit(deps.sql, 'device.add', { devices: created.map((c) => c.id) }, { actor: req.actor });
       await addToBroker(deps.credentials, created);
       return reply.status(201).send({ devices: created.map(withConnection) });
     },
@@ -62,16 +62,16 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/devices/:id/tags',
     { schema: { body: { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags } } } },
     async (req) => {
-      deps.devices.setTags(req.params.id, req.body.tags);
+      await deps.devices.setTags(req.params.id, req.body.tags);
       deps.engine.deviceChanged(req.params.id, 'tags');
       return deps.devices.require(req.params.id);
     },
   );
 
-  app.get('/v1/devices', async () => ({ devices: deps.devices.list() }));
+  app.get('/v1/devices', async () => ({ devices: await deps.devices.list() }));
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id', async (req) => {
-    const device = deps.devices.require(req.params.id);
-    return { ...device, telemetry: deps.devices.telemetry(device.id), commits: deps.devices.commits(device.id) };
+    const device = await deps.devices.require(req.params.id);
+    return { ...device, telemetry: await deps.devices.telemetry(device.id), commits: await deps.devices.commits(device.id) };
   });
 }

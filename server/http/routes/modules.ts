@@ -20,7 +20,7 @@ export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const result = publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'), req.actor);
+      const result = await publishModule(deps, base64Field(req.body.manifest, 'manifest'), base64Field(req.body.module, 'module'), req.actor);
       return reply.status(result.created ? 201 : 200).send({ ...result.module, created: result.created });
     },
   );
@@ -29,18 +29,18 @@ export function moduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
   // before sending megabytes the server would cut off (which clients see as EPIPE, not as 413).
   app.get('/v1/limits', async () => ({ maxModuleBytes: deps.maxModuleBytes }));
 
-  app.get('/v1/modules', async () => ({ modules: deps.modules.list() }));
+  app.get('/v1/modules', async () => ({ modules: await deps.modules.list() }));
 
   app.get<{ Params: { name: string; version: string } }>('/v1/modules/:name/:version', async (req) => deps.modules.require(req.params.name, req.params.version));
 
   // The signed release exactly as published (the body POST /v1/modules takes): a rehearsal
   // republishes it into its twin server, so the twin runs the real signed bytes.
   app.get<{ Params: { name: string; version: string } }>('/v1/modules/:name/:version/release', async (req) => {
-    const m = deps.modules.require(req.params.name, req.params.version);
-    const image = deps.blobs.get(m.sha256);
+    const m = await deps.modules.require(req.params.name, req.params.version);
+    const image = await deps.blobs.get(m.sha256);
     if (!image) throw new WfError('CHUNK_UNKNOWN_BLOB', `${m.name}@${m.version}: image ${m.sha256.slice(0, 12)}… missing from the blob store`);
     return {
-      manifest: Buffer.from(deps.modules.manifestBytes(m.name, m.version)).toString('base64'),
+      manifest: Buffer.from(await deps.modules.manifestBytes(m.name, m.version)).toString('base64'),
       module: Buffer.from(image).toString('base64'),
     };
   });

@@ -87,8 +87,8 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const authorizations = (req.body.authorizations ?? []).map((a, i) => base64Field(a, `authorizations/${i}`));
-      const r = engine.create({ ...req.body, authorizations, actor: req.actor });
-      return reply.status(201).send(engine.view(r.id));
+      const r = await engine.create({ ...req.body, authorizations, actor: req.actor });
+      return reply.status(201).send(await engine.view(r.id));
     },
   );
 
@@ -96,7 +96,7 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Querystring: { limit?: string } }>(
     '/v1/rollouts',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: uint } } } },
-    async (req) => ({ rollouts: deps.rollouts.list(Math.min(1000, Math.max(1, Number(req.query.limit ?? 100)))) }),
+    async (req) => ({ rollouts: await deps.rollouts.list(Math.min(1000, Math.max(1, Number(req.query.limit ?? 100)))) }),
   );
 
   app.get<{ Params: { id: string } }>('/v1/rollouts/:id', async (req) => engine.view(req.params.id));
@@ -113,15 +113,15 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req) => {
-      deps.rollouts.require(req.params.id);
-      const all = deps.rollouts.members(req.params.id).filter((m) => !req.query.state || m.state === req.query.state);
+      await deps.rollouts.require(req.params.id);
+      const all = (await deps.rollouts.members(req.params.id)).filter((m) => !req.query.state || m.state === req.query.state);
       return { devices: all.slice(0, Number(req.query.limit ?? 100000)) };
     },
   );
 
   for (const action of ['pause', 'resume', 'approve', 'abort', 'rollback'] as const) {
     app.post<{ Params: { id: string } }>(`/v1/rollouts/:id/${action}`, async (req) => {
-      engine[action](req.params.id, req.actor);
+      await engine[action](req.params.id, req.actor);
       return engine.view(req.params.id);
     });
   }
@@ -130,7 +130,7 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/rollouts/:id/authorizations',
     { schema: { body: { type: 'object', required: ['authorization'], additionalProperties: false, properties: { authorization: { type: 'string', maxLength: 1024 } } } } },
     async (req) => {
-      engine.authorize(req.params.id, base64Field(req.body.authorization, 'authorization'), req.actor);
+      await engine.authorize(req.params.id, base64Field(req.body.authorization, 'authorization'), req.actor);
       return engine.view(req.params.id);
     },
   );

@@ -6,7 +6,7 @@ import { nowSeconds } from '../../store/db.js';
 /** Fleet summary: how many devices are in each state, online, and on each release. */
 export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/v1/status', async () => {
-    const devices = deps.devices.list();
+    const devices = await deps.devices.list();
     const states: Record<string, number> = {};
     const releases: Record<string, number> = {};
     let online = 0;
@@ -17,6 +17,6 @@ export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
     }
     // Devices that stopped seeing freshness statements (a freeze, or a server that stopped signing).
     const stale = devices.filter((d) => d.state === 'stale').map((d) => d.id);
-    return { devices: devices.length, online, states, releases, modules: deps.modules.list().length, stale, keys: keyExpiry(deps.trust(), nowSeconds()) };
+    return { devices: devices.length, online, states, releases, modules: (await deps.modules.list()).length, stale, keys: keyExpiry(deps.trust(), nowSeconds()) };
   });
 }

@@ -16,10 +16,10 @@ export function tokenRoutes(app: FastifyInstance, deps: ApiDeps): void {
         },
       },
     },
-    async (req, reply) => reply.status(201).send(deps.tokens.create(req.body.name, req.body.role, req.actor)),
+    async (req, reply) => reply.status(201).send(await deps.tokens.create(req.body.name, req.body.role, req.actor)),
   );
 
-  app.get('/v1/tokens', async () => ({ tokens: deps.tokens.list() }));
+  app.get('/v1/tokens', async () => ({ tokens: await deps.tokens.list() }));
 
   app.post<{ Params: { id: string } }>('/v1/tokens/:id/revoke', async (req) => deps.tokens.revoke(req.params.id, req.actor));
 }
