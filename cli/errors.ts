@@ -9,7 +9,7 @@ export const EXIT = {
   refused: 1,
   /** Wrong flags or arguments. */
   usage: 2,
-  /** The server could not be reached. */
+  /** The server (or, for `wasmfleet server`, its database) could not be reached. */
   unavailable: 3,
   /** A bug. */
   internal: 4,
@@ -17,7 +17,7 @@ export const EXIT = {
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof WfError) {
-    if (err.code === 'SERVER_UNAVAILABLE') return EXIT.unavailable;
+    if (err.code === 'SERVER_UNAVAILABLE' || err.code === 'STORE_UNREACHABLE') return EXIT.unavailable;
     if (err.code === 'INTERNAL') return EXIT.internal;
     return EXIT.refused;
   }

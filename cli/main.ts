@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { WfError } from '../protocol/errors.js';
 import { describeError, EXIT, exitCodeFor } from './errors.js';
 import { ago, printJson, printTable, say } from './output.js';
-import { clientFor, collectList, collectPair, positiveInt, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
+import { clientFor, collectList, collectPair, positiveInt, postgresUrl, releaseRef, requireSelector, withCommon, withSelector, type CommonOptions, type SelectorOptions } from './options.js';
 import { initKeys } from './commands/keys-init.js';
 import { rotateKey } from './commands/keys-rotate.js';
 import { renewKeys } from './commands/keys-renew.js';
@@ -136,7 +136,7 @@ withCommon(mod.command('list').description('published modules')).action(async (o
 // ---- server ----
 program
   .command('server')
-  .description('run the fleet server (embedded aedes broker + SQLite by default)')
+  .description('run the fleet server (embedded aedes broker + SQLite by default; --db postgres://… and --broker for several instances)')
   .option('--data <dir>', 'data directory', process.env.WASMFLEET_DATA ?? 'data')
   .option('--keys <dir>', 'key directory (director.key, keydoc.cbor, root.pub, root-chain.cbor)', process.env.WASMFLEET_KEYS ?? 'keys')
   .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -144,6 +144,7 @@ program
   .option('--mqtt-port <port>', 'embedded broker MQTT port', positiveInt, 1883)
   .option('--ws-port <port>', 'embedded broker WebSocket port', positiveInt, 8083)
   .option('--no-ws', 'no WebSocket listener')
+  .option('--db <url>', 'keep the store in PostgreSQL instead of <data>/wasmfleet.db: postgres://user@host:port/db (the password from $PGPASSWORD or ~/.pgpass keeps it off the command line)', postgresUrl, process.env.WASMFLEET_DB)
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
   .option('--broker-dynsec', "with --broker: add, revoke and rotate device credentials on mosquitto through its dynamic security plugin (the --broker user is a dynsec admin)")
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
@@ -159,7 +160,7 @@ program
   .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
   .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
   .action(async (o: {
-    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; broker?: string; brokerDynsec?: boolean; publicMqttUrl?: string; token?: string;
+    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; db?: string; broker?: string; brokerDynsec?: boolean; publicMqttUrl?: string; token?: string;
     limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
     freshnessInterval: number; freshnessTtl: number;
   }) => {
@@ -170,6 +171,7 @@ program
       insecure: o.insecure,
       dataDir: o.data,
       keysDir: o.keys,
+      db: o.db,
       host: o.host,
       httpPort: o.httpPort,
       mqttPort: o.mqttPort,

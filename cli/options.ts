@@ -28,6 +28,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** --db: a PostgreSQL URL. Not echoed back as commander would (it may carry a password). */
+export function postgresUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\//i.test(value)) throw usageError('--db: expected a PostgreSQL URL, postgres://user@host:port/db');
+  return value;
+}
+
 export function probability(value: string): number {
   const p = Number(value);
   if (!Number.isFinite(p) || p < 0 || p > 1) throw new InvalidArgumentError(`expected a probability between 0 and 1, got "${value}"`);

@@ -20,8 +20,8 @@ const HOSTS = [
   { host: 'v8', share: 0.3, memory: [1048576], maxChunk: [4096, 16384], caps: ['clock', 'config', 'gpio', 'kv', 'log', 'sensor', 'telemetry'] },
 ] as const;
 
-const INSERT_DEVICE = `INSERT INTO devices (id, token_hash, tags, created_at, online, last_seen, hello, state, sequence, running, report_time)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)`;
+const INSERT_DEVICE = `INSERT INTO devices (id, token_hash, tags, created_at, online, last_seen, hello, host_kind, state, sequence, running, report_time)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'committed', ?, ?, ?)`;
 const INSERT_COMMIT = 'INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, ?, ?, ?, ?)';
 
 /** Inserts `count` devices ("bench-000001"…), each running one of `releases` (the first 90%). */
@@ -40,7 +40,7 @@ export async function seedDevices(sql: Sql, count: number, releases: SeededRelea
       const hello = { host: kind.host, abi: 1, capabilities: [...kind.caps], maxChunk: pick(kind.maxChunk), memory: pick(kind.memory), agent: `${kind.host}-host/0.1.0`, running };
       const tags = { site: pick(SITES), hw: pick(HW), ring: rnd() < 0.05 ? 'canary' : 'stable' };
       const online = rnd() < 0.97 ? 1 : 0;
-      await q.run(INSERT_DEVICE, [id, tokenHash, JSON.stringify(tags), now - 86400, online, now - Math.floor(rnd() * 600), JSON.stringify(hello), 3, JSON.stringify(running), now]);
+      await q.run(INSERT_DEVICE, [id, tokenHash, JSON.stringify(tags), now - 86400, online, now - Math.floor(rnd() * 600), JSON.stringify(hello), kind.host, 3, JSON.stringify(running), now]);
       await q.run(INSERT_COMMIT, [id, 3, release.component, release.version, release.manifestDigest, now - 3600]);
     }
   });

@@ -101,6 +101,9 @@ export const ERROR_CODES = {
   AUTH_REQUIRED: { status: 401, message: 'missing or wrong operator token' },
   AUTH_FORBIDDEN: { status: 403, message: "the operator token's role does not allow this" },
   AUTH_THROTTLED: { status: 429, message: 'too many failed authentication attempts from this address' },
+  SESSION_EXPIRED: { status: 401, message: 'the console session has ended (signed out, expired, or its operator token was revoked)' },
+  CSRF_REFUSED: { status: 403, message: 'a request that changes state with the session cookie must carry the session\'s X-WF-CSRF header' },
+  ORIGIN_REFUSED: { status: 403, message: 'the request comes from another origin than this server' },
   TOKEN_NOT_FOUND: { status: 404, message: 'no such operator token' },
   TOKEN_LAST_ADMIN: { status: 409, message: 'the last admin token cannot be revoked' },
   // Storage (the data directory)
@@ -108,6 +111,7 @@ export const ERROR_CODES = {
   STORE_READ_ONLY: { status: 507, message: 'the data directory is not writable' },
   STORE_IO: { status: 500, message: 'the data directory could not be read or written' },
   STORE_CORRUPT: { status: 500, message: 'a stored blob does not match its digest' },
+  STORE_UNREACHABLE: { status: 503, message: 'the database cannot be reached' },
   SERVER_UNAVAILABLE: { status: 503, message: 'server is not reachable' },
   BROKER_CREDENTIALS_FAILED: { status: 502, message: 'the external broker did not take the device credentials' },
   // Simulator

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the build and the tests need: a real mosquitto broker for the external-broker
-# tests, the C toolchain and libraries of the firmware host (libmosquitto, libsodium, cmake, the
-# Cortex-M cross compiler), QEMU, which boots the Cortex-M4 test image, clang with its
-# compiler-rt (libFuzzer) for the fuzz harnesses (npm run fuzz), lld, with which clang builds
-# the C example modules to wasm32, and what builds the wasm3 addon (C/C++ compiler, Python and pip
-# for node-gyp and the source download). Fast when everything is there; installs what is missing
-# when run as root with apt-get; otherwise prints the command and carries on.
+# tests, PostgreSQL (the tests run their own throwaway cluster with its binaries, never the
+# system's: test/helpers/postgres.ts), the C toolchain and libraries of the firmware host
+# (libmosquitto, libsodium, cmake, the Cortex-M cross compiler), QEMU, which boots the Cortex-M4
+# test image, clang with its compiler-rt (libFuzzer) for the fuzz harnesses (npm run fuzz), lld,
+# with which clang builds the C example modules to wasm32, and what builds the wasm3 addon (C/C++
+# compiler, Python and pip for node-gyp and the source download). Fast when everything is there;
+# installs what is missing when run as root with apt-get; otherwise prints the command and carries on.
 set -u
-PACKAGES=(mosquitto mosquitto-clients libmosquitto-dev libsodium-dev cmake gcc g++ make python3 python3-pip
+PACKAGES=(mosquitto mosquitto-clients postgresql libmosquitto-dev libsodium-dev cmake gcc g++ make python3 python3-pip
           clang libclang-rt-dev lld
           gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()

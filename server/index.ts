@@ -13,12 +13,10 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
 import { Dynsec } from './broker/dynsec.js';
 import { connectInProcessLink, connectMqttLink, type Link, type MqttLink } from './link/index.js';
-import { FileBlobStore } from './store/blobs.js';
 import { WfError } from '../protocol/errors.js';
 import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
-import { openDb } from './store/db.js';
 import { ensureDir, storeOp, storeOpAsync } from './store/store-errors.js';
-import { SqliteSql } from './store/sql-sqlite.js';
+import { openStore } from './store/open.js';
 import { TELEMETRY_BATCH_DEFAULTS, TelemetryBatch, type TelemetryBatchOptions } from './store/telemetry.js';
 import { DeviceRepo } from './store/devices.js';
 import { DirectiveRepo } from './store/directives.js';
@@ -26,6 +24,11 @@ import { ModuleRepo } from './store/modules.js';
 import { RolloutRepo } from './store/rollouts.js';
 import { RolloutEngine } from './rollouts/engine.js';
 import { TokenRepo } from './store/tokens.js';
+import { SessionRepo, SESSION_LIMITS, type SessionLimits } from './store/sessions.js';
+import { ConsoleQueries } from './store/console-queries.js';
+import { DeviceEventRepo } from './store/device-events.js';
+import { SERIES_DEFAULTS, TelemetrySeries, type SeriesOptions } from './store/telemetry-series.js';
+import type { StreamOptions } from './http/rollout-stream.js';
 import { defaultLimits, type Limits } from './limits/defaults.js';
 import { DeviceRates } from './limits/device-rates.js';
 import { loadTrust, type Trust } from './trust.js';
@@ -35,8 +38,14 @@ import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
 
 export interface ServerOptions {
+  /** TLS material, the operator token and, with the default store, the SQLite database and blobs. */
   dataDir: string;
   keysDir: string;
+  /**
+   * The store: absent = SQLite in the data dir (<data>/wasmfleet.db, blobs in <data>/blobs);
+   * postgres://user@host:port/db = PostgreSQL, blobs included (store/open.ts).
+   */
+  db?: string;
   host?: string;
   httpPort?: number;
   mqttPort?: number;
@@ -72,6 +81,14 @@ export interface ServerOptions {
   rolloutTickMs?: number;
   /** How often the engine looks for online devices that lack what they are owed (ms). */
   owedCheckMs?: number;
+  /** The web console's files (default: dist/console of this package). */
+  consoleDir?: string;
+  /** Console session limits (docs/console.md §sessions). */
+  sessionLimits?: Partial<SessionLimits>;
+  /** Console telemetry series (store/telemetry-series.ts). */
+  telemetrySeries?: Partial<SeriesOptions>;
+  /** Console rollout stream timing (http/rollout-stream.ts). */
+  stream?: Partial<StreamOptions>;
 }
 
 export interface FleetServer {
@@ -141,19 +158,27 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const scheme = { mqtt: tls ? 'mqtts' : 'mqtt', http: tls ? 'https' : 'http', ws: tls ? 'wss' : 'ws' };
   const dial = urlHost(dialHost(host));
 
-  // 1. store and trust material (a read-only or full data dir is a typed error naming the path)
-  const dbPath = join(opts.dataDir, 'wasmfleet.db');
-  const sql = new SqliteSql(storeOp(dbPath, () => openDb(dbPath)));
-  const blobs = new FileBlobStore(join(opts.dataDir, 'blobs'));
+  // 1. store and trust material (a read-only or full data dir, or a database out of reach, is a
+  //    typed error naming where)
+  const { sql, blobs, where: dbPath } = await openStore({
+    dataDir: opts.dataDir,
+    db: opts.db,
+    onIdleError: (err) => log.warn({ err: err.message }, 'store: an idle database connection failed; the pool reconnects'),
+  });
   const telemetry = new TelemetryBatch(sql, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
   const devices = new DeviceRepo(sql, telemetry, opts.reportFlushMs);
   const modules = new ModuleRepo(sql);
   const directives = new DirectiveRepo(sql);
   const rollouts = new RolloutRepo(sql);
   const tokens = new TokenRepo(sql);
+  const clock = opts.clock ?? Date.now;
+  const deviceEvents = new DeviceEventRepo(sql);
+  const series = new TelemetrySeries(sql, log.child({ part: 'store' }), { ...SERIES_DEFAULTS, ...opts.telemetrySeries });
   const closeStore = async () => {
     await devices.close(); // the last in-flight reports
     await telemetry.close();
+    await series.close();
+    await deviceEvents.settled();
     await sql.close();
   };
   let trust: Trust;
@@ -206,7 +231,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   let link: Link;
   let dynsec: Dynsec | undefined;
   const linkLog = log.child({ part: 'mqtt' });
-  const linkCtx = { devices, directives, blobs, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
+  const linkCtx = { devices, directives, blobs, events: deviceEvents, series, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
   try {
     link = broker
       ? await connectInProcessLink(broker.aedes, linkCtx)
@@ -264,6 +289,13 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     rollouts,
     engine,
     tokens,
+    sessions: new SessionRepo(sql, { ...SESSION_LIMITS, ...opts.sessionLimits }),
+    queries: new ConsoleQueries(sql),
+    deviceEvents,
+    series,
+    clock,
+    consoleDir: opts.consoleDir,
+    stream: opts.stream,
     limits,
     publicMqttUrl: () => mqttUrl,
     credentials: {

@@ -1,15 +1,14 @@
 // Issue 9, findings 3, 4, 5 and operator access, through the real CLI binary against a real server
 // with devices that say what a hostile device would say (real mqtt clients).
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModuleFile } from '../cli/wat.js';
 import { deviceTopic, encodeReport, fromHex } from '../protocol/index.js';
-import { connectAs, EXAMPLES, nextMessage, startFleet, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
+import { connectAs, EXAMPLES, nextMessage, startFleet, storedBytes, waitFor, type DeviceCredentials, type TestFleet } from './helpers/server.js';
 
 const run = promisify(execFile);
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -191,17 +190,11 @@ describe('operator access: tokens with roles, revocation, audit', () => {
     expect((await cli(['tokens', 'create', '--role', 'admin', '--name', 'x'], { WASMFLEET_TOKEN: deployer.token })).stderr).toMatch(/AUTH_FORBIDDEN/);
 
     // the audit row names the token that acted; tokens are stored hashed only
-    const db = new Database(join(fleet.dataDir, 'wasmfleet.db'), { readonly: true });
-    try {
-      const row = db.prepare("SELECT actor, detail FROM audit WHERE action = 'deploy.created' AND rollout_id = ?").get(deployment) as { actor: string };
-      expect(row.actor).toBe(`${deployer.id} ci`);
-      const admin = db.prepare("SELECT actor FROM audit WHERE action = 'token.create' AND detail LIKE '%dashboard%'").get() as { actor: string };
-      expect(admin.actor).toMatch(/^[0-9a-f]{8} operator-token$/);
-    } finally {
-      db.close();
-    }
-    const bytes = Buffer.concat(['wasmfleet.db', 'wasmfleet.db-wal'].map((f) => readFileSync(join(fleet.dataDir, f), { flag: 'r' })));
-    for (const t of [viewer.token, deployer.token, fleet.server.operatorToken]) expect(bytes.includes(Buffer.from(t))).toBe(false);
+    const { entries } = await fleet.api.get<{ entries: Array<{ action: string; rollout: string | null; actor: string | null; detail: Record<string, unknown> }> }>('/v1/audit');
+    expect(entries.find((e) => e.action === 'deploy.created' && e.rollout === deployment)?.actor).toBe(`${deployer.id} ci`);
+    expect(entries.find((e) => e.action === 'token.create' && JSON.stringify(e.detail).includes('dashboard'))?.actor).toMatch(/^[0-9a-f]{8} operator-token$/);
+    const stored = await storedBytes(fleet);
+    for (const t of [viewer.token, deployer.token, fleet.server.operatorToken]) expect(stored.includes(Buffer.from(t))).toBe(false);
 
     // revoke: refused from now on, and listed as revoked
     expect((await cli(['tokens', 'revoke', deployer.id])).code).toBe(0);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBundle, deviceTopic, encodeReport, fromHex, readKeyDocumentFile, readPublicKey, openKeyDocument } from '../protocol/index.js';
-import { connectAs, EXAMPLES, nextMessage, startFleet, tempDir, waitFor, type TestFleet, deviceContext } from './helpers/server.js';
+import { connectAs, EXAMPLES, nextMessage, startFleet, tempDir, testStore, waitFor, type TestFleet, deviceContext } from './helpers/server.js';
 
 const run = promisify(execFile);
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -145,8 +145,9 @@ describe('wasmfleet server process', () => {
     const keys = join(dir, 'keys');
     const data = join(dir, 'data');
     await cli(['keys', 'init', '--dir', keys]);
+    const store = await testStore();
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const proc = spawn(process.execPath, [CLI, 'server', '--data', data, '--keys', keys, '--http-port', String(port), '--mqtt-port', String(port + 1), '--no-ws', '--token', 'tok'], {
+    const proc = spawn(process.execPath, [CLI, 'server', '--data', data, '--keys', keys, ...store.args, '--http-port', String(port), '--mqtt-port', String(port + 1), '--no-ws', '--token', 'tok'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, WASMFLEET_LOG: 'warn' },
     });
@@ -166,7 +167,7 @@ describe('wasmfleet server process', () => {
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/SIGTERM: shutting down/);
 
-    const again = spawn(process.execPath, [CLI, 'server', '--data', data, '--keys', keys, '--http-port', String(port), '--mqtt-port', String(port + 1), '--no-ws', '--token', 'tok'], {
+    const again = spawn(process.execPath, [CLI, 'server', '--data', data, '--keys', keys, ...store.args, '--http-port', String(port), '--mqtt-port', String(port + 1), '--no-ws', '--token', 'tok'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr2 = '';
@@ -180,5 +181,6 @@ describe('wasmfleet server process', () => {
     again.kill('SIGTERM');
     await new Promise((r) => again.once('exit', r));
     expect(existsSync(join(data, 'operator-token'))).toBe(false); // the given token is never written
+    await store.drop();
   });
 });

@@ -1,7 +1,7 @@
 // Device inventory from what devices say: hello, online (and the will message when they drop),
 // reports, telemetry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deviceTopic, encodeHello, encodeOnline, encodeTelemetry } from '../protocol/index.js';
+import { deviceTopic, encodeHello, encodeOnline, encodeReport, encodeTelemetry } from '../protocol/index.js';
 import { connectAs, startFleet, waitFor, type TestFleet } from './helpers/server.js';
 
 let fleet: TestFleet;
@@ -45,5 +45,25 @@ describe('device inventory', () => {
     await waitFor('offline via will', async () => (await show()).online === false);
     const status = await fleet.api.get<{ devices: number; online: number }>('/v1/status');
     expect(status).toMatchObject({ devices: 1, online: 0 });
+  });
+
+  it('reports sent back to back are applied in the order sent: the last one stands (on either store)', async () => {
+    const creds = await fleet.addDevice('inv-order');
+    const client = await connectAs(creds);
+    // Progress reports, then committed: published without waiting for one another, as an agent does.
+    const sent = Array.from({ length: 50 }, (_, i) =>
+      client.publishAsync(deviceTopic('inv-order', 'report'), Buffer.from(encodeReport({ state: 'downloading', sequence: 1, targetSequence: 1, running: [], progress: { bytes: i * 100, total: 5000 }, time: 100 + i })), { qos: 1 }),
+    );
+    sent.push(client.publishAsync(deviceTopic('inv-order', 'report'), Buffer.from(encodeReport({ state: 'failed', reason: 'MODULE_TRAP', sequence: 1, running: [], time: 200 })), { qos: 1 }));
+    await Promise.all(sent);
+    const last = await waitFor('the last report', async () => {
+      const d = await fleet.api.get<{ state: string; lastError: string | null }>('/v1/devices/inv-order');
+      return d.state !== 'idle' && d.state !== 'downloading' ? d : undefined;
+    });
+    // Give an earlier report that was overtaken the time to land (it must not).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await fleet.api.get('/v1/devices/inv-order')).toMatchObject({ state: 'failed', lastError: 'MODULE_TRAP' });
+    expect(last.state).toBe('failed');
+    await client.endAsync();
   });
 });

@@ -12,7 +12,7 @@ import { initKeys } from '../cli/commands/keys-init.js';
 import { publishModuleFile } from '../cli/commands/module-publish.js';
 import { Fleet } from '../device-sim/fleet.js';
 import { members, startRollout, waitRollout } from './helpers/rollouts.js';
-import { EXAMPLES, tempDir, waitFor } from './helpers/server.js';
+import { EXAMPLES, tempDir, testStore, waitFor, type TestStore } from './helpers/server.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const DEVICES = 200;
@@ -23,10 +23,12 @@ const keys = join(dir, 'keys');
 const data = join(dir, 'data');
 let proc: ChildProcess | null = null;
 let fleet: Fleet | null = null;
+let store: TestStore | null = null;
 
 /** Start the server; resolves with its API and MQTT URLs, read from its start-up banner. */
 async function startServerProcess(httpPort = 0, mqttPort = 0): Promise<{ http: string; mqtt: string }> {
-  const child = spawn(process.execPath, [CLI, 'server', '--data', data, '--keys', keys, '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--no-ws'], {
+  store ??= await testStore();
+  const child = spawn(process.execPath, [CLI, 'server', '--data', data, '--keys', keys, ...store.args, '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--no-ws'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, WASMFLEET_LOG: 'warn' },
   });
@@ -43,6 +45,7 @@ async function startServerProcess(httpPort = 0, mqttPort = 0): Promise<{ http: s
 afterAll(async () => {
   await fleet?.stop();
   proc?.kill('SIGKILL');
+  await store?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

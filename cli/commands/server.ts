@@ -1,10 +1,11 @@
 // wasmfleet server: the fleet server on the embedded defaults (aedes + SQLite + blobs in ./data),
-// or with --broker, on an external MQTT broker. SIGINT/SIGTERM shut down gracefully; SIGHUP
-// reloads the key document and director key after "keys rotate".
+// with --broker on an external MQTT broker, with --db on PostgreSQL. SIGINT/SIGTERM shut down
+// gracefully; SIGHUP reloads the key document and director key after "keys rotate".
 import { readFileSync } from 'node:fs';
 import { WfError } from '../../protocol/errors.js';
 import { startServer, type ServerOptions } from '../../server/index.js';
 import { checkLimits, type Limits } from '../../server/limits/defaults.js';
+import { describePostgresUrl } from '../../server/store/sql-postgres.js';
 
 /** --limits <file>: a JSON object with some of the keys of Limits; each one replaces its default. */
 export function readLimitsFile(path: string): Partial<Limits> {

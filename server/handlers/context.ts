@@ -6,6 +6,8 @@ import type { DeviceRates } from '../limits/device-rates.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { DirectiveRepo } from '../store/directives.js';
+import type { DeviceEventRepo } from '../store/device-events.js';
+import type { TelemetrySeries } from '../store/telemetry-series.js';
 
 export interface HandlerContext {
   devices: DeviceRepo;
@@ -13,6 +15,10 @@ export interface HandlerContext {
   blobs: BlobStore;
   rates: DeviceRates;
   log: Logger;
+  /** The console's bounded history of each device's reports (absent: not kept). */
+  events?: DeviceEventRepo;
+  /** The console's recent telemetry values (absent: only the latest are kept). */
+  series?: TelemetrySeries;
   /** Tell the rollout engine that a device said something (it looks at it on its next tick). */
   changed?(deviceId: string, why: 'report' | 'hello' | 'online'): void;
   /** Publish to the broker as the server. */

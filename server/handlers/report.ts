@@ -11,6 +11,7 @@ export const onReport: TopicHandler = async (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
   await ctx.devices.recordReport(deviceId, report);
   if (!IN_FLIGHT_STATES.includes(report.state)) ctx.changed?.(deviceId, 'report');
+  await ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
   }

@@ -5,4 +5,5 @@ import type { TopicHandler } from './context.js';
 export const onTelemetry: TopicHandler = async (ctx, deviceId, payload) => {
   const t = decodeTelemetry(payload);
   ctx.devices.recordTelemetry(deviceId, t.name, t.value, t.time);
+  ctx.series?.record(deviceId, t.name, t.value);
 };

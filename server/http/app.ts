@@ -1,4 +1,5 @@
-// The operator API (fastify): JSON-schema-validated routes behind a bearer token.
+// The operator API (fastify): JSON-schema-validated routes behind a bearer token or a console
+// session, and the web console's files on the same port (docs/console.md).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeployDeps } from '../services/deploy.js';
@@ -8,7 +9,16 @@ import type { RolloutEngine } from '../rollouts/engine.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type { Limits } from '../limits/defaults.js';
 import type { TokenRepo } from '../store/tokens.js';
+import type { SessionRepo } from '../store/sessions.js';
+import type { ConsoleQueries } from '../store/console-queries.js';
+import type { DeviceEventRepo } from '../store/device-events.js';
+import type { TelemetrySeries } from '../store/telemetry-series.js';
+import fastifyCookie from '@fastify/cookie';
 import { installAuth } from './auth.js';
+import { installConsole } from './console-static.js';
+import { RolloutWatchers, STREAM_DEFAULTS, type StreamOptions } from './rollout-stream.js';
+import { consoleRoutes } from './routes/console.js';
+import { sessionRoutes } from './routes/session.js';
 import { auditRoutes } from './routes/audit.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { installErrorHandling } from './errors.js';
@@ -23,6 +33,16 @@ export type ApiDeps = PublishDeps &
     rollouts: RolloutRepo;
     engine: RolloutEngine;
     tokens: TokenRepo;
+    sessions: SessionRepo;
+    queries: ConsoleQueries;
+    deviceEvents: DeviceEventRepo;
+    series: TelemetrySeries;
+    /** Milliseconds since the epoch (sessions, snapshots); tests may pass a fake clock. */
+    clock: () => number;
+    /** Where the built console is (default: dist/console of this package). */
+    consoleDir?: string;
+    /** Rollout stream timing (tests shorten it). */
+    stream?: Partial<StreamOptions>;
     limits: Limits;
     publicMqttUrl(): string;
     credentials: CredentialDeps & { caPem: string | null };
@@ -41,14 +61,32 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     // silently dropping unknown fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  installErrorHandling(app);
+  void app.register(fastifyCookie);
+  const consoleApp = installConsole(app, deps.consoleDir);
+  installErrorHandling(app, consoleApp.fallback);
   app.get('/v1/health', async () => ({ ok: true }));
-  installAuth(app, { tokens: deps.tokens, failedAuth: deps.limits.apiFailedAuth, logIntervalMs: deps.limits.logIntervalMs, log: deps.log.child({ part: 'http' }) });
+  const guard = installAuth(app, {
+    tokens: deps.tokens,
+    sessions: deps.sessions,
+    failedAuth: deps.limits.apiFailedAuth,
+    logIntervalMs: deps.limits.logIntervalMs,
+    log: deps.log.child({ part: 'http' }),
+    clock: deps.clock,
+  });
+  const watchers = new RolloutWatchers((id) => deps.queries.rolloutLive(id, deps.clock()), deps.log.child({ part: 'http' }), { ...STREAM_DEFAULTS, ...deps.stream });
+  const stopListening = deps.engine.onChange((ids) => watchers.changed(ids));
+  // Open streams would keep close() waiting: end them first (browsers reconnect to the next server).
+  app.addHook('preClose', async () => {
+    stopListening();
+    watchers.close();
+  });
+  sessionRoutes(app, deps, guard);
+  consoleRoutes(app, deps);
   deviceRoutes(app, deps);
   moduleRoutes(app, deps);
   deploymentRoutes(app, deps);
   statusRoutes(app, deps);
-  rolloutRoutes(app, deps);
+  rolloutRoutes(app, deps, watchers);
   auditRoutes(app, deps);
   tokenRoutes(app, deps);
   return app;

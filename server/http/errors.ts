@@ -1,6 +1,6 @@
 // One place that turns anything thrown in a route into the API's error shape:
 // { "error": { "code": "<STABLE_CODE>", "message": "..." } } with the code's HTTP status.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WfError } from '../../protocol/errors.js';
 import { storeErrorOf } from '../store/store-errors.js';
 
@@ -19,7 +19,8 @@ function fromFastify(err: FastifyError): WfError {
   return new WfError('INTERNAL', err.message);
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+/** A route that did not match: `fallback` may answer it (the console's app); else ROUTE_NOT_FOUND. */
+export function installErrorHandling(app: FastifyInstance, fallback?: (request: FastifyRequest, reply: FastifyReply) => boolean): void {
   app.setErrorHandler((err: FastifyError | WfError, request, reply) => {
     // Disk faults (fs or SQLite) keep their typed code instead of becoming INTERNAL.
     const wf = err instanceof WfError ? err : (storeErrorOf(err) ?? fromFastify(err));
@@ -29,6 +30,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.status(wf.status).send(errorBody(wf));
   });
   app.setNotFoundHandler((request, reply) => {
+    if (fallback?.(request, reply)) return;
     void reply.status(404).send(errorBody(new WfError('ROUTE_NOT_FOUND', `${request.method} ${request.url}`)));
   });
 }

@@ -24,25 +24,64 @@ export const SERVER_SUBSCRIPTIONS: string[] = Object.keys(HANDLERS).map((kind) =
 /** Handles one message; resolves when its handler has finished, and never rejects. */
 export type Dispatch = (topic: string, payload: Uint8Array) => Promise<void>;
 
+/**
+ * One device's messages are handled in the order they arrived (MQTT keeps it per topic; a device
+ * reports `downloading` before `committed`): each waits for the one before it. The store does not
+ * order them: on PostgreSQL two handlers run their transactions on two connections at once, and
+ * the later report could land first and be overwritten by the earlier one. Chunk requests only
+ * read, and stay concurrent. A device that sends faster than its messages are handled finds the
+ * queue full and its excess dropped (the rate limits drop it a moment later anyway).
+ */
+export const MAX_QUEUED_PER_DEVICE = 64;
+
+class DeviceOrder {
+  private readonly queues = new Map<string, { tail: Promise<void>; length: number }>();
+
+  /** Run `fn` after the device's earlier messages; false when its queue is full (fn not run). */
+  run(device: string, fn: () => Promise<void>): Promise<void> | false {
+    const q = this.queues.get(device);
+    if (q && q.length >= MAX_QUEUED_PER_DEVICE) return false;
+    const entry = q ?? { tail: Promise.resolve(), length: 0 };
+    entry.length++;
+    const mine = entry.tail.then(fn).finally(() => {
+      // The last in the chain clears it: the map holds only devices with messages in flight.
+      if (--entry.length === 0) this.queues.delete(device);
+    });
+    entry.tail = mine;
+    this.queues.set(device, entry);
+    return mine;
+  }
+}
+
 export function dispatcher(ctx: HandlerContext): Dispatch {
+  const order = new DeviceOrder();
   return async (topic, payload) => {
     const parsed = parseDeviceTopic(topic);
     const handler = parsed && HANDLERS[parsed.kind];
     if (!parsed || !handler) return;
-    try {
-      // Retained messages from devices that were removed, or from strangers on an open external broker.
-      if (!(await ctx.devices.exists(parsed.deviceId))) {
-        ctx.log.debug({ topic }, 'message from an unknown device ignored');
-        return;
-      }
-      // Per-device message rates (docs/security.md); chunk requests pace themselves (window).
-      if (parsed.kind !== 'chunk/get' && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
-      await handler(ctx, parsed.deviceId, payload);
-    } catch (err) {
-      // Bad input from one device never stops the server: log its precise reason and go on.
-      const code = err instanceof WfError ? err.code : 'INTERNAL';
-      const level = code === 'INTERNAL' ? 'error' : 'warn';
-      ctx.log[level]({ device: parsed.deviceId, topic: parsed.kind, code, err: (err as Error).message }, 'device message rejected');
-    }
+    const handle = () => handleOne(ctx, parsed, handler, topic, payload);
+    if (parsed.kind === 'chunk/get') return handle();
+    const queued = order.run(parsed.deviceId, handle);
+    if (queued === false) ctx.log.debug({ device: parsed.deviceId, topic: parsed.kind }, 'device message dropped: too many of its messages waiting');
+    else await queued;
   };
+}
+
+/** Never rejects: a handler's error is logged with its code. */
+async function handleOne(ctx: HandlerContext, parsed: { deviceId: string; kind: DeviceTopic }, handler: TopicHandler, topic: string, payload: Uint8Array): Promise<void> {
+  try {
+    // Retained messages from devices that were removed, or from strangers on an open external broker.
+    if (!(await ctx.devices.exists(parsed.deviceId))) {
+      ctx.log.debug({ topic }, 'message from an unknown device ignored');
+      return;
+    }
+    // Per-device message rates (docs/security.md); chunk requests pace themselves (window).
+    if (parsed.kind !== 'chunk/get' && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
+    await handler(ctx, parsed.deviceId, payload);
+  } catch (err) {
+    // Bad input from one device never stops the server: log its precise reason and go on.
+    const code = err instanceof WfError ? err.code : 'INTERNAL';
+    const level = code === 'INTERNAL' ? 'error' : 'warn';
+    ctx.log[level]({ device: parsed.deviceId, topic: parsed.kind, code, err: (err as Error).message }, 'device message rejected');
+  }
 }

@@ -15,7 +15,7 @@ import { audit, type Actor, type AuditMeta } from '../store/db.js';
 import type { DeviceFacts, DeviceRepo, DeviceView } from '../store/devices.js';
 import type { DirectiveRecord, DirectiveRepo } from '../store/directives.js';
 import type { ModuleRepo, ModuleView } from '../store/modules.js';
-import type { MemberRow, RolloutRepo, RolloutRow } from '../store/rollouts.js';
+import type { MemberRow, NewMember, RolloutRepo, RolloutRow } from '../store/rollouts.js';
 import { inTx, type Sql, type SqlRunner } from '../store/sql.js';
 import { checkStillSigned, issueDirectives, publishDirectives, type IssueDeps } from '../services/issue.js';
 import type { Trust } from '../trust.js';
@@ -107,6 +107,8 @@ export class RolloutEngine {
   /** The tick or operator action under way; the next one starts when it has settled. */
   private running: Promise<unknown> = Promise.resolve();
   private ticking = false;
+  /** Who wants to know which rollouts a tick looked at (the console's live streams). */
+  private readonly changeListeners = new Set<(ids: string[]) => void>();
 
   private constructor(
     private readonly deps: EngineDeps,
@@ -151,6 +153,15 @@ export class RolloutEngine {
     const result = this.running.then(fn, fn);
     this.running = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Be told, after each tick, the rollouts it stepped: every change to a rollout or its members
+   * marks it for a step, so this is a superset of what changed. Returns the unsubscribe.
+   */
+  onChange(listener: (ids: string[]) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** A device said something or was changed: look at it on the next tick. */
@@ -211,7 +222,8 @@ export class RolloutEngine {
         this.dirtyRollouts.add(id);
       }
     }
-    for (const id of [...this.dirtyRollouts]) {
+    const stepped = [...this.dirtyRollouts];
+    for (const id of stepped) {
       this.dirtyRollouts.delete(id);
       const r = this.live.get(id);
       if (!r) continue;
@@ -230,6 +242,16 @@ export class RolloutEngine {
 
     publishDirectives(this.deps, toPublish);
     stats.published += toPublish.length;
+    // Includes rollouts that just ended (no longer live): their last change is news too.
+    if (stepped.length > 0) {
+      for (const listener of this.changeListeners) {
+        try {
+          listener(stepped);
+        } catch (err) {
+          this.deps.log.error({ err }, 'rollout change listener failed');
+        }
+      }
+    }
     return stats;
   }
 
@@ -289,21 +311,18 @@ export class RolloutEngine {
   }
 
   /** Pre-flight, capability gate and rollback coverage of one device: its first member state. */
-  private async admission(r: RolloutRow, d: DeviceFacts, q?: SqlRunner): Promise<Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest' | 'wave'>> {
+  private async admission(r: RolloutRow, d: DeviceFacts, q?: SqlRunner): Promise<NewMember> {
     const { need } = await this.release(r, q);
+    return admit(r, d, need, await this.fromRelease(r, need, d, q));
+  }
+
+  /** What admission needs to know about the release a device runs now (the same for every device that runs it). */
+  private async fromRelease(r: RolloutRow, need: ReleaseNeeds, d: DeviceFacts, q?: SqlRunner): Promise<FromRelease> {
     const current = d.running[0];
-    const base = { deviceId: d.id, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: null };
-    const refused = preflight(need, d);
-    if (refused) return { ...base, state: 'excluded', reason: refused.code, detail: refused.detail };
-    const added = await addedCapabilities(this.deps.modules, need, d, q);
-    if (added && !r.policy.allowNewCapabilities) {
-      return { ...base, state: 'excluded', reason: 'ROLLOUT_NEW_CAPABILITY', detail: `${added.capabilities.join(', ')} over ${added.from}` };
-    }
-    if (current?.manifestDigest === need.manifestDigest) return { ...base, state: 'committed', reason: 'ALREADY_RUNNING', detail: null, wave: r.wave };
-    if (current && !(await this.covered(r, current.manifestDigest, q))) {
-      return { ...base, state: 'pending', reason: 'ROLLBACK_NOT_COVERED', detail: `no rollback authorization for ${current.component}@${current.version} yet` };
-    }
-    return { ...base, state: 'pending', reason: null, detail: null };
+    return {
+      added: await addedCapabilities(this.deps.modules, need, d, q),
+      covered: !current || (await this.covered(r, current.manifestDigest, q)),
+    };
   }
 
   private async covered(r: RolloutRow, digest: string, q?: SqlRunner): Promise<boolean> {
@@ -579,30 +598,43 @@ export class RolloutEngine {
     const row = await this.deps.sql.tx(async (q) => {
       await this.deps.rollouts.insert(
         {
-        id,
-        createdMs: now,
-        kind: req.kind ?? 'rollout',
-        module: plan.module,
-        version: plan.version,
-        manifestDigest: plan.manifestDigest,
-        selector: req.selector,
-        policy,
-        state: 'running',
-        reason: 'CREATED',
-        waveStartedMs: now,
-        expires: req.expires,
+          id,
+          createdMs: now,
+          kind: req.kind ?? 'rollout',
+          module: plan.module,
+          version: plan.version,
+          manifestDigest: plan.manifestDigest,
+          selector: req.selector,
+          policy,
+          state: 'running',
+          reason: 'CREATED',
+          waveStartedMs: now,
+          expires: req.expires,
         },
         q,
       );
       for (const [digest, a] of auths) await this.deps.rollouts.addAuthorization(id, digest, a.component, a.expires, a.bytes, q);
       const r = await this.deps.rollouts.require(id, q);
-      for (const e of plan.excluded) {
-        await this.deps.rollouts.addMember(id, { deviceId: e.device, state: 'excluded', reason: e.code, detail: e.detail, fromVersion: null, fromDigest: null }, now, false, q);
-      }
+      const members: Array<NewMember & { active: boolean }> = plan.excluded.map((e) => ({
+        deviceId: e.device,
+        state: 'excluded',
+        reason: e.code,
+        detail: e.detail,
+        fromVersion: null,
+        fromDigest: null,
+        active: false,
+      }));
+      // What decides admission besides the device itself depends only on the release it runs: asked once per release.
+      const { need } = await this.release(r, q);
+      const byRelease = new Map<string, FromRelease>();
       for (const d of plan.eligibleDevices) {
-        const m = await this.admission(r, d, q);
-        await this.deps.rollouts.addMember(id, m, now, m.state !== 'excluded', q); // ROLLOUT_CONFLICT undoes everything
+        const digest = d.running[0]?.manifestDigest ?? '';
+        let from = byRelease.get(digest);
+        if (!from) byRelease.set(digest, (from = await this.fromRelease(r, need, d, q)));
+        const m = admit(r, d, need, from);
+        members.push({ ...m, active: m.state !== 'excluded' });
       }
+      await this.deps.rollouts.addMembers(id, members, now, q); // ROLLOUT_CONFLICT undoes everything
       const meta = { targets: plan.targets, eligible: plan.eligible, excluded: plan.excluded.length, module: plan.module, version: plan.version, policy, selector: req.selector };
       await audit(q, 'rollout.created', meta, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
       if (plan.newCapabilities.length > 0) {
@@ -644,28 +676,38 @@ export class RolloutEngine {
       }
       await this.deps.rollouts.insert(
         {
-        id,
-        createdMs: now,
-        kind: req.kind,
-        module: req.module.name,
-        version: req.module.version,
-        manifestDigest: req.module.manifestDigest,
-        selector: req.selector,
-        policy,
-        state: 'running',
-        reason: 'CREATED',
-        waveStartedMs: now,
-        expires: nowS + this.deps.directiveTtlSeconds,
+          id,
+          createdMs: now,
+          kind: req.kind,
+          module: req.module.name,
+          version: req.module.version,
+          manifestDigest: req.module.manifestDigest,
+          selector: req.selector,
+          policy,
+          state: 'running',
+          reason: 'CREATED',
+          waveStartedMs: now,
+          expires: nowS + this.deps.directiveTtlSeconds,
         },
         q,
       );
       const records = await issueDirectives(this.deps, req.targets, { module: req.module, manifest: req.manifest, rollout: id, config: req.config, rollback: req.rollback }, q);
+      const members: Array<NewMember & { active: boolean }> = [];
       for (const rec of records) {
         const current = (await this.deps.devices.get(rec.deviceId, q))?.running[0];
-        await this.deps.rollouts.addMember(id, { deviceId: rec.deviceId, state: 'assigned', reason: null, detail: null, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: 0 }, now, true, q);
-        const m = (await this.deps.rollouts.member(id, rec.deviceId, q))!;
-        await this.deps.rollouts.updateMember({ ...m, attempt: 1, sequence: rec.sequence, assignedMs: now, deadlineMs: now + policy.deadlineSeconds * MS }, q);
+        members.push({
+          deviceId: rec.deviceId,
+          state: 'assigned',
+          reason: null,
+          detail: null,
+          fromVersion: current?.version ?? null,
+          fromDigest: current?.manifestDigest ?? null,
+          wave: 0,
+          active: true,
+          assigned: { sequence: rec.sequence, atMs: now, deadlineMs: now + policy.deadlineSeconds * MS },
+        });
       }
+      await this.deps.rollouts.addMembers(id, members, now, q);
       out.push(...records);
       await audit(q, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
     });
@@ -803,6 +845,28 @@ export class RolloutEngine {
     this.dirtyRollouts.add(id);
     return r;
   }
+}
+
+/** Of the release a device runs now: the capabilities the new one adds, and whether a rollback to it is authorized. */
+interface FromRelease {
+  added: { from: string; capabilities: string[] } | null;
+  covered: boolean;
+}
+
+/** Pre-flight, capability gate and rollback coverage of one device: its first member state. */
+function admit(r: RolloutRow, d: DeviceFacts, need: ReleaseNeeds, from: FromRelease): NewMember {
+  const current = d.running[0];
+  const base = { deviceId: d.id, fromVersion: current?.version ?? null, fromDigest: current?.manifestDigest ?? null, wave: null };
+  const refused = preflight(need, d);
+  if (refused) return { ...base, state: 'excluded', reason: refused.code, detail: refused.detail };
+  if (from.added && !r.policy.allowNewCapabilities) {
+    return { ...base, state: 'excluded', reason: 'ROLLOUT_NEW_CAPABILITY', detail: `${from.added.capabilities.join(', ')} over ${from.added.from}` };
+  }
+  if (current?.manifestDigest === need.manifestDigest) return { ...base, state: 'committed', reason: 'ALREADY_RUNNING', detail: null, wave: r.wave };
+  if (current && !from.covered) {
+    return { ...base, state: 'pending', reason: 'ROLLBACK_NOT_COVERED', detail: `no rollback authorization for ${current.component}@${current.version} yet` };
+  }
+  return { ...base, state: 'pending', reason: null, detail: null };
 }
 
 function sum(c: Partial<Record<MemberState, number>>, states: MemberState[]): number {

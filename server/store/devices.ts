@@ -109,7 +109,7 @@ const SQL = {
   exists: 'SELECT id FROM devices WHERE id = ?',
   all: 'SELECT * FROM devices ORDER BY id',
   credentials: 'SELECT token_hash, cert_serial, revoked_at FROM devices WHERE id = ?',
-  hello: 'UPDATE devices SET hello = ?, last_seen = ? WHERE id = ?',
+  hello: 'UPDATE devices SET hello = ?, host_kind = ?, last_seen = ? WHERE id = ?',
   online: 'UPDATE devices SET online = ?, last_seen = ? WHERE id = ?',
   setTags: 'UPDATE devices SET tags = ? WHERE id = ?',
   // last_error keeps its value unless this report names a failure.
@@ -324,7 +324,7 @@ export class DeviceRepo {
 
   async recordHello(id: string, hello: Hello): Promise<void> {
     const view = { ...hello, running: hello.running ? runningView(hello.running) : undefined };
-    await this.sql.run(SQL.hello, [JSON.stringify(view), nowSeconds(), id]);
+    await this.sql.run(SQL.hello, [JSON.stringify(view), hello.host, nowSeconds(), id]);
   }
 
   async recordOnline(id: string, online: boolean): Promise<void> {

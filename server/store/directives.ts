@@ -1,7 +1,7 @@
 // Signed directives per device. The sequence is allocated inside the same transaction that
 // stores the directive, so two deploys can never hand a device the same sequence.
 import { StoreCache } from './cache.js';
-import type { Sql, SqlRunner } from './sql.js';
+import { inTx, type Sql, type SqlRunner } from './sql.js';
 
 export interface DirectiveRecord {
   deviceId: string;
@@ -57,7 +57,7 @@ export class DirectiveRepo {
     sign: (deviceId: string, sequence: number) => Omit<DirectiveRecord, 'deviceId' | 'sequence'>,
     q: SqlRunner = this.sql,
   ): Promise<DirectiveRecord[]> {
-    const records = await (q === this.sql ? this.sql.tx((t) => this.issueIn(t, deviceIds, sign)) : this.issueIn(q, deviceIds, sign));
+    const records = await inTx(this.sql, q, (t) => this.issueIn(t, deviceIds, sign));
     for (const rec of records) {
       for (const img of rec.images) this.allowed.update(rec.deviceId, (set) => set.add(img.sha256));
     }

@@ -118,7 +118,22 @@ const memberOf = (r: RawMember): MemberRow => ({
   updatedMs: r.updated_ms,
 });
 
-export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'> & { wave?: number | null };
+export type NewMember = Pick<MemberRow, 'deviceId' | 'state' | 'reason' | 'detail' | 'fromVersion' | 'fromDigest'> & {
+  wave?: number | null;
+  /** A member assigned as it joins (a deploy): its first attempt's directive and deadline. */
+  assigned?: { sequence: number; atMs: number; deadlineMs: number };
+};
+
+// Members are inserted many rows per statement (a rollout's creation adds one per device). A device
+// already active in another rollout hits the partial unique index: its row is not inserted (no
+// error, which would end a PostgreSQL transaction), and addMembers finds it and says why.
+const MEMBER_COLUMNS =
+  '(rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms, attempt, sequence, assigned_ms, deadline_ms)';
+const MEMBER_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Rows per INSERT: 15 parameters each, well inside both engines' limits. */
+const MEMBER_ROWS_PER_INSERT = 200;
+const insertMembers = (rows: number) =>
+  `INSERT INTO rollout_devices ${MEMBER_COLUMNS} VALUES ${Array.from({ length: rows }, () => MEMBER_ROW).join(', ')} ON CONFLICT DO NOTHING`;
 
 const SQL = {
   insert: `INSERT INTO rollouts (id, created_ms, kind, module, version, manifest_digest, selector, policy, state, reason, wave,
@@ -133,10 +148,7 @@ const SQL = {
   insertAuth: 'INSERT INTO rollout_authorizations (rollout_id, manifest_digest, component, expires, bytes) VALUES (?, ?, ?, ?, ?)',
   auth: 'SELECT bytes, expires FROM rollout_authorizations WHERE rollout_id = ? AND manifest_digest = ?',
   authDigests: 'SELECT manifest_digest AS d FROM rollout_authorizations WHERE rollout_id = ?',
-  // A device already active in another rollout hits the partial unique index: nothing is
-  // inserted (no error, which would end a PostgreSQL transaction), and addMember says why.
-  insertMember: `INSERT INTO rollout_devices (rollout_id, device_id, active, state, reason, detail, wave, from_version, from_digest, joined_ms, updated_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+
   member: 'SELECT * FROM rollout_devices WHERE rollout_id = ? AND device_id = ?',
   activeOf: 'SELECT * FROM rollout_devices WHERE device_id = ? AND active = 1',
   membersOf: 'SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id',
@@ -219,24 +231,46 @@ export class RolloutRepo {
   }
 
   /** Add a member; a device already active elsewhere hits the unique index: ROLLOUT_CONFLICT naming that rollout. */
-  async addMember(rolloutId: string, m: NewMember, nowMs: number, active = true, q: SqlRunner = this.sql): Promise<void> {
-    const { changes } = await q.run(SQL.insertMember, [
-      rolloutId,
-      m.deviceId,
-      active ? 1 : 0,
-      m.state,
-      m.reason,
-      m.detail,
-      m.wave ?? null,
-      m.fromVersion,
-      m.fromDigest,
-      nowMs,
-      nowMs,
-    ]);
-    if (changes === 1) return;
-    if (await this.member(rolloutId, m.deviceId, q)) throw new WfError('INTERNAL', `device ${m.deviceId} is already a member of rollout ${rolloutId}`);
-    const other = await this.activeOf(m.deviceId, q);
-    throw new WfError('ROLLOUT_CONFLICT', `device ${m.deviceId} is in rollout ${other?.rolloutId ?? '?'}`, { rollout: other?.rolloutId, device: m.deviceId });
+  addMember(rolloutId: string, m: NewMember, nowMs: number, active = true, q: SqlRunner = this.sql): Promise<void> {
+    return this.addMembers(rolloutId, [{ ...m, active }], nowMs, q);
+  }
+
+  /**
+   * Add members, many per statement; the first device already active elsewhere is a ROLLOUT_CONFLICT
+   * naming that rollout (the caller's transaction then undoes them all).
+   */
+  async addMembers(rolloutId: string, members: Array<NewMember & { active: boolean }>, nowMs: number, q: SqlRunner = this.sql): Promise<void> {
+    for (let i = 0; i < members.length; i += MEMBER_ROWS_PER_INSERT) {
+      const batch = members.slice(i, i + MEMBER_ROWS_PER_INSERT);
+      const params = batch.flatMap((m) => [
+        rolloutId,
+        m.deviceId,
+        m.active ? 1 : 0,
+        m.state,
+        m.reason,
+        m.detail,
+        m.wave ?? null,
+        m.fromVersion,
+        m.fromDigest,
+        nowMs,
+        nowMs,
+        m.assigned ? 1 : 0,
+        m.assigned?.sequence ?? null,
+        m.assigned?.atMs ?? null,
+        m.assigned?.deadlineMs ?? null,
+      ]);
+      const { changes } = await q.run(insertMembers(batch.length), params);
+      if (changes === batch.length) continue;
+      // Which row was refused: an active device whose active membership is another rollout's.
+      for (const m of batch) {
+        if (!m.active) continue;
+        const other = await this.activeOf(m.deviceId, q);
+        if (other && other.rolloutId !== rolloutId) {
+          throw new WfError('ROLLOUT_CONFLICT', `device ${m.deviceId} is in rollout ${other.rolloutId}`, { rollout: other.rolloutId, device: m.deviceId });
+        }
+      }
+      throw new WfError('INTERNAL', `${batch.length - changes} device(s) already members of rollout ${rolloutId}`);
+    }
   }
 
   async member(rolloutId: string, deviceId: string, q: SqlRunner = this.sql): Promise<MemberRow | undefined> {

@@ -25,8 +25,16 @@ interface Point {
   at: number;
 }
 
-const UPSERT =
-  'INSERT INTO telemetry (device_id, name, value, at) VALUES (?, ?, ?, ?) ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at';
+/**
+ * Rows per statement: one round trip writes this many (on PostgreSQL a statement per row would
+ * hold the transaction open for hundreds of round trips). A batch has each (device, name) once,
+ * as a multi-row upsert needs.
+ */
+const ROWS_PER_UPSERT = 100;
+
+const upsert = (rows: number) =>
+  `INSERT INTO telemetry (device_id, name, value, at) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')}
+   ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value, at = excluded.at`;
 
 export class TelemetryBatch {
   private pending = new Map<string, Point>();
@@ -70,8 +78,12 @@ export class TelemetryBatch {
 
   private async write(batch: Map<string, Point>): Promise<void> {
     try {
+      const points = [...batch.values()];
       await this.sql.tx(async (q) => {
-        for (const p of batch.values()) await q.run(UPSERT, [p.device, p.name, p.value, p.at]);
+        for (let i = 0; i < points.length; i += ROWS_PER_UPSERT) {
+          const rows = points.slice(i, i + ROWS_PER_UPSERT);
+          await q.run(upsert(rows.length), rows.flatMap((p) => [p.device, p.name, p.value, p.at]));
+        }
       });
     } catch (err) {
       // Newer values that arrived meanwhile win over the batch that failed.

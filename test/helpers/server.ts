@@ -1,13 +1,16 @@
-// Test fixtures with real parts: a real fleet server (aedes + SQLite + blobs) on ephemeral ports,
-// real keys, real example modules compiled with jco, real mqtt.js clients.
+// Test fixtures with real parts: a real fleet server (aedes + SQLite + blobs, or with
+// WF_TEST_STORE=postgres its own database on the run's PostgreSQL) on ephemeral ports, real keys,
+// real example modules compiled with jco, real mqtt.js clients.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
 import { ApiClient } from '../../cli/client.js';
 import { initKeys } from '../../cli/commands/keys-init.js';
 import { publishModuleFile } from '../../cli/commands/module-publish.js';
 import { startServer, type FleetServer, type ServerOptions } from '../../server/index.js';
+import { createDatabase } from './postgres.js';
 
 export const EXAMPLES = join(process.cwd(), 'examples', 'wat');
 
@@ -15,10 +18,30 @@ export function tempDir(prefix = 'wf-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** The store a test server runs on (vitest.config.ts runs the server suite on both). */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.WF_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+export interface TestStore {
+  /** ServerOptions.db (`--db`): a fresh PostgreSQL database, or undefined for SQLite in the data dir. */
+  db?: string;
+  /** The CLI's flags for it: `['--db', url]` or none. */
+  args: string[];
+  drop(): Promise<void>;
+}
+
+/** A store for one test server: with WF_TEST_STORE=postgres its own new database, else the data dir's SQLite. */
+export async function testStore(): Promise<TestStore> {
+  if (TEST_STORE === 'sqlite') return { args: [], drop: async () => undefined };
+  const db = await createDatabase();
+  return { db: db.url, args: ['--db', db.url], drop: db.drop };
+}
+
 export interface TestFleet {
   dir: string;
   keysDir: string;
   dataDir: string;
+  /** Where the server keeps its store (its PostgreSQL database when WF_TEST_STORE=postgres). */
+  store: TestStore;
   server: FleetServer;
   api: ApiClient;
   /** `example`: a name in examples/wat, or a module file's path. */
@@ -43,11 +66,13 @@ export async function startFleet(extra: Partial<ServerOptions> = {}): Promise<Te
   const keysDir = join(dir, 'keys');
   const dataDir = join(dir, 'data');
   initKeys(keysDir);
-  const opts: ServerOptions = { dataDir, keysDir, httpPort: 0, mqttPort: 0, wsPort: 0, log: false, ...extra };
+  const store = await testStore();
+  const opts: ServerOptions = { dataDir, keysDir, db: store.db, httpPort: 0, mqttPort: 0, wsPort: 0, log: false, ...extra };
   const fleet: TestFleet = {
     dir,
     keysDir,
     dataDir,
+    store,
     server: await startServer(opts),
     api: undefined as unknown as ApiClient,
     async publish(example, name, version) {
@@ -68,11 +93,29 @@ export async function startFleet(extra: Partial<ServerOptions> = {}): Promise<Te
     },
     async close() {
       await fleet.server.close();
+      await store.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   fleet.api = apiFor(fleet.server);
   return fleet;
+}
+
+/**
+ * Everything the fleet's store holds, as bytes to search (is a secret stored in clear?): the
+ * SQLite file and its WAL, or every row of every table of its PostgreSQL database as text.
+ */
+export async function storedBytes(fleet: TestFleet): Promise<Buffer> {
+  if (!fleet.store.db) return Buffer.concat(['wasmfleet.db', 'wasmfleet.db-wal'].map((f) => readFileSync(join(fleet.dataDir, f))));
+  const client = new pg.Client({ connectionString: fleet.store.db });
+  await client.connect();
+  try {
+    const tables = (await client.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public'")).rows.map((r) => r.t);
+    const rows = await Promise.all(tables.map(async (t) => (await client.query<{ r: string }>(`SELECT x::text AS r FROM "${t}" x`)).rows.map((r) => r.r)));
+    return Buffer.from(rows.flat().join('\n'));
+  } finally {
+    await client.end();
+  }
 }
 
 /** The operator's client, trusting the fleet CA when the server speaks HTTPS. */

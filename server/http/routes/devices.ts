@@ -1,7 +1,49 @@
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../store/db.js';
 import { addDevice, addToBroker, revokeDevice, rotateCredentials, type IssuedCredentials } from '../../services/credentials.js';
+import { WfError } from '../../../protocol/errors.js';
+import type { DeviceHistoryView, TelemetryView } from '../../../protocol/views.js';
+import { HOST_KINDS } from '../../store/console-queries.js';
+import { DEVICE_EVENTS_KEEP } from '../../store/device-events.js';
 import type { ApiDeps } from '../app.js';
+
+interface DevicePageQuery {
+  limit?: string;
+  cursor?: string;
+  q?: string;
+  tag?: string | string[];
+  state?: string;
+  release?: string;
+  host?: (typeof HOST_KINDS)[number];
+  online?: 'true' | 'false';
+}
+
+const tagParam = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}=.{0,128}$' } as const;
+const devicePageQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'string', pattern: '^[0-9]{1,3}$' },
+    cursor: { type: 'string', minLength: 1, maxLength: 64 },
+    q: { type: 'string', minLength: 1, maxLength: 64 },
+    tag: { anyOf: [tagParam, { type: 'array', items: tagParam, maxItems: 8 }] },
+    state: { type: 'string', minLength: 1, maxLength: 16 },
+    release: { type: 'string', minLength: 3, maxLength: 100 },
+    host: { enum: [...HOST_KINDS] },
+    online: { enum: ['true', 'false'] },
+  },
+} as const;
+
+/** tag=k=v (repeatable) → { k: v }; every pair must match. */
+function tagFilter(tag: string | string[] | undefined): Record<string, string> | undefined {
+  if (tag === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const t of Array.isArray(tag) ? tag : [tag]) {
+    const eq = t.indexOf('=');
+    out[t.slice(0, eq)] = t.slice(eq + 1);
+  }
+  return out;
+}
 
 const tags = { type: 'object', additionalProperties: { type: 'string', maxLength: 128 }, maxProperties: 32 } as const;
 const newDevice = {
@@ -68,7 +110,44 @@ export function deviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get('/v1/devices', async () => ({ devices: await deps.devices.list() }));
+  // Without `limit`: every device (the CLI's form). With it: one page of the console's table
+  // (docs/console.md), filtered and counted on the server.
+  app.get<{ Querystring: DevicePageQuery }>('/v1/devices', { schema: { querystring: devicePageQuery } }, async (req) => {
+    const q = req.query;
+    if (q.limit === undefined) {
+      if (Object.keys(q).length > 0) throw new WfError('REQUEST_INVALID', 'querystring: filters and cursor need limit (1-200)');
+      return { devices: await deps.devices.list() };
+    }
+    const limit = Number(q.limit);
+    if (limit < 1 || limit > 200) throw new WfError('REQUEST_INVALID', `querystring/limit ${limit}: 1-200`);
+    return deps.queries.devicePage(
+      {
+        q: q.q,
+        tags: tagFilter(q.tag),
+        state: q.state,
+        release: q.release,
+        host: q.host,
+        online: q.online === undefined ? undefined : q.online === 'true',
+      },
+      q.cursor,
+      limit,
+    );
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+    '/v1/devices/:id/history',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$' } } } } },
+    async (req): Promise<DeviceHistoryView> => {
+      await deps.devices.require(req.params.id);
+      const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? DEVICE_EVENTS_KEEP)));
+      return { events: await deps.deviceEvents.history(req.params.id, limit), keep: DEVICE_EVENTS_KEEP };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/v1/devices/:id/telemetry', async (req): Promise<TelemetryView> => {
+    await deps.devices.require(req.params.id);
+    return { latest: await deps.devices.telemetry(req.params.id), series: await deps.series.of(req.params.id), bucketMs: deps.series.o.bucketMs, keep: deps.series.o.keep };
+  });
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id', async (req) => {
     const device = await deps.devices.require(req.params.id);

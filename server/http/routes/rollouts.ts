@@ -4,6 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { MEMBER_STATES, type Policy, type Selector } from '../../rollouts/model.js';
 import type { ApiDeps } from '../app.js';
 import { base64Field } from '../errors.js';
+import { WfError } from '../../../protocol/errors.js';
+import { CONTENT_SECURITY_POLICY } from '../console-static.js';
+import type { RolloutWatchers } from '../rollout-stream.js';
 
 const strings = (max: number, maxItems: number) => ({ type: 'array', items: { type: 'string', minLength: 1, maxLength: max }, maxItems }) as const;
 
@@ -58,7 +61,7 @@ const release = {
 type PlanBody = { module: string; version: string; selector: Selector };
 type CreateBody = PlanBody & { policy: Partial<Policy> & Pick<Policy, 'waves'>; authorizations?: string[]; expires: number };
 
-export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps, watchers: RolloutWatchers): void {
   const { engine } = deps;
 
   app.post<{ Body: PlanBody }>(
@@ -118,6 +121,45 @@ export function rolloutRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return { devices: all.slice(0, Number(req.query.limit ?? 100000)) };
     },
   );
+
+  app.get<{ Params: { id: string } }>('/v1/rollouts/:id/live', async (req) => {
+    const view = await deps.queries.rolloutLive(req.params.id, deps.clock());
+    if (!view) throw new WfError('ROLLOUT_NOT_FOUND', req.params.id);
+    return view;
+  });
+
+  // Server-sent events (docs/console.md §the rollout stream): snapshots from the shared watcher.
+  app.get<{ Params: { id: string } }>('/v1/rollouts/:id/events', async (req, reply) => {
+    const first = await deps.queries.rolloutLive(req.params.id, deps.clock());
+    if (!first) throw new WfError('ROLLOUT_NOT_FOUND', req.params.id);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'x-content-type-options': 'nosniff',
+    });
+    const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      unsubscribe();
+      raw.end();
+    };
+    const unsubscribe = watchers.subscribe(req.params.id, {
+      snapshot: (view) => open && send('snapshot', view),
+      heartbeat: () => open && raw.write(': ping\n\n'),
+      end: (end) => {
+        if (open) send('end', end);
+        close();
+      },
+      close,
+    });
+    req.raw.on('close', close);
+  });
 
   for (const action of ['pause', 'resume', 'approve', 'abort', 'rollback'] as const) {
     app.post<{ Params: { id: string } }>(`/v1/rollouts/:id/${action}`, async (req) => {

@@ -21,5 +21,10 @@ export function tokenRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/v1/tokens', async () => ({ tokens: await deps.tokens.list() }));
 
-  app.post<{ Params: { id: string } }>('/v1/tokens/:id/revoke', async (req) => deps.tokens.revoke(req.params.id, req.actor));
+  // Revoking a token also ends its console sessions (a session's lookup checks the token too).
+  app.post<{ Params: { id: string } }>('/v1/tokens/:id/revoke', async (req) => {
+    const revoked = await deps.tokens.revoke(req.params.id, req.actor);
+    await deps.sessions.endForToken(revoked.id);
+    return revoked;
+  });
 }

@@ -1,0 +1,123 @@
+// A device's history for the console (docs/console.md §device data): the reports that changed its
+// state, bounded per device before anything grows (device input is hostile: a device that reports
+// a thousand times a second still owns at most KEEP rows), merged with the directives the server
+// issued it (already stored, server-made).
+import type { Report } from '../../protocol/messages.js';
+import type { DeviceEventView } from '../../protocol/views.js';
+import type { Sql } from './sql.js';
+
+/** Report events kept per device. */
+export const DEVICE_EVENTS_KEEP = 100;
+/** Longest detail stored (the report decoder bounds it already; this is the store's own limit). */
+const DETAIL_MAX = 256;
+const REASON_MAX = 64;
+
+interface EventRow {
+  at_ms: number;
+  state: string;
+  reason: string | null;
+  detail: string | null;
+  sequence: number;
+  target_sequence: number | null;
+  releases: string;
+}
+
+const clip = (s: string | undefined, max: number): string | null => (s === undefined || s === '' ? null : s.length > max ? s.slice(0, max) : s);
+
+export class DeviceEventRepo {
+  /** Per device, the write in flight: one device's reports are recorded in arrival order. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly keep = DEVICE_EVENTS_KEEP,
+  ) {}
+
+  /**
+   * Record a report if it changed what the device says (state, reason, sequence, target): progress
+   * steps of the same download are one event. Errors reach `onError`; the report path never waits.
+   */
+  recordReport(deviceId: string, r: Report, nowMs: number, onError: (err: unknown) => void): Promise<void> {
+    const prev = this.chains.get(deviceId) ?? Promise.resolve();
+    const next = prev.then(() => this.write(deviceId, r, nowMs)).catch(onError);
+    this.chains.set(deviceId, next);
+    void next.then(() => {
+      if (this.chains.get(deviceId) === next) this.chains.delete(deviceId);
+    });
+    return next;
+  }
+
+  private async write(deviceId: string, r: Report, nowMs: number): Promise<void> {
+    const reason = clip(r.reason, REASON_MAX);
+    const detail = clip(r.detail, DETAIL_MAX);
+    const target = r.targetSequence ?? null;
+    const last = await this.sql.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
+    if (last && last.state === r.state && last.reason === reason && last.sequence === r.sequence && last.target_sequence === target) return;
+    const releases = r.running.map((c) => `${c.component}@${c.version}`).join(' ');
+    await this.sql.run('INSERT INTO device_events (device_id, at_ms, state, reason, detail, sequence, target_sequence, releases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      deviceId,
+      nowMs,
+      r.state,
+      reason,
+      detail,
+      r.sequence,
+      target,
+      releases,
+    ]);
+    await this.sql.run(
+      'DELETE FROM device_events WHERE device_id = ? AND id <= (SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      [deviceId, deviceId, this.keep],
+    );
+  }
+
+  /** Writes still in flight (tests and shutdown wait for them). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.chains.values()]);
+  }
+
+  /** Reports and directives of a device, newest first, at most `limit`. */
+  async history(deviceId: string, limit: number): Promise<DeviceEventView[]> {
+    const reports = await this.sql.all<EventRow>(
+      'SELECT at_ms, state, reason, detail, sequence, target_sequence, releases FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT ?',
+      [deviceId, limit],
+    );
+    const directives = await this.sql.all<{ sequence: number; issued_at: number; deployment: string }>(
+      'SELECT sequence, issued_at, deployment FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT ?',
+      [deviceId, limit],
+    );
+    const oldest = directives.length ? directives[directives.length - 1].sequence : 0;
+    const images = await this.sql.all<{ sequence: number; component: string; version: string }>(
+      'SELECT sequence, component, version FROM directive_images WHERE device_id = ? AND sequence >= ? ORDER BY sequence, component',
+      [deviceId, oldest],
+    );
+    const named = new Map<number, string[]>();
+    for (const i of images) named.set(i.sequence, [...(named.get(i.sequence) ?? []), `${i.component}@${i.version}`]);
+    const events: DeviceEventView[] = [
+      ...reports.map((e) => ({
+        at: e.at_ms,
+        kind: 'report' as const,
+        sequence: e.sequence,
+        state: e.state,
+        reason: e.reason,
+        detail: e.detail,
+        targetSequence: e.target_sequence,
+        rollout: null,
+        releases: e.releases ? e.releases.split(' ') : [],
+      })),
+      ...directives.map((d) => ({
+        at: d.issued_at * 1000,
+        kind: 'directive' as const,
+        sequence: d.sequence,
+        state: null,
+        reason: null,
+        detail: null,
+        targetSequence: null,
+        rollout: d.deployment,
+        releases: named.get(d.sequence) ?? [],
+      })),
+    ];
+    // Newest first; at the same time a directive comes before the reports it caused.
+    events.sort((a, b) => b.at - a.at || (a.kind === b.kind ? 0 : a.kind === 'report' ? -1 : 1));
+    return events.slice(0, limit);
+  }
+}
