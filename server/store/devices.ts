@@ -341,6 +341,9 @@ export class DeviceRepo {
     }
     // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
     this.pendingProgress.delete(id);
+    // A flush under way may hold this device's older in-flight report: the outcome is written after
+    // it, never before (on PostgreSQL the two would run on separate connections and race).
+    while (this.flushing) await this.flushing;
     await this.writeReport(this.sql, id, r, nowSeconds());
   }
 
