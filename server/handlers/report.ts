@@ -9,9 +9,12 @@ import type { TopicHandler } from './context.js';
  */
 export const onReport: TopicHandler = async (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
+  // Queued first, in arrival order: an in-flight report is held in memory and returns at once,
+  // an outcome waits for the store, so the device's history must not wait behind either.
+  const history = ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
   await ctx.devices.recordReport(deviceId, report);
   if (!IN_FLIGHT_STATES.includes(report.state)) ctx.changed?.(deviceId, 'report');
-  await ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
+  await history;
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
   }

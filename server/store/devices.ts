@@ -148,6 +148,8 @@ export class DeviceRepo {
   private pendingProgress = new Map<string, { r: Report; now: number }>();
   private readonly progressTimer: NodeJS.Timeout;
   private flushing: Promise<void> | null = null;
+  /** Per device, the outcome write in flight: the next one waits for it. */
+  private readonly outcomeWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly sql: Sql,
@@ -341,10 +343,22 @@ export class DeviceRepo {
     }
     // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
     this.pendingProgress.delete(id);
-    // A flush under way may hold this device's older in-flight report: the outcome is written after
-    // it, never before (on PostgreSQL the two would run on separate connections and race).
-    while (this.flushing) await this.flushing;
-    await this.writeReport(this.sql, id, r, nowSeconds());
+    // Written in arrival order per device, and after a flush under way (which may hold this
+    // device's older in-flight report): on PostgreSQL the writes run on separate connections and
+    // would otherwise race.
+    const now = nowSeconds();
+    const next = (this.outcomeWrites.get(id) ?? Promise.resolve())
+      .catch(() => {})
+      .then(async () => {
+        while (this.flushing) await this.flushing;
+        await this.writeReport(this.sql, id, r, now);
+      });
+    this.outcomeWrites.set(id, next);
+    const forget = () => {
+      if (this.outcomeWrites.get(id) === next) this.outcomeWrites.delete(id);
+    };
+    next.then(forget, forget);
+    await next;
   }
 
   /** Write every pending in-flight report in one transaction; on a store error keep them for the next try (and reject). */
