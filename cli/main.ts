@@ -147,6 +147,7 @@ program
   .option('--db <url>', 'keep the store in PostgreSQL instead of <data>/wasmfleet.db: postgres://user@host:port/db (the password from $PGPASSWORD or ~/.pgpass keeps it off the command line)', postgresUrl, process.env.WASMFLEET_DB)
   .option('--broker <url>', 'use an external MQTT broker: mqtt://user:pass@host:port')
   .option('--broker-dynsec', "with --broker: add, revoke and rotate device credentials on mosquitto through its dynamic security plugin (the --broker user is a dynsec admin)")
+  .option('--broker-share <group>', "with --broker: the shared-subscription group the fleet's server instances join (docs/scale-out.md); 'none' for plain subscriptions", 'wasmfleet')
   .option('--public-mqtt-url <url>', 'MQTT URL handed to devices')
   .option('--token <token>', 'operator token (default: generated into <data>/operator-token)', process.env.WASMFLEET_TOKEN)
   .option('--limits <file>', 'JSON file overriding rate limits (docs/security.md), e.g. {"chunkBytes": {"capacity": 16777216, "perSecond": 2097152}}')
@@ -160,7 +161,7 @@ program
   .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
   .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
   .action(async (o: {
-    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; db?: string; broker?: string; brokerDynsec?: boolean; publicMqttUrl?: string; token?: string;
+    data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; db?: string; broker?: string; brokerDynsec?: boolean; brokerShare: string; publicMqttUrl?: string; token?: string;
     limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
     freshnessInterval: number; freshnessTtl: number;
   }) => {
@@ -178,6 +179,7 @@ program
       wsPort: o.ws ? o.wsPort : false,
       brokerUrl: o.broker,
       brokerDynsec: o.brokerDynsec,
+      brokerShareGroup: o.brokerShare === 'none' ? null : o.brokerShare,
       publicMqttUrl: o.publicMqttUrl,
       operatorToken: o.token,
       freshness: { intervalSeconds: o.freshnessInterval, ttlSeconds: o.freshnessTtl },
@@ -297,11 +299,13 @@ interface StatusView {
   modules: number;
   stale: string[];
   keys: { serial: number; rootVersion: number; expires: number; first: string; daysLeft: number; warning?: string };
+  instance?: { instance: string; leader: boolean; mode: 'single' | 'postgres' };
 }
 withCommon(program.command('status').description('fleet summary, stale devices, key expiry')).action(async (o: CommonOptions) => {
   const s = await clientFor(o).get<StatusView>('/v1/status');
   out(o.json, s, () => {
     process.stdout.write(`${s.devices} devices, ${s.online} online, ${s.modules} module versions published\n`);
+    if (s.instance?.mode === 'postgres') say`instance ${s.instance.instance}: ${s.instance.leader ? 'leader (runs the rollout engine)' : 'follower'}\n`;
     process.stdout.write(
       `keys: key document serial ${s.keys.serial}, root version ${s.keys.rootVersion}; ${s.keys.first} expires ${new Date(s.keys.expires * 1000).toISOString().slice(0, 10)} (in ${s.keys.daysLeft} days)\n`,
     );

@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { compileWat } from '../cli/wat.js';
 
 export type Msg = Record<string, unknown> & { type: string };
 
@@ -101,16 +102,19 @@ async function rawBroker(image: Uint8Array, chunkSize: number): Promise<{ mqttUr
   };
 }
 
-/** Role: the fleet server (embedded aedes, ephemeral ports) in its own process. */
-export async function serverRole(dir: string): Promise<void> {
+/**
+ * Role: the fleet server (embedded aedes, ephemeral ports) in its own process; `extra` changes
+ * that (bench-cluster.ts: a PostgreSQL store, an external broker, its own data dir).
+ */
+export async function serverRole(dir: string, extra: Partial<import('../server/index.js').ServerOptions> = {}): Promise<void> {
   const { startServer } = await import('../server/index.js');
   let raw: Awaited<ReturnType<typeof rawBroker>> | null = null;
-  const server = await startServer({ dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), httpPort: 0, mqttPort: 0, wsPort: false, log: false });
+  const server = await startServer({ dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), httpPort: 0, mqttPort: 0, wsPort: false, log: false, ...extra });
   profileOnRequest('server');
   let peakRss = 0;
   setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500).unref();
   process.on('message', (m: Msg) => {
-    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0 });
+    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0, leader: server.cluster().leader });
     if (m.type === 'raw-broker') {
       void rawBroker(new Uint8Array(Buffer.from(String(m.image), 'base64')), Number(m.chunkSize)).then((r) => {
         raw = r;
@@ -124,4 +128,18 @@ export async function serverRole(dir: string): Promise<void> {
     if (m.type === 'close') void Promise.resolve(raw?.close()).then(() => server.close()).then(() => (send({ type: 'closed' }), process.exit(0)));
   });
   send({ type: 'ready', httpUrl: server.httpUrl, mqttUrl: server.mqttUrl, token: server.operatorToken });
+}
+
+/** The benchmarks' release: a valid ABI v1 module of exactly `size` bytes (a data segment pads it). */
+export async function moduleOfSize(size: number): Promise<string> {
+  const wat = (pad: number) =>
+    `(module (memory (export "memory") 2 2) (data (i32.const 1024) "${'\\00'.repeat(0)}${Array.from({ length: pad }, (_, i) => '\\' + ((i * 131 + 7) & 0xff).toString(16).padStart(2, '0')).join('')}")
+  (func (export "wf_init") (result i32) (i32.const 0)) (func (export "wf_tick") (result i32) (i32.const 0)) (func (export "wf_health") (result i32) (i32.const 0)))`;
+  let pad = size - 200;
+  for (let i = 0; i < 4; i++) {
+    const got = (await compileWat(wat(pad))).length;
+    if (got === size) break;
+    pad += size - got;
+  }
+  return wat(pad);
 }

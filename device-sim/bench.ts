@@ -17,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { compileWat } from '../cli/wat.js';
 import { fromHex, toHex } from '../protocol/crypto.js';
 import { decodeChunkResponse, encodeChunkRequest } from '../protocol/messages.js';
+import { compileWat } from '../cli/wat.js';
 import { deviceTopic, FRESHNESS_TOPIC } from '../protocol/topics.js';
-import { arg, next, profileOnRequest, request, send, serverRole, type Msg } from './bench-ipc.js';
+import { arg, moduleOfSize, next, profileOnRequest, request, send, serverRole, type Msg } from './bench-ipc.js';
 import { Fleet } from './fleet.js';
 
 const CHUNK = 4096;
@@ -179,20 +179,6 @@ async function finish(clients: MqttClient[], connectMs: number, transferMs: numb
 }
 
 // ---------------------------------------------------------------- the benchmark
-
-/** A valid ABI v1 module of exactly `size` bytes (a data segment pads it). */
-async function moduleOfSize(size: number): Promise<string> {
-  const wat = (pad: number) =>
-    `(module (memory (export "memory") 2 2) (data (i32.const 1024) "${'\\00'.repeat(0)}${Array.from({ length: pad }, (_, i) => '\\' + ((i * 131 + 7) & 0xff).toString(16).padStart(2, '0')).join('')}")
-  (func (export "wf_init") (result i32) (i32.const 0)) (func (export "wf_tick") (result i32) (i32.const 0)) (func (export "wf_health") (result i32) (i32.const 0)))`;
-  let pad = size - 200;
-  for (let i = 0; i < 4; i++) {
-    const got = (await compileWat(wat(pad))).length;
-    if (got === size) break;
-    pad += size - got;
-  }
-  return wat(pad);
-}
 
 async function main(): Promise<void> {
   const devices = arg('devices', 1000);

@@ -1,14 +1,17 @@
 // npm run demo: the whole story on one machine, with nothing to set up.
-// A server on embedded defaults in a temp dir, 50 simulated devices; counter v1 deployed to all;
+// A server on embedded defaults in a temp dir, 50 simulated devices; counter v1 rolled out to all
+// in three waves, slow enough to watch in the web console (the URL and token are printed first);
 // counter-flaky as v2 (it traps on about half the boards, which revert by themselves); then a
 // manual rollback to v1; then a second component written in C (examples/c/threshold-alarm.c,
 // built by clang), deployed with its config. Exits 0 only if every device ends committed on
-// counter 1.0.0 and alarm 1.0.0.
+// counter 1.0.0 and alarm 1.0.0. DEMO_KEEP=1 keeps the server and devices up afterwards, for the
+// console, until Ctrl-C.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiClient } from '../cli/client.js';
 import { initKeys } from '../cli/commands/keys-init.js';
+import { createRollout } from '../cli/commands/rollout-create.js';
 import { publishModuleFile } from '../cli/commands/module-publish.js';
 import { rollback } from '../cli/commands/rollback.js';
 import { formatTable } from '../cli/output.js';
@@ -20,6 +23,9 @@ const DEVICES = Number(process.env.DEMO_DEVICES ?? 50);
 const EXAMPLES = resolve('examples/wat');
 const TAGS = { fleet: 'demo' };
 const BOTH = 'alarm@1.0.0,counter@1.0.0';
+/** Soak between the first rollout's waves: time to watch it in the console. */
+const SOAK_SECONDS = Number(process.env.DEMO_SOAK ?? 10);
+const KEEP = process.env.DEMO_KEEP === '1';
 const say = (line: string) => process.stdout.write(`\n== ${line}\n`);
 
 async function main(): Promise<number> {
@@ -29,6 +35,11 @@ async function main(): Promise<number> {
   const server = await startServer({ dataDir: join(dir, 'data'), keysDir, httpPort: 0, mqttPort: 0, wsPort: false, log: false });
   const api = new ApiClient({ server: server.httpUrl, token: server.operatorToken });
   say(`server ${server.httpUrl}, broker ${server.mqttUrl}, data in ${dir}`);
+  process.stdout.write(
+    `   web console: ${server.httpUrl}/\n` +
+      `   sign in with the operator token ${server.operatorToken}\n` +
+      `   (also in ${join(dir, 'data', 'operator-token')}; the demo deletes it at the end${KEEP ? '' : ', DEMO_KEEP=1 keeps it running'})\n`,
+  );
   const fleet = await Fleet.start({
     server: server.httpUrl,
     token: server.operatorToken,
@@ -57,6 +68,11 @@ async function main(): Promise<number> {
     publishModuleFile(api, join(EXAMPLES, `${example}.wat`), { name: 'counter', version, tickMs: 500, stack: 16384, keysDir });
   const deploy = (version: string) => api.post<{ devices: Array<{ sequence: number }> }>('/v1/deployments', { module: 'counter', version, tags: TAGS });
   const settled = (s: FleetSummary) => s.inProgress === 0 && s.online === DEVICES;
+  const until = async (what: string, done: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + 60_000; !(await done()); await new Promise((r) => setTimeout(r, 200))) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    }
+  };
   /** The server's inventory agrees with the devices (reports are processed asynchronously). */
   const serverCaughtUp = async () => {
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
@@ -72,11 +88,22 @@ async function main(): Promise<number> {
     say(`${DEVICES} simulated devices connecting`);
     await watch('every device online', (s) => s.online === DEVICES);
 
-    say('publish counter 1.0.0 (examples/wat/counter.wat) and deploy it to every device');
+    say(`publish counter 1.0.0 (examples/wat/counter.wat) and roll it out in waves of 10%, 50%, 100% with ${SOAK_SECONDS} s soak`);
     await publish('counter', '1.0.0');
-    await deploy('1.0.0');
+    // The rollout's pre-flight checks each device's hello: wait until the server has them all.
+    await until('the server to have every hello', async () => (await api.get<{ devices: Array<{ hello: unknown }> }>('/v1/devices')).devices.every((d) => d.hello));
+    const first = await createRollout(api, {
+      module: 'counter',
+      version: '1.0.0',
+      selector: { tags: TAGS },
+      policy: { waves: [{ percent: 10 }, { percent: 50 }, { percent: 100 }], soakSeconds: SOAK_SECONDS },
+      validSeconds: 86400,
+      keysDir,
+    });
+    process.stdout.write(`   watch it live: ${server.httpUrl}/rollouts/${first.rollout!.id}\n`);
     let s = await watch('counter 1.0.0 everywhere', (x) => x.running['counter@1.0.0'] === DEVICES && settled(x));
     process.stdout.write(`   ${s.states.committed} committed on counter 1.0.0\n`);
+    await until('the rollout to complete', async () => (await api.get<{ state: string }>(`/v1/rollouts/${first.rollout!.id}`)).state === 'completed');
 
     say('publish counter-flaky as 2.0.0: it traps in wf_init on boards whose revision sensor reads >= 0.5');
     await serverCaughtUp();
@@ -110,6 +137,10 @@ async function main(): Promise<number> {
     );
     ok = s.running[BOTH] === DEVICES && s.states.committed === DEVICES;
     process.stdout.write(ok ? `\nok: all ${DEVICES} devices on counter 1.0.0 and alarm 1.0.0\n` : `\nNOT OK: ${JSON.stringify(s)}\n`);
+    if (KEEP) {
+      process.stdout.write(`\nDEMO_KEEP: the console stays at ${server.httpUrl}/ until Ctrl-C\n`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
   } catch (err) {
     process.stderr.write(`demo failed: ${(err as Error).message}\n`);
   } finally {

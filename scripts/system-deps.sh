@@ -4,13 +4,16 @@
 # system's: test/helpers/postgres.ts), the C toolchain and libraries of the firmware host
 # (libmosquitto, libsodium, cmake, the Cortex-M cross compiler), QEMU, which boots the Cortex-M4
 # test image, clang with its compiler-rt (libFuzzer) for the fuzz harnesses (npm run fuzz), lld,
-# with which clang builds the C example modules to wasm32, and what builds the wasm3 addon (C/C++
-# compiler, Python and pip for node-gyp and the source download). Fast when everything is there;
-# installs what is missing when run as root with apt-get; otherwise prints the command and carries on.
+# with which clang builds the C example modules to wasm32, what builds the wasm3 addon (C/C++
+# compiler, Python and pip for node-gyp and the source download), and Debian's chromium, which the
+# web console's browser tests drive through playwright-core (Playwright's own browser download does
+# not work offline). Fast when everything is there; installs what is missing when run as root with
+# apt-get; otherwise prints the command and carries on.
 set -u
 PACKAGES=(mosquitto mosquitto-clients postgresql libmosquitto-dev libsodium-dev cmake gcc g++ make python3 python3-pip
           clang libclang-rt-dev lld
-          gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+          gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+          chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,8 @@ import { SERVER_USER } from './broker/acl.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { buildApi } from './http/app.js';
 import { Dynsec } from './broker/dynsec.js';
-import { connectInProcessLink, connectMqttLink, type Link, type MqttLink } from './link/index.js';
+import { connectInProcessLink, connectMqttLink, DEFAULT_SHARE_GROUP, type Link, type MqttLink } from './link/index.js';
+import { joinCluster, openCluster, type Cluster, type ClusterStatus } from './cluster/cluster.js';
 import { WfError } from '../protocol/errors.js';
 import { prepareFleetTls, type FleetTls, type TlsOptions } from './tls/fleet-tls.js';
 import { ensureDir, storeOp, storeOpAsync } from './store/store-errors.js';
@@ -81,6 +82,10 @@ export interface ServerOptions {
   rolloutTickMs?: number;
   /** How often the engine looks for online devices that lack what they are owed (ms). */
   owedCheckMs?: number;
+  /** How often a follower tries to take the lead (ms; default 1000). */
+  leaderRetryMs?: number;
+  /** With an external broker: the shared-subscription group of the fleet's instances (null: none). */
+  brokerShareGroup?: string | null;
   /** The web console's files (default: dist/console of this package). */
   consoleDir?: string;
   /** Console session limits (docs/console.md §sessions). */
@@ -105,6 +110,8 @@ export interface FleetServer {
   freshness: FreshnessPublisher;
   /** Re-read the key document and director key (after "wasmfleet keys rotate"); new directives use them. */
   reloadTrust(): Promise<void>;
+  /** This instance among several: its id and whether it leads the rollout engine. */
+  cluster(): ClusterStatus;
   close(): Promise<void>;
 }
 
@@ -153,6 +160,11 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     );
   }
   if (!opts.tls && !isLoopback(host)) log.warn({ host }, 'clear text beyond loopback (--insecure): credentials and traffic can be read on the network');
+  const shareGroup = opts.brokerShareGroup === undefined ? DEFAULT_SHARE_GROUP : opts.brokerShareGroup;
+  // A topic level of its own in $share/<group>/<filter> (MQTT 5 §4.8.2): no separators, no wildcards.
+  if (shareGroup !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(shareGroup)) {
+    throw new WfError('REQUEST_INVALID', `--broker-share "${shareGroup}": a group name is 1-64 of A-Z a-z 0-9 _ . -`);
+  }
   ensureDir(opts.dataDir);
   const tls: FleetTls | null = opts.tls ? await prepareFleetTls(opts.dataDir, host, opts.tls === true ? {} : opts.tls) : null;
   const scheme = { mqtt: tls ? 'mqtts' : 'mqtt', http: tls ? 'https' : 'http', ws: tls ? 'wss' : 'ws' };
@@ -194,6 +206,15 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   }
   const maxModuleBytes = opts.maxModuleBytes ?? DEFAULTS.maxModuleBytes;
   const limits: Limits = { ...defaultLimits(maxModuleBytes), ...opts.limits };
+  // Leadership and the change feed, before the link (which reads device state only when leading).
+  let cluster: Cluster;
+  try {
+    // With PostgreSQL (--db) several instances may share the store: the lock and the feed live there too.
+    cluster = await openCluster({ postgresUrl: opts.db, leaderRetryMs: opts.leaderRetryMs, log });
+  } catch (err) {
+    await closeStore();
+    throw new WfError('STORE_UNREACHABLE', `PostgreSQL (leadership lock, change feed): ${(err as Error).message}`);
+  }
 
   // 2. broker: embedded aedes unless an external one is named
   let broker: EmbeddedBroker | null = null;
@@ -243,6 +264,8 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
             clientId: `wasmfleet-server-${randomBytes(4).toString('hex')}`,
             // The broker is trusted by the fleet CA; an external one that wants a certificate and no password gets the server's own.
             tls: tls ? { ca: tls.caPem, ...(linkPass === undefined && tls.link ? { cert: tls.link.certPem, key: tls.link.keyPem } : {}) } : undefined,
+            shareGroup,
+            leading: cluster.leadership.leading,
             log,
           },
           linkCtx,
@@ -259,6 +282,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     }
   } catch (err) {
     await broker?.close();
+    await cluster.close();
     await closeStore();
     throw err;
   }
@@ -269,10 +293,24 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   // 4. the rollout engine: picks up every live rollout where the store left it
   const directiveTtlSeconds = opts.directiveTtlSeconds ?? DEFAULTS.directiveTtlSeconds;
   engine = await RolloutEngine.open(
-    { sql, devices, modules, directives, rollouts, trust: () => trust, directiveTtlSeconds, publish: link.publish, log: log.child({ part: 'rollouts' }), clock: opts.clock },
+    {
+      sql,
+      devices,
+      modules,
+      directives,
+      rollouts,
+      trust: () => trust,
+      directiveTtlSeconds,
+      publish: link.publish,
+      log: log.child({ part: 'rollouts' }),
+      clock: opts.clock,
+      announce: (id) => cluster.feed.publish({ kind: 'rollout', key: id }),
+      forward: (id, why) => cluster.feed.publish({ kind: 'device', key: id, why }),
+    },
     { tickMs: opts.rolloutTickMs, owedCheckMs: opts.owedCheckMs },
   );
-  engine.start();
+  // Runs the engine here while this instance leads (always, with SQLite).
+  joinCluster(cluster, { engine, devices, tokens, setLinkLeading: 'setLeading' in link ? (l) => (link as MqttLink).setLeading(l) : undefined, log });
 
   // 5. the operator API
   const mqttUrl = opts.publicMqttUrl ?? linkUrl;
@@ -298,6 +336,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     stream: opts.stream,
     limits,
     publicMqttUrl: () => mqttUrl,
+    cluster: () => cluster.status(),
     credentials: {
       sql,
       devices,
@@ -325,6 +364,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     rootPublicKey: trust.rootPublicKey,
     broker,
     freshness,
+    cluster: () => cluster.status(),
     async reloadTrust() {
       trust = loadTrust(opts.keysDir);
       log.info({ serial: trust.keyDocument.serial, rootVersion: trust.root.version }, 'key document reloaded');
@@ -337,6 +377,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         stopExpiryWatch();
         await api.close(); // finishes in-flight requests, accepts no new ones
         await engine?.stop(); // the tick under way finishes
+        await cluster.close(); // releases the lead at once: another instance takes over
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
         await closeStore(); // the last in-flight reports and telemetry batch, then the store

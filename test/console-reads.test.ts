@@ -1,11 +1,9 @@
 // The console's read endpoints on a seeded fleet (docs/console.md): the devices page (filters,
 // keyset pages, totals), the fleet counts, version adoption over time, the module catalog with
-// its capability diff, and the audit filters. Real server, real SQLite, real HTTP.
-import { join } from 'node:path';
+// its capability diff, and the audit filters. Real server, real store (SQLite or PostgreSQL), real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDevices } from '../device-sim/bench-seed.js';
-import { openDb } from '../server/store/db.js';
-import { SqliteSql } from '../server/store/sql-sqlite.js';
+import { openStore } from '../server/store/open.js';
 import type { AdoptionView, DevicePageView, FleetSummaryView, ModuleCatalogView } from '../protocol/views.js';
 import type { AuditEntry } from '../server/store/db.js';
 import { startFleet, type TestFleet } from './helpers/server.js';
@@ -25,21 +23,23 @@ describe('console reads on a seeded fleet', () => {
   beforeAll(async () => {
     fleet = await startFleet({ clock: () => NOW_S * 1000 });
     await fleet.server.close();
-    const db = openDb(join(fleet.dataDir, 'wasmfleet.db'));
-    await seedDevices(new SqliteSql(db), 600, RELEASES, 'console-reads');
+    // Seeded through the store the server runs on (SQLite file or PostgreSQL database).
+    const { sql } = await openStore({ dataDir: fleet.dataDir, db: fleet.store.db });
+    await seedDevices(sql, 600, RELEASES, 'console-reads');
     // A device with a failure on record, and one that never said hello.
-    db.prepare(`UPDATE devices SET state = 'failed', reason = 'DIGEST_MISMATCH', last_error = 'DIGEST_MISMATCH: chunk 3 of 9' WHERE id = 'bench-000007'`).run();
-    db.prepare(`INSERT INTO devices (id, token_hash, tags, created_at) VALUES ('new_dev1', '', '{"site":"Plant-A"}', ?)`).run(NOW_S);
+    await sql.run("UPDATE devices SET state = 'failed', reason = 'DIGEST_MISMATCH', last_error = 'DIGEST_MISMATCH: chunk 3 of 9' WHERE id = 'bench-000007'");
+    await sql.run(`INSERT INTO devices (id, token_hash, tags, created_at) VALUES ('new_dev1', '', '{"site":"Plant-A"}', ?)`, [NOW_S]);
     // Adoption history of "app" (seconds): three devices move from 0.9.0 to 1.0.0 over 1000 s.
-    db.prepare('DELETE FROM commits').run();
-    const commit = db.prepare("INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, 'app', ?, 'd', ?)");
-    commit.run('bench-000001', 1, '0.9.0', NOW_S - 2000);
-    commit.run('bench-000002', 1, '0.9.0', NOW_S - 1500);
-    commit.run('bench-000003', 1, '0.9.0', NOW_S - 950);
-    commit.run('bench-000001', 2, '1.0.0', NOW_S - 850);
-    commit.run('bench-000002', 2, '1.0.0', NOW_S - 450);
-    commit.run('bench-000003', 2, '1.0.0', NOW_S - 50);
-    db.close();
+    await sql.run('DELETE FROM commits');
+    const commit = (device: string, seq: number, version: string, at: number) =>
+      sql.run("INSERT INTO commits (device_id, sequence, component, version, manifest_digest, at) VALUES (?, ?, 'app', ?, 'd', ?)", [device, seq, version, at]);
+    await commit('bench-000001', 1, '0.9.0', NOW_S - 2000);
+    await commit('bench-000002', 1, '0.9.0', NOW_S - 1500);
+    await commit('bench-000003', 1, '0.9.0', NOW_S - 950);
+    await commit('bench-000001', 2, '1.0.0', NOW_S - 850);
+    await commit('bench-000002', 2, '1.0.0', NOW_S - 450);
+    await commit('bench-000003', 2, '1.0.0', NOW_S - 50);
+    await sql.close();
     await fleet.restart();
   }, 60_000);
   afterAll(async () => {

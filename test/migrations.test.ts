@@ -122,7 +122,7 @@ describe('PostgreSQL migrations', () => {
 });
 
 describe('both dialects', () => {
-  it('end with the same tables, columns and indexes (PostgreSQL adds only its blobs and schema_migrations)', async () => {
+  it('end with the same tables, columns and indexes (PostgreSQL adds only its blobs and schema_migrations, and has no index on tags)', async () => {
     const lite = new Database(':memory:');
     cleanup.push(() => lite.close());
     migrateSqlite(lite);
@@ -138,6 +138,7 @@ describe('both dialects', () => {
     const pgIndexes = (await sql.all<{ n: string }>("SELECT indexname AS n FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'")).map((r) => r.n);
 
     expect(pgColumns.sort()).toEqual(liteColumns.sort());
-    expect(pgIndexes.sort()).toEqual(liteIndexes.sort());
+    // Left out of PostgreSQL on purpose (migration 5): a B-tree entry there holds at most ~2.7 KB, and a device's tags may be longer.
+    expect(pgIndexes.sort()).toEqual(liteIndexes.filter((i) => i !== 'devices_tags').sort());
   });
 });

@@ -113,6 +113,13 @@ describe('external mosquitto with the dynamic security plugin', () => {
     expect(await tryConnect('dyn-batch-1', devices[1]!.password)).toMatch(/refused/); // each its own password
   }, 30_000);
 
+  it('a batch bigger than one control message (120 devices, 50 a message) reaches the broker whole', async () => {
+    const { devices } = await fleet.api.post<{ devices: Array<{ id: string; password: string }> }>('/v1/devices/batch', {
+      devices: Array.from({ length: 120 }, (_, i) => ({ id: `dyn-big-${i}` })),
+    });
+    for (const i of [0, 49, 50, 99, 100, 119]) expect(await tryConnect(devices[i]!.id, devices[i]!.password)).toBe('connected');
+  }, 30_000);
+
   it('a second server on the same broker finds its role in place and the first keeps its link', async () => {
     const second = await startFleet({ brokerUrl: mosq.serverUrl, brokerDynsec: true });
     try {
@@ -125,6 +132,27 @@ describe('external mosquitto with the dynamic security plugin', () => {
       await second.close();
     }
   }, 30_000);
+
+  it('two servers started at the same moment on a fresh broker both end up managing it (no fight over the server role)', async () => {
+    const fresh = await startMosquitto({ dynsec: true });
+    const starting = await Promise.allSettled([startFleet({ brokerUrl: fresh.serverUrl, brokerDynsec: true }), startFleet({ brokerUrl: fresh.serverUrl, brokerDynsec: true })]);
+    const started = starting.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    try {
+      expect(starting.map((r) => (r.status === 'rejected' ? String(r.reason) : 'started'))).toEqual(['started', 'started']);
+      const login = (id: string, password: string) =>
+        mqtt
+          .connectAsync(`mqtt://127.0.0.1:${fresh.port}`, { clientId: id, username: id, password, reconnectPeriod: 0, connectTimeout: 5000 })
+          .then(async (c) => (await c.endAsync(), 'connected'))
+          .catch((err: Error) => `refused: ${err.message}`);
+      for (const [i, f] of started.entries()) {
+        const c = await addDeviceWithCredentials(f.api, `dyn-race-${i}`, { tags: {}, outDir: tempDir() });
+        expect(await login(c.id, c.password!)).toBe('connected');
+      }
+    } finally {
+      for (const f of started) await f.close().catch(() => {});
+      await fresh.stop();
+    }
+  }, 60_000);
 
   it('--broker-dynsec against a mosquitto without the plugin stops at start with BROKER_CREDENTIALS_FAILED', async () => {
     const plain = await startMosquitto();

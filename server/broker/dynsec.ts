@@ -20,6 +20,8 @@ type Response = { command?: unknown; error?: unknown; data?: unknown; correlatio
 export interface BrokerCredentials {
   /** A new password device: its role and client, before the API answers. */
   addDevice(id: string, password: string): Promise<void>;
+  /** Many at once (a batch add): the same, in as few round trips as the broker allows. */
+  addDevices?(devices: Array<{ id: string; password: string }>): Promise<void>;
   /** Revocation: the client is deleted, and mosquitto drops its connection. */
   removeDevice(id: string): Promise<void>;
   /** A new password; recreates the client if the broker lost it. */
@@ -38,10 +40,21 @@ export function deviceAcls(id: string): Acl[] {
 }
 
 const ALREADY = /already exists|already has role/i;
+/** Devices per control message in a batch add (two commands each; a message stays well under 100 KB). */
+const DYNSEC_BATCH = 50;
 const NOT_FOUND = /not found/i;
 
+interface Pending {
+  resolve: (responses: Response[]) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  body: string;
+  /** Sent again after a reconnect: its first answer may have gone to the old connection. */
+  resent: boolean;
+}
+
 export class Dynsec implements BrokerCredentials {
-  private readonly pending = new Map<string, { resolve: (responses: Response[]) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, Pending>();
 
   private constructor(
     private readonly client: MqttClient,
@@ -60,10 +73,12 @@ export class Dynsec implements BrokerCredentials {
    */
   static async start(client: MqttClient, linkUser: string, timeoutMs = 5000): Promise<Dynsec> {
     await client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 });
-    client.on('connect', (ack) => {
-      if (!ack.sessionPresent) void client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 }).catch(() => {});
-    });
     const d = new Dynsec(client, timeoutMs);
+    // Several server instances share the admin user: when one starts and grants the role, mosquitto
+    // drops every link of that user, commands in flight included. Once subscribed again, send them again.
+    client.on('connect', (ack) => {
+      if (!ack.sessionPresent) void client.subscribeAsync(DYNSEC_RESPONSE_TOPIC, { qos: 1 }).then(() => d.resend(), () => {});
+    });
     if (await d.hasRole(linkUser, SERVER_ROLE)) return d;
     const acls: Acl[] = [
       { acltype: 'publishClientSend', topic: `${TOPIC_ROOT}/#`, allow: true },
@@ -91,6 +106,18 @@ export class Dynsec implements BrokerCredentials {
     await this.run([{ command: 'createClient', username: id, password, clientid: id, roles: [{ rolename: deviceRole(id) }] }]);
   }
 
+  /**
+   * A batch: DYNSEC_BATCH devices per control message (mosquitto answers all of a message's
+   * commands in one response), so 1,000 devices take 40 round trips instead of 2,000.
+   */
+  async addDevices(devices: Array<{ id: string; password: string }>): Promise<void> {
+    for (let i = 0; i < devices.length; i += DYNSEC_BATCH) {
+      const part = devices.slice(i, i + DYNSEC_BATCH);
+      await this.run(part.map((d) => ({ command: 'createRole', rolename: deviceRole(d.id), acls: deviceAcls(d.id) })), ALREADY);
+      await this.run(part.map((d) => ({ command: 'createClient', username: d.id, password: d.password, clientid: d.id, roles: [{ rolename: deviceRole(d.id) }] })));
+    }
+  }
+
   async removeDevice(id: string): Promise<void> {
     await this.run([{ command: 'deleteClient', username: id }], NOT_FOUND);
     await this.run([{ command: 'deleteRole', rolename: deviceRole(id) }], NOT_FOUND);
@@ -106,7 +133,8 @@ export class Dynsec implements BrokerCredentials {
   private async run(commands: Command[], tolerated?: RegExp): Promise<void> {
     const errors = await this.send(commands);
     errors.forEach((err, i) => {
-      if (err && !tolerated?.test(err)) throw new WfError('BROKER_CREDENTIALS_FAILED', `${commands[i]!.command}: ${err}`);
+      const c = commands[i]!;
+      if (err && !tolerated?.test(err)) throw new WfError('BROKER_CREDENTIALS_FAILED', `${c.command} ${String(c.username ?? c.rolename ?? '')}: ${err}`.replace(' :', ':'));
     });
   }
 
@@ -123,19 +151,38 @@ export class Dynsec implements BrokerCredentials {
     const tags = commands.map(() => randomBytes(8).toString('hex'));
     const key = tags[0]!;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(key);
-        reject(new WfError('BROKER_CREDENTIALS_FAILED', `no answer from the dynamic security plugin within ${this.timeoutMs} ms (is it loaded, and is the link user a dynsec admin?)`));
-      }, this.timeoutMs);
-      this.pending.set(key, { resolve, timer });
-      const body = { commands: commands.map((c, i) => ({ ...c, correlationData: tags[i] })) };
-      this.client.publish(DYNSEC_TOPIC, JSON.stringify(body), { qos: 1 }, (err) => {
-        if (!err) return;
-        clearTimeout(timer);
-        this.pending.delete(key);
-        reject(new WfError('BROKER_CREDENTIALS_FAILED', `publish to ${DYNSEC_TOPIC}: ${err.message}`));
-      });
+      const body = JSON.stringify({ commands: commands.map((c, i) => ({ ...c, correlationData: tags[i] })) });
+      this.pending.set(key, { resolve, reject, timer: this.deadline(key), body, resent: false });
+      this.publish(key, body);
     });
+  }
+
+  private deadline(key: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      const p = this.pending.get(key);
+      this.pending.delete(key);
+      p?.reject(new WfError('BROKER_CREDENTIALS_FAILED', `no answer from the dynamic security plugin within ${this.timeoutMs} ms (is it loaded, and is the link user a dynsec admin?)`));
+    }, this.timeoutMs);
+  }
+
+  private publish(key: string, body: string): void {
+    this.client.publish(DYNSEC_TOPIC, body, { qos: 1 }, (err) => {
+      const p = this.pending.get(key);
+      if (!err || !p) return;
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+      p.reject(new WfError('BROKER_CREDENTIALS_FAILED', `publish to ${DYNSEC_TOPIC}: ${err.message}`));
+    });
+  }
+
+  /** After a reconnect: every command still waiting goes again, with a fresh deadline. */
+  private resend(): void {
+    for (const [key, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.timer = this.deadline(key);
+      p.resent = true;
+      this.publish(key, p.body);
+    }
   }
 
   private onResponse(payload: Buffer): void {
@@ -151,6 +198,7 @@ export class Dynsec implements BrokerCredentials {
     if (!waiting) return; // another admin's answer, or one that came after its timeout
     clearTimeout(waiting.timer);
     this.pending.delete(first as string);
-    waiting.resolve(responses);
+    // A command sent twice may have been done by the first copy: "already exists" / "not found" is then its success.
+    waiting.resolve(waiting.resent ? responses.map((r) => (typeof r.error === 'string' && (ALREADY.test(r.error) || NOT_FOUND.test(r.error)) ? { ...r, error: undefined } : r)) : responses);
   }
 }

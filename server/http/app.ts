@@ -9,6 +9,7 @@ import type { RolloutEngine } from '../rollouts/engine.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type { Limits } from '../limits/defaults.js';
 import type { TokenRepo } from '../store/tokens.js';
+import type { ClusterStatus } from '../cluster/cluster.js';
 import type { SessionRepo } from '../store/sessions.js';
 import type { ConsoleQueries } from '../store/console-queries.js';
 import type { DeviceEventRepo } from '../store/device-events.js';
@@ -45,6 +46,8 @@ export type ApiDeps = PublishDeps &
     stream?: Partial<StreamOptions>;
     limits: Limits;
     publicMqttUrl(): string;
+    /** This instance among several (docs/scale-out.md); absent in tests that build the API alone. */
+    cluster?: () => ClusterStatus;
     credentials: CredentialDeps & { caPem: string | null };
     /** HTTPS: the server certificate and key (PEM); absent = HTTP. */
     https?: { cert: string; key: string };

@@ -2,7 +2,7 @@
 // one device's bad input (or a server bug it triggers) is logged with its code, and the link,
 // the broker and the API carry on.
 import { WfError } from '../../protocol/errors.js';
-import { fleetTopic, parseDeviceTopic, type DeviceTopic } from '../../protocol/topics.js';
+import { fleetTopic, parseDeviceTopic, TOPIC_RULES, type DeviceTopic } from '../../protocol/topics.js';
 import { onChunkGet } from '../handlers/chunk-get.js';
 import type { HandlerContext, TopicHandler } from '../handlers/context.js';
 import { onHello } from '../handlers/hello.js';
@@ -20,6 +20,19 @@ const HANDLERS: Partial<Record<DeviceTopic, TopicHandler>> = {
 
 /** The fleet-wide subscriptions the server holds: one per device topic kind it handles. */
 export const SERVER_SUBSCRIPTIONS: string[] = Object.keys(HANDLERS).map((kind) => fleetTopic(kind as DeviceTopic));
+
+/**
+ * With several instances (docs/scale-out.md): the device's state (hello, online, report: the
+ * retained kinds) is read by the leading instance alone, in the broker's order, and on taking
+ * the lead it receives the retained copies; requests (chunk/get) and telemetry are shared, each
+ * message handled by one instance of the group.
+ */
+export const STATE_SUBSCRIPTIONS: string[] = SERVER_SUBSCRIPTIONS.filter((t) => TOPIC_RULES[kindOf(t)].retained);
+export const SHARED_SUBSCRIPTIONS: string[] = SERVER_SUBSCRIPTIONS.filter((t) => !STATE_SUBSCRIPTIONS.includes(t));
+
+function kindOf(filter: string): DeviceTopic {
+  return filter.slice(fleetTopic('hello').length - 'hello'.length) as DeviceTopic;
+}
 
 /** Handles one message; resolves when its handler has finished, and never rejects. */
 export type Dispatch = (topic: string, payload: Uint8Array) => Promise<void>;

@@ -11,5 +11,5 @@ export interface Link {
   close(): Promise<void>;
 }
 
-export { connectMqttLink, type MqttLink, type MqttLinkOptions } from './mqtt.js';
+export { connectMqttLink, DEFAULT_SHARE_GROUP, type MqttLink, type MqttLinkOptions } from './mqtt.js';
 export { connectInProcessLink } from './inprocess.js';

@@ -1,10 +1,19 @@
 // The link to an external broker over MQTT (mqtt.js): subscribes to each device topic kind across
 // the fleet, renews the subscriptions after a reconnect, and dispatches to the handlers.
+// Several server instances share one broker (docs/scale-out.md):
+//  - requests and telemetry (chunk/get, telemetry) through MQTT shared subscriptions,
+//    `$share/<group>/<filter>`: the broker hands each message to one member of the group, so
+//    each chunk request is answered once, by whichever instance got it;
+//  - the device's state (hello, online, report) only while this instance leads (`setLeading`):
+//    one reader keeps each device's reports in the order the broker got them (a round-robin
+//    share would let two instances store them out of order), and a new leader receives the
+//    retained copies when it subscribes, so nothing said during a failover is lost.
+// Publishing to devices works from any instance.
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { WfError } from '../../protocol/errors.js';
 import type { HandlerContext } from '../handlers/context.js';
-import { dispatcher, SERVER_SUBSCRIPTIONS } from './dispatch.js';
+import { dispatcher, SHARED_SUBSCRIPTIONS, STATE_SUBSCRIPTIONS } from './dispatch.js';
 import type { Link } from './index.js';
 
 export interface MqttLinkOptions {
@@ -14,11 +23,25 @@ export interface MqttLinkOptions {
   clientId: string;
   /** For mqtts://: the CA that signs the broker's certificate, and an optional client certificate. */
   tls?: { ca: string; cert?: string; key?: string };
+  /** The shared-subscription group of the fleet's instances; null: plain subscriptions (a broker without `$share`). */
+  shareGroup?: string | null;
+  /** Whether this instance starts as the leader (it reads the devices' state); `setLeading` changes it. */
+  leading?: boolean;
   log: Logger;
 }
 
+/** The group every wasmfleet instance of a fleet joins unless told otherwise. */
+export const DEFAULT_SHARE_GROUP = 'wasmfleet';
+
+/** The subscription for a device topic filter, shared within `group` when one is given. */
+export const sharedFilter = (filter: string, group: string | null | undefined) => (group ? `$share/${group}/${filter}` : filter);
+
 /** The external link also hands out its client, for the broker's control topics (broker/dynsec.ts). */
-export type MqttLink = Link & { client: mqtt.MqttClient };
+export type MqttLink = Link & {
+  client: mqtt.MqttClient;
+  /** Read the devices' state (this instance leads) or stop reading it (another one does). */
+  setLeading(leading: boolean): Promise<void>;
+};
 
 export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerContext, 'publish'>): Promise<MqttLink> {
   const client = mqtt.connect(opts.url, {
@@ -53,11 +76,31 @@ export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerCo
       resolve();
     });
   });
-  await client.subscribeAsync(SERVER_SUBSCRIPTIONS, { qos: 1 });
+  const shared = SHARED_SUBSCRIPTIONS.map((f) => sharedFilter(f, opts.shareGroup));
+  let leading = opts.leading ?? true;
+  const current = () => (leading ? [...shared, ...STATE_SUBSCRIPTIONS] : shared);
+  await client.subscribeAsync(current(), { qos: 1 });
   // After a reconnect with a clean session the subscriptions are gone: renew them.
   client.on('connect', (ack) => {
-    if (!ack.sessionPresent) void client.subscribeAsync(SERVER_SUBSCRIPTIONS, { qos: 1 }).catch(() => {});
+    if (!ack.sessionPresent) void client.subscribeAsync(current(), { qos: 1 }).catch(() => {});
   });
 
-  return { publish, client, close: () => client.endAsync(false) };
+  // Serialized, so a quick lose-then-win ends subscribed, whatever the broker's latency.
+  let changing: Promise<void> = Promise.resolve();
+  const setLeading = (next: boolean) => {
+    changing = changing.then(async () => {
+      if (next === leading) return;
+      leading = next;
+      try {
+        if (next) await client.subscribeAsync(STATE_SUBSCRIPTIONS, { qos: 1 });
+        else await client.unsubscribeAsync(STATE_SUBSCRIPTIONS);
+      } catch (err) {
+        // Disconnected: the reconnect subscribes to what `leading` says.
+        ctx.log.warn({ err: (err as Error).message, leading: next }, 'mqtt link: could not change the state subscriptions');
+      }
+    });
+    return changing;
+  };
+
+  return { publish, client, setLeading, close: () => client.endAsync(false) };
 }

@@ -49,6 +49,13 @@ export interface EngineDeps extends IssueDeps {
   log: Logger;
   /** Milliseconds since the epoch; tests may pass a fake clock. */
   clock?: () => number;
+  /**
+   * Several instances (docs/scale-out.md): an operator action changed this rollout here; the
+   * leading instance's engine must re-read it (server/cluster/cluster.ts sends it on the change feed).
+   */
+  announce?(rolloutId: string): void;
+  /** Several instances: a device event while this engine does not run goes to the one that does. */
+  forward?(deviceId: string, why: DeviceEvent): void;
 }
 
 export type DeviceEvent = 'report' | 'hello' | 'online' | 'tags' | 'new';
@@ -107,6 +114,8 @@ export class RolloutEngine {
   /** The tick or operator action under way; the next one starts when it has settled. */
   private running: Promise<unknown> = Promise.resolve();
   private ticking = false;
+  /** Stopped at least once: a follower, or a leader that lost the lead (see start()). */
+  private stopped = false;
   /** Who wants to know which rollouts a tick looked at (the console's live streams). */
   private readonly changeListeners = new Set<(ids: string[]) => void>();
 
@@ -120,17 +129,40 @@ export class RolloutEngine {
   /** The engine, with every live rollout picked up where the store left it. */
   static async open(deps: EngineDeps, opts: { tickMs?: number; owedCheckMs?: number } = {}): Promise<RolloutEngine> {
     const engine = new RolloutEngine(deps, opts);
-    for (const r of await deps.rollouts.live()) {
-      engine.live.set(r.id, r);
-      engine.dirtyRollouts.add(r.id);
-      // After a restart, look again at every device in flight: reports may have come while we were down.
-      for (const m of [...(await deps.rollouts.inState(r.id, 'assigned')), ...(await deps.rollouts.inState(r.id, 'reverting'))]) engine.dirtyDevices.set(m.deviceId, 'report');
-    }
+    await engine.recover();
     return engine;
   }
 
+  /** Everything from the store, as after a restart: the live rollouts and every device in flight. */
+  private async recover(): Promise<void> {
+    const live = await this.deps.rollouts.live();
+    this.live.clear();
+    this.dirtyDevices.clear();
+    this.dirtyRollouts.clear();
+    this.wakeAt.clear();
+    this.nextOwedCheck = 0; // the first tick re-sends what online devices are owed (a leader may have died before publishing)
+    for (const r of live) {
+      this.live.set(r.id, r);
+      this.dirtyRollouts.add(r.id);
+      // After a restart, look again at every device in flight: reports may have come while we were down.
+      for (const m of [...(await this.deps.rollouts.inState(r.id, 'assigned')), ...(await this.deps.rollouts.inState(r.id, 'reverting'))]) this.dirtyDevices.set(m.deviceId, 'report');
+    }
+  }
+
+  /** Whether the engine's loop runs here (with several instances: this one leads). */
+  get active(): boolean {
+    return this.timer !== null;
+  }
+
+  /**
+   * Start the loop. Started again after a stop (this instance took the lead back), it first
+   * re-reads the store: another instance led in between.
+   */
   start(): void {
-    this.timer ??= setInterval(() => {
+    if (this.timer) return;
+    // Queued before any tick: the first tick sees what the store says now.
+    if (this.stopped) void this.exclusive(() => this.recover()).catch((err: unknown) => this.deps.log.error({ err }, 'rollout engine: reading the store failed'));
+    this.timer = setInterval(() => {
       // A tick that outlasts the interval is not joined by another: the next one waits its turn.
       if (this.ticking) return;
       this.ticking = true;
@@ -145,6 +177,8 @@ export class RolloutEngine {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopped = true;
+    this.dirtyDevices.clear(); // whoever leads next re-reads what is in flight
     await this.running.catch(() => undefined);
   }
 
@@ -164,8 +198,26 @@ export class RolloutEngine {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** A device said something or was changed: look at it on the next tick. */
+  /**
+   * Tell the listeners these rollouts changed: after each tick here, or (several instances) when
+   * the leader's engine stepped them (server/cluster/cluster.ts), so live views on a follower move too.
+   */
+  changed(ids: string[]): void {
+    for (const listener of this.changeListeners) {
+      try {
+        listener(ids);
+      } catch (err) {
+        this.deps.log.error({ err }, 'rollout change listener failed');
+      }
+    }
+  }
+
+  /** A device said something or was changed: look at it on the next tick (here, or where the engine runs). */
   deviceChanged(id: string, why: DeviceEvent): void {
+    if (this.stopped && !this.timer && this.deps.forward) {
+      this.deps.forward(id, why);
+      return;
+    }
     const prev = this.dirtyDevices.get(id);
     // hello/online also ask for the owed re-publish check: keep that stronger reason.
     if (prev === 'hello' || prev === 'online') return;
@@ -228,7 +280,13 @@ export class RolloutEngine {
       const r = this.live.get(id);
       if (!r) continue;
       stats.rollouts++;
-      await this.step(r, now, toPublish);
+      try {
+        await this.step(r, now, toPublish);
+      } catch (err) {
+        if (!(err instanceof RolloutChanged)) throw err;
+        // Changed elsewhere since we read it: take the stored row and look again next tick.
+        await this.reread(id);
+      }
     }
 
     // 4. the slow check for devices online that have not got what they are owed
@@ -244,13 +302,7 @@ export class RolloutEngine {
     stats.published += toPublish.length;
     // Includes rollouts that just ended (no longer live): their last change is news too.
     if (stepped.length > 0) {
-      for (const listener of this.changeListeners) {
-        try {
-          listener(stepped);
-        } catch (err) {
-          this.deps.log.error({ err }, 'rollout change listener failed');
-        }
-      }
+      this.changed(stepped);
     }
     return stats;
   }
@@ -405,11 +457,11 @@ export class RolloutEngine {
           break;
         }
         const next: RolloutRow = { ...row, rateTatMs: tat };
-        await this.deps.sql.tx(async (q) => {
-          await this.save(q, next, now);
-          await this.assign(q, next, m, now, out, null);
+        row = await this.deps.sql.tx(async (q) => {
+          const saved = await this.save(q, next, now);
+          await this.assign(q, saved, m, now, out, null);
+          return saved;
         });
-        row = next;
         started++;
       }
       if (started < cap && (await this.deps.rollouts.pending(r.id, 1)).length > 0 && !this.wakeAt.has(r.id)) this.dirtyRollouts.add(r.id);
@@ -482,9 +534,13 @@ export class RolloutEngine {
 
   // ---------------------------------------------------------------- transitions
 
+  /**
+   * Write the rollout's row, if it is still as `r` says: an operator action on another instance
+   * may have changed it since (RolloutChanged: the transaction is rolled back, the row re-read).
+   */
   private async save(q: SqlRunner, r: RolloutRow, now: number): Promise<RolloutRow> {
     const row = { ...r, updatedMs: now };
-    await this.deps.rollouts.update(row, q);
+    if (!(await this.deps.rollouts.update(row, q, r.updatedMs))) throw new RolloutChanged(r.id);
     if (FINAL_ROLLOUT_STATES.includes(row.state)) this.live.delete(row.id);
     else this.live.set(row.id, row);
     return row;
@@ -644,6 +700,7 @@ export class RolloutEngine {
     });
     this.live.set(id, row);
     this.dirtyRollouts.add(id);
+    this.deps.announce?.(id);
     return row;
   }
 
@@ -669,8 +726,9 @@ export class RolloutEngine {
       for (const deviceId of req.targets) {
         const other = await this.deps.rollouts.activeOf(deviceId, q);
         if (!other) continue;
-        const r = this.live.get(other.rolloutId);
-        if (r && r.kind === 'rollout') throw new WfError('ROLLOUT_CONFLICT', `device ${deviceId} is in rollout ${r.id}`, { rollout: r.id, device: deviceId });
+        // The store's row when this instance does not drive it (several instances: it may be another's).
+        const r = this.live.get(other.rolloutId) ?? (await this.deps.rollouts.get(other.rolloutId, q));
+        if (r && r.kind === 'rollout' && !FINAL_ROLLOUT_STATES.includes(r.state)) throw new WfError('ROLLOUT_CONFLICT', `device ${deviceId} is in rollout ${r.id}`, { rollout: r.id, device: deviceId });
         await this.deps.rollouts.updateMember({ ...other, state: 'excluded', reason: 'SUPERSEDED', detail: id, active: false, deadlineMs: null, updatedMs: now }, q);
         superseded.add(other.rolloutId);
       }
@@ -712,56 +770,88 @@ export class RolloutEngine {
       await audit(q, `${req.kind}.created`, { module: req.module.name, version: req.module.version, devices: req.targets.length, selector: req.selector }, { kind: 'operator', rollout: id, at: nowS, reason: 'CREATED', actor: req.actor });
     });
     this.live.set(id, await this.deps.rollouts.require(id));
-    for (const r of [id, ...superseded]) this.dirtyRollouts.add(r);
+    for (const r of [id, ...superseded]) {
+      this.dirtyRollouts.add(r);
+      this.deps.announce?.(r);
+    }
     publishDirectives(this.deps, out);
     return { id, devices: out.map((r) => ({ id: r.deviceId, sequence: r.sequence })) };
   }
 
   pause(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'pause');
       if (r.state !== 'running') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}`);
-      return this.transition(this.deps.sql, r, { state: 'paused', reason: 'OPERATOR' }, 'rollout.paused', {}, this.clock(), 'operator', actor);
-    });
+      return this.announced(await this.transition(this.deps.sql, r, { state: 'paused', reason: 'OPERATOR' }, 'rollout.paused', {}, this.clock(), 'operator', actor));
+    }));
   }
 
   resume(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'resume');
       if (r.state !== 'paused') throw new WfError('ROLLOUT_STATE', `${id} is ${r.state}, not paused`);
-      return this.transition(this.deps.sql, r, { state: 'running', reason: 'RESUMED' }, 'rollout.resumed', {}, this.clock(), 'operator', actor);
-    });
+      return this.announced(await this.transition(this.deps.sql, r, { state: 'running', reason: 'RESUMED' }, 'rollout.resumed', {}, this.clock(), 'operator', actor));
+    }));
   }
 
   approve(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'approve');
       if (!r.awaitingApproval) throw new WfError('ROLLOUT_STATE', `${id} is not waiting for approval (wave ${r.wave + 1}, ${r.state})`);
       await this.advance(r, this.clock(), 'operator', actor);
-      return this.deps.rollouts.require(id);
-    });
+      return this.announced(await this.deps.rollouts.require(id));
+    }));
   }
 
   abort(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'abort');
       await this.finish(r, 'aborted', 'OPERATOR', this.clock(), 'operator', {}, actor);
-      return this.deps.rollouts.require(id);
-    });
+      return this.announced(await this.deps.rollouts.require(id));
+    }));
   }
 
   rollback(id: string, actor?: Actor | null): Promise<RolloutRow> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.operatorAction(async () => {
       const r = await this.requireLive(id, 'roll back');
       const out: DirectiveRecord[] = [];
       await this.rollBack(r, 'OPERATOR', 'operator asked', this.clock(), out, 'operator', actor);
       publishDirectives(this.deps, out);
-      return this.deps.rollouts.require(id);
-    });
+      return this.announced(await this.deps.rollouts.require(id));
+    }));
+  }
+
+  /** Another instance changed this rollout (operator action): take the stored row, look at it next tick. */
+  rolloutChanged(id: string): Promise<void> {
+    return this.exclusive(() => this.reread(id));
+  }
+
+  private async reread(id: string): Promise<void> {
+    const r = await this.deps.rollouts.get(id);
+    if (!r || FINAL_ROLLOUT_STATES.includes(r.state)) this.live.delete(id);
+    else this.live.set(id, r);
+    this.wakeAt.delete(id);
+    this.dirtyRollouts.add(id);
+  }
+
+  /** An operator action, run again once if the rollout changed under it (it re-reads the store). */
+  private async operatorAction<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof RolloutChanged)) throw err;
+      return fn();
+    }
+  }
+
+  /** All of it may have changed (the change feed missed some): re-read the store. */
+  resync(): Promise<void> {
+    return this.exclusive(() => this.recover());
   }
 
   private async requireLive(id: string, what: string): Promise<RolloutRow> {
-    const r = this.live.get(id) ?? (await this.deps.rollouts.require(id));
+    // The store, not the cache: with several instances another one may have changed it.
+    const r = await this.deps.rollouts.require(id);
     if (FINAL_ROLLOUT_STATES.includes(r.state)) throw new WfError('ROLLOUT_STATE', `cannot ${what} ${id}: it is ${r.state} (${r.reason ?? ''})`);
     return r;
   }
@@ -843,6 +933,11 @@ export class RolloutEngine {
       await audit(q, 'rollout.authorized', { component: a.component, target: digest }, { kind: 'operator', rollout: id, at: nowS, actor });
     });
     this.dirtyRollouts.add(id);
+    return this.announced(r);
+  }
+
+  private announced(r: RolloutRow): RolloutRow {
+    this.deps.announce?.(r.id);
     return r;
   }
 }
@@ -873,3 +968,9 @@ function sum(c: Partial<Record<MemberState, number>>, states: MemberState[]): nu
   return states.reduce((n, s) => n + (c[s] ?? 0), 0);
 }
 
+/** The rollout's row was written by someone else since it was read (server instances: docs/scale-out.md). */
+class RolloutChanged extends Error {
+  constructor(readonly rolloutId: string) {
+    super(`rollout ${rolloutId} changed since it was read`);
+  }
+}

@@ -77,6 +77,16 @@ export async function rotateCredentials(deps: CredentialDeps, id: string, csr?: 
  */
 export async function addToBroker(deps: CredentialDeps, created: Credentials[]): Promise<void> {
   if (!deps.broker) return;
+  const withPassword = created.filter((c): c is Credentials & { password: string } => c.password !== undefined);
+  if (deps.broker.addDevices && withPassword.length > 1) {
+    try {
+      await deps.broker.addDevices(withPassword.map((c) => ({ id: c.id, password: c.password })));
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WfError('BROKER_CREDENTIALS_FAILED', `${withPassword.length} devices are stored but not all are on the broker (${reason}); "wasmfleet devices rotate-credentials ID" retries each`);
+    }
+    return;
+  }
   for (const c of created) {
     if (c.password === undefined) continue;
     try {

@@ -150,6 +150,8 @@ export class DeviceRepo {
   private flushing: Promise<void> | null = null;
   /** Per device, the outcome write in flight: the next one waits for it. */
   private readonly outcomeWrites = new Map<string, Promise<void>>();
+  /** Several instances: tell the others to forget a device's cached credentials (server/cluster/cluster.ts). */
+  onCredentialsChanged?: (id: string) => void;
 
   constructor(
     private readonly sql: Sql,
@@ -221,6 +223,7 @@ export class DeviceRepo {
       await q.run(SQL.revoke, [now, id]);
     });
     this.credentials.invalidate(id);
+    this.onCredentialsChanged?.(id);
   }
 
   /**
@@ -236,6 +239,7 @@ export class DeviceRepo {
       await q.run(SQL.setCredentials, [password ? hashToken(password) : '', cert?.serial ?? null, cert?.notAfter ?? null, id]);
     });
     this.credentials.invalidate(id);
+    this.onCredentialsChanged?.(id);
     return { id, username: id, ...(password ? { password } : {}) };
   }
 

@@ -145,6 +145,9 @@ const SQL = {
   update: `UPDATE rollouts SET state = ?, reason = ?, wave = ?, wave_started_ms = ?, wave_settled_ms = ?, awaiting_approval = ?,
              rate_tat_ms = ?, updated_ms = ?
            WHERE id = ?`,
+  updateIfUnchanged: `UPDATE rollouts SET state = ?, reason = ?, wave = ?, wave_started_ms = ?, wave_settled_ms = ?, awaiting_approval = ?,
+             rate_tat_ms = ?, updated_ms = ?
+           WHERE id = ? AND updated_ms = ?`,
   insertAuth: 'INSERT INTO rollout_authorizations (rollout_id, manifest_digest, component, expires, bytes) VALUES (?, ?, ?, ?, ?)',
   auth: 'SELECT bytes, expires FROM rollout_authorizations WHERE rollout_id = ? AND manifest_digest = ?',
   authDigests: 'SELECT manifest_digest AS d FROM rollout_authorizations WHERE rollout_id = ?',
@@ -213,8 +216,14 @@ export class RolloutRepo {
     return (await q.all<RawRollout>(SQL.live)).map(rolloutOf);
   }
 
-  async update(r: RolloutRow, q: SqlRunner = this.sql): Promise<void> {
-    await q.run(SQL.update, [r.state, r.reason, r.wave, r.waveStartedMs, r.waveSettledMs, r.awaitingApproval ? 1 : 0, r.rateTatMs, r.updatedMs, r.id]);
+  /**
+   * Write the rollout's row. With `unchangedSince` (the updated_ms it was read with), only if no one
+   * wrote it since — another server instance, say (docs/scale-out.md) — and false when someone did.
+   */
+  async update(r: RolloutRow, q: SqlRunner = this.sql, unchangedSince?: number): Promise<boolean> {
+    const values = [r.state, r.reason, r.wave, r.waveStartedMs, r.waveSettledMs, r.awaitingApproval ? 1 : 0, r.rateTatMs, r.updatedMs, r.id];
+    if (unchangedSince === undefined) return (await q.run(SQL.update, values)).changes === 1;
+    return (await q.run(SQL.updateIfUnchanged, [...values, unchangedSince])).changes === 1;
   }
 
   async addAuthorization(rolloutId: string, manifestDigest: string, component: string, expires: number, bytes: Uint8Array, q: SqlRunner = this.sql): Promise<void> {

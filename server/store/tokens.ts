@@ -39,6 +39,8 @@ export class TokenRepo {
    * this repository's own writes; `live.invalidate()` drops it for changes made elsewhere.
    */
   readonly live: StoreCache<'live', Map<string, TokenIdentity>>;
+  /** Several instances: tell the others to forget the tokens (server/cluster/cluster.ts). */
+  onChanged?: () => void;
 
   constructor(private readonly sql: Sql) {
     this.live = new StoreCache(async () => {
@@ -49,8 +51,13 @@ export class TokenRepo {
 
   /** Who holds this bearer token; undefined when it is unknown or revoked. */
   async identify(token: string): Promise<TokenIdentity | undefined> {
+    const hash = hashToken(token);
     const byHash = this.live.peek('live') ?? (await this.live.get('live'));
-    return byHash?.get(hashToken(token));
+    const hit = byHash?.get(hash);
+    if (hit) return hit;
+    // Not cached: perhaps made on another instance a moment ago (failed attempts are throttled per address).
+    const row = await this.sql.get<TokenRow>('SELECT * FROM operator_tokens WHERE token_hash = ? AND revoked_at IS NULL', [hash]);
+    return row ? { id: row.id, name: row.name, role: row.role } : undefined;
   }
 
   /**
@@ -80,6 +87,7 @@ export class TokenRepo {
       return r;
     });
     this.live.invalidate();
+    this.onChanged?.();
     return { ...view(row), token };
   }
 
@@ -100,6 +108,7 @@ export class TokenRepo {
       return r;
     });
     this.live.invalidate();
+    this.onChanged?.();
     return view(row);
   }
 }

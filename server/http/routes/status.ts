@@ -17,6 +17,16 @@ export function statusRoutes(app: FastifyInstance, deps: ApiDeps): void {
     }
     // Devices that stopped seeing freshness statements (a freeze, or a server that stopped signing).
     const stale = devices.filter((d) => d.state === 'stale').map((d) => d.id);
-    return { devices: devices.length, online, states, releases, modules: (await deps.modules.list()).length, stale, keys: keyExpiry(deps.trust(), nowSeconds()) };
+    return {
+      devices: devices.length,
+      online,
+      states,
+      releases,
+      modules: (await deps.modules.list()).length,
+      stale,
+      keys: keyExpiry(deps.trust(), nowSeconds()),
+      // Which instance answered, and whether it runs the rollout engine (several instances: docs/scale-out.md).
+      ...(deps.cluster ? { instance: deps.cluster() } : {}),
+    };
   });
 }
