@@ -2,6 +2,8 @@
 // message protocol over Node's IPC channel, and the server role (one embedded server per run,
 // reporting its CPU and memory when asked).
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { compileWat } from '../cli/wat.js';
 
@@ -37,17 +39,93 @@ export const request = (child: ChildProcess, msg: Msg, reply: string): Promise<M
 };
 
 /**
+ * BENCH_PROF=<dir>: a CPU profile of this process over the measured window only (the parent sends
+ * `prof-start` and `prof-stop`), written as <dir>/<role>.cpuprofile for Chrome DevTools or
+ * `node --cpu-prof`'s readers. Without BENCH_PROF the messages are ignored.
+ */
+export function profileOnRequest(role: string): void {
+  const dir = process.env.BENCH_PROF;
+  if (!dir) return;
+  const session = new Session();
+  session.connect();
+  process.on('message', (m: Msg) => {
+    if (m.type === 'prof-start') void session.post('Profiler.enable').then(() => session.post('Profiler.start'));
+    if (m.type === 'prof-stop') {
+      void session.post('Profiler.stop').then(({ profile }) => {
+        writeFileSync(join(dir, `${role}.cpuprofile`), JSON.stringify(profile));
+        send({ type: 'prof-written', role });
+      });
+    }
+  });
+}
+
+/**
+ * The raw broker baseline's responder: a second embedded broker, configured as the server's (the
+ * same aedes, message bus, persistence, packet guard and topic rules), with no wasmfleet server on
+ * it: one in-process subscriber answers each chunk request with a response encoded in advance.
+ * What remains is the broker's own work per request and per response.
+ */
+async function rawBroker(image: Uint8Array, chunkSize: number): Promise<{ mqttUrl: string; fanOut(): void; close(): Promise<void> }> {
+  const pino = (await import('pino')).default;
+  const { startEmbeddedBroker } = await import('../server/broker/embedded.js');
+  const { defaultLimits } = await import('../server/limits/defaults.js');
+  const { sha256 } = await import('../protocol/crypto.js');
+  const { decodeChunkRequest, encodeChunkResponse } = await import('../protocol/messages.js');
+  const { deviceTopic, fleetTopic, parseDeviceTopic, FRESHNESS_TOPIC } = await import('../protocol/topics.js');
+  const digest = sha256(image);
+  const responses: Buffer[] = [];
+  for (let i = 0; i * chunkSize < image.length; i++) {
+    responses.push(Buffer.from(encodeChunkResponse({ sha256: digest, index: i, data: image.subarray(i * chunkSize, (i + 1) * chunkSize) })));
+  }
+  const limits = { ...defaultLimits(image.length), mqttConnects: { capacity: 1e9, perSecond: 1e9 } };
+  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: false, serverPassword: 'unused', checkDevice: async () => true, checkCertificate: async () => null, limits, log: pino({ level: 'silent' }) });
+  await new Promise<void>((resolve) =>
+    broker.aedes.subscribe(
+      fleetTopic('chunk/get'),
+      (packet, cb) => {
+        const id = parseDeviceTopic(packet.topic)!.deviceId;
+        const payload = responses[decodeChunkRequest(new Uint8Array(packet.payload as Buffer)).index];
+        broker.aedes.publish({ cmd: 'publish', topic: deviceTopic(id, 'chunk'), payload, qos: 0, retain: false, dup: false }, () => {});
+        cb();
+      },
+      () => resolve(),
+    ),
+  );
+  return {
+    mqttUrl: `mqtt://127.0.0.1:${broker.mqttPort}`,
+    // The fan-out measurement: every chunk published once on a topic all devices may read (the
+    // fleet-wide freshness topic stands in for a per-release topic), the broker copies it to each.
+    fanOut: () => {
+      for (const payload of responses) broker.aedes.publish({ cmd: 'publish', topic: FRESHNESS_TOPIC, payload, qos: 0, retain: false, dup: false }, () => {});
+    },
+    close: () => broker.close(),
+  };
+}
+
+/**
  * Role: the fleet server (embedded aedes, ephemeral ports) in its own process; `extra` changes
  * that (bench-cluster.ts: a PostgreSQL store, an external broker, its own data dir).
  */
 export async function serverRole(dir: string, extra: Partial<import('../server/index.js').ServerOptions> = {}): Promise<void> {
   const { startServer } = await import('../server/index.js');
+  let raw: Awaited<ReturnType<typeof rawBroker>> | null = null;
   const server = await startServer({ dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), httpPort: 0, mqttPort: 0, wsPort: false, log: false, ...extra });
+  profileOnRequest('server');
   let peakRss = 0;
   setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500).unref();
   process.on('message', (m: Msg) => {
     if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0, leader: server.cluster().leader });
-    if (m.type === 'close') void server.close().then(() => (send({ type: 'closed' }), process.exit(0)));
+    if (m.type === 'raw-broker') {
+      void rawBroker(new Uint8Array(Buffer.from(String(m.image), 'base64')), Number(m.chunkSize)).then((r) => {
+        raw = r;
+        send({ type: 'raw-broker', mqttUrl: r.mqttUrl });
+      });
+    }
+    if (m.type === 'raw-fanout') {
+      raw?.fanOut();
+      send({ type: 'raw-fanout' });
+    }
+    if (m.type === 'close') void Promise.resolve(raw?.close()).then(() => server.close()).then(() => (send({ type: 'closed' }), process.exit(0)));
   });
   send({ type: 'ready', httpUrl: server.httpUrl, mqttUrl: server.mqttUrl, token: server.operatorToken });
 }

@@ -21,6 +21,9 @@ export const FINAL_STATES: readonly DeviceState[] = ['idle', 'committed', 'faile
 /** Reported instead of a final state, never a state of the update table (protocol.md §3.6). */
 export const REPORT_ONLY_STATES: readonly DeviceState[] = ['stale'];
 
+/** The update steps between a directive and its outcome: the rollout engine acts on none of them. */
+export const IN_FLIGHT_STATES: readonly DeviceState[] = ['assigned', 'downloading', 'verifying', 'installing', 'probation'];
+
 export function isDeviceState(value: unknown): value is DeviceState {
   return typeof value === 'string' && (DEVICE_STATES as readonly string[]).includes(value);
 }

@@ -69,6 +69,8 @@ export interface ServerOptions {
   directiveTtlSeconds?: number;
   /** Telemetry write batching (store/telemetry.ts). */
   telemetryBatch?: Partial<TelemetryBatchOptions>;
+  /** How long in-flight reports (`assigned` … `probation`) may wait in memory before the store (store/devices.ts). */
+  reportFlushMs?: number;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
   /** Freshness statements (protocol.md §3.6): interval and validity. */
@@ -176,7 +178,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     onIdleError: (err) => log.warn({ err: err.message }, 'store: an idle database connection failed; the pool reconnects'),
   });
   const telemetry = new TelemetryBatch(sql, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
-  const devices = new DeviceRepo(sql, telemetry);
+  const devices = new DeviceRepo(sql, telemetry, opts.reportFlushMs);
   const modules = new ModuleRepo(sql);
   const directives = new DirectiveRepo(sql);
   const rollouts = new RolloutRepo(sql);
@@ -185,6 +187,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   const deviceEvents = new DeviceEventRepo(sql);
   const series = new TelemetrySeries(sql, log.child({ part: 'store' }), { ...SERIES_DEFAULTS, ...opts.telemetrySeries });
   const closeStore = async () => {
+    await devices.close(); // the last in-flight reports
     await telemetry.close();
     await series.close();
     await deviceEvents.settled();
@@ -377,7 +380,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         await cluster.close(); // releases the lead at once: another instance takes over
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
-        await closeStore(); // the last telemetry batch, then the store
+        await closeStore(); // the last in-flight reports and telemetry batch, then the store
       })();
       return closing;
     },

@@ -88,6 +88,29 @@ describe('publish → deploy → fetch, embedded aedes', () => {
     await deployAndFetch(fleet, await fleet.addDevice('aedes-dev-1'));
   });
 
+  it('devices fetching one image in several chunk sizes, again and again, each reassemble the exact module (answers are cached per chunk size and index)', async () => {
+    const a = await fleet.addDevice('cache-dev-a');
+    const b = await fleet.addDevice('cache-dev-b');
+    const wasmPath = join(fleet.dir, 'cached.wat');
+    writeFileSync(wasmPath, bigModuleWat());
+    const expected = Buffer.from(await loadModuleFile(wasmPath));
+    const { publishModuleFile } = await import('../cli/commands/module-publish.js');
+    const published = await publishModuleFile(fleet.api, wasmPath, { name: 'cached', version: '1.0.0', tickMs: 1000, stack: 16384, keysDir: fleet.keysDir });
+    await fleet.api.post('/v1/deployments', { module: 'cached', version: '1.0.0', devices: [a.id, b.id] });
+    const sha256 = fromHex(published.sha256);
+    const clients = [await connectAs(a), await connectAs(b)];
+    try {
+      // 256 and 512 share chunk boundaries, 1000 does not; the same size twice is answered from the cache.
+      for (const [i, chunkSize] of [256, 512, 1000, 256, 1000].entries()) {
+        const creds = i % 2 === 0 ? a : b;
+        const image = await fetchImage(clients[i % 2], creds.id, sha256, published.size, chunkSize);
+        expect(Buffer.from(image).equals(expected)).toBe(true);
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.endAsync()));
+    }
+  });
+
   it('a device reaches the broker over WebSocket too', async () => {
     const creds = await fleet.addDevice('ws-dev-1');
     const client = await connectAs({ ...creds, mqttUrl: fleet.server.wsUrl! });

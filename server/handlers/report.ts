@@ -1,12 +1,20 @@
 import { decodeReport } from '../../protocol/messages.js';
+import { IN_FLIGHT_STATES } from '../../protocol/states.js';
 import type { TopicHandler } from './context.js';
 
-/** report: the device's update state; committed reports also extend its commit history. */
+/**
+ * report: the device's update state; committed reports also extend its commit history. The
+ * rollout engine hears of outcomes only: it acts on none of the steps in between (assigned …
+ * probation), which are most of a device's reports.
+ */
 export const onReport: TopicHandler = async (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
+  // Queued first, in arrival order: an in-flight report is held in memory and returns at once,
+  // an outcome waits for the store, so the device's history must not wait behind either.
+  const history = ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
   await ctx.devices.recordReport(deviceId, report);
-  ctx.changed?.(deviceId, 'report');
-  await ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
+  if (!IN_FLIGHT_STATES.includes(report.state)) ctx.changed?.(deviceId, 'report');
+  await history;
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
   }

@@ -93,6 +93,9 @@ export interface TickStats {
 
 /** How many rows one tick takes from each source, so a burst is spread over ticks. */
 const BATCH = 500;
+
+/** A member's outcome decided while looking at a tick's devices: rollout, member, state, reason, detail. */
+type Settlement = [RolloutRow, MemberRow, MemberState, string | null, string | null];
 /** Starts per rollout per tick: each signs a directive (Ed25519), and the event loop must keep serving devices. */
 const STARTS_PER_TICK = 200;
 const MS = 1000;
@@ -232,15 +235,29 @@ export class RolloutEngine {
     const stats: TickStats = { devices: 0, deadlines: 0, rollouts: 0, published: 0 };
     const toPublish: DirectiveRecord[] = [];
 
-    // 1. devices that changed
+    // 1. devices that changed; the members they settle are written together after the loop
     const batch = [...this.dirtyDevices].slice(0, BATCH);
+    const settled: Settlement[] = [];
     for (const [id, why] of batch) {
       this.dirtyDevices.delete(id);
       stats.devices++;
       const device = await this.deps.devices.get(id);
       if (!device) continue;
-      await this.onDevice(device, now, toPublish);
+      await this.onDevice(device, now, toPublish, settled);
       if (why === 'hello' || why === 'online') stats.published += await this.republishIfOwed(device);
+    }
+    // One transaction: a thousand devices committing within a tick are one write to the store,
+    // not a thousand (each its own commit was 0.6 ms per device in the bench, docs/device-sim.md).
+    // If it fails, those devices are looked at again on the next tick.
+    if (settled.length > 0) {
+      try {
+        await this.deps.sql.tx(async (q) => {
+          for (const [r, m, state, reason, detail] of settled) await this.settle(q, r, m, state, reason, detail, now);
+        });
+      } catch (err) {
+        for (const [, m] of settled) if (!this.dirtyDevices.has(m.deviceId)) this.dirtyDevices.set(m.deviceId, 'report');
+        throw err;
+      }
     }
 
     // 2. deadlines
@@ -300,11 +317,11 @@ export class RolloutEngine {
 
   // ---------------------------------------------------------------- device events
 
-  private async onDevice(d: DeviceView, now: number, out: DirectiveRecord[]): Promise<void> {
+  private async onDevice(d: DeviceView, now: number, out: DirectiveRecord[], settled: Settlement[]): Promise<void> {
     const m = await this.deps.rollouts.activeOf(d.id);
     if (m) {
       const r = this.live.get(m.rolloutId);
-      if (r || m.state === 'reverting') await this.followReport(m, d, r ?? (await this.deps.rollouts.require(m.rolloutId)), now, out);
+      if (r || m.state === 'reverting') await this.followReport(m, d, r ?? (await this.deps.rollouts.require(m.rolloutId)), now, out, settled);
       return;
     }
     // Not in a rollout: does a running one now select it (new, re-tagged, back online, said hello)?
@@ -364,8 +381,8 @@ export class RolloutEngine {
     return (await this.deps.rollouts.authorization(r.id, digest, q)) !== undefined;
   }
 
-  /** Map the device's last report onto its membership. */
-  private async followReport(m: MemberRow, d: DeviceView, r: RolloutRow, now: number, out: DirectiveRecord[]): Promise<void> {
+  /** Map the device's last report onto its membership; an outcome goes to `settled` (written by the tick). */
+  private async followReport(m: MemberRow, d: DeviceView, r: RolloutRow, now: number, out: DirectiveRecord[], settled: Settlement[]): Promise<void> {
     const seq = m.sequence;
     if (seq === null || (m.state !== 'assigned' && m.state !== 'reverting' && m.state !== 'committed')) return;
     const want = m.state === 'reverting' ? m.fromDigest : r.manifestDigest;
@@ -375,16 +392,16 @@ export class RolloutEngine {
     const revertedOurs = d.state === 'rolled_back' && d.targetSequence === seq;
     if (m.state === 'committed') {
       // Committed, then the device reverted the same update (watchdog in a later probation): a failure.
-      if (revertedOurs) await this.settle(this.deps.sql, r, m, 'failed', d.reason ?? 'UNKNOWN', d.detail, now);
+      if (revertedOurs) settled.push([r, m, 'failed', d.reason ?? 'UNKNOWN', d.detail]);
       return;
     }
     if (done) {
-      await this.settle(this.deps.sql, r, m, m.state === 'reverting' ? 'rolled_back' : 'committed', null, null, now);
+      settled.push([r, m, m.state === 'reverting' ? 'rolled_back' : 'committed', null, null]);
     } else if (refusedOurs || revertedOurs) {
       if (m.state === 'assigned' && refusedOurs && m.attempt <= r.policy.retries && this.live.get(r.id)?.state === 'running') {
         await this.deps.sql.tx((q) => this.assign(q, r, m, now, out, `retry after ${d.reason ?? 'failure'}`));
       } else {
-        await this.settle(this.deps.sql, r, m, 'failed', d.reason ?? 'UNKNOWN', m.state === 'reverting' ? `rollback: ${d.detail ?? ''}` : d.detail, now);
+        settled.push([r, m, 'failed', d.reason ?? 'UNKNOWN', m.state === 'reverting' ? `rollback: ${d.detail ?? ''}` : d.detail]);
       }
     }
   }

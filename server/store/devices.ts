@@ -1,6 +1,7 @@
 // Device inventory: credentials, tags, and what the device last said (hello, online, report).
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import type { Hello, Report, RunningComponent } from '../../protocol/messages.js';
+import { IN_FLIGHT_STATES, type DeviceState } from '../../protocol/states.js';
 import { toHex } from '../../protocol/crypto.js';
 import { WfError } from '../../protocol/errors.js';
 import { isReservedDeviceId, PATTERNS } from '../../protocol/fields.js';
@@ -122,19 +123,43 @@ const SQL = {
   scan: 'SELECT id, tags, hello, running FROM devices ORDER BY id',
 } as const;
 
+/** Update steps between a directive and its outcome: batched (see DeviceRepo.pendingProgress). */
+const isInFlight = (s: string) => IN_FLIGHT_STATES.includes(s as DeviceState);
+
+/** In-flight reports wait at most this long in memory before reaching the store. */
+export const PROGRESS_FLUSH_MS = 500;
+const PROGRESS_MAX_PENDING = 2000;
+
 export class DeviceRepo {
   /**
    * Credentials by device id: every MQTT connect and message asks, so they are cached.
    * Invalidated by revoke and rotate here, and by `credentials.invalidate(id)` from outside.
    */
   readonly credentials: StoreCache<string, CredentialRow>;
+  /**
+   * In-flight reports (assigned, downloading with byte counts, verifying, installing, probation)
+   * are most of a device's reports and the rollout engine acts on none of them. Only the latest per
+   * device waits here and reaches the store in one transaction every PROGRESS_FLUSH_MS
+   * (store/telemetry.ts is the model; one flush at a time). Final states (committed, failed,
+   * rolled_back, idle) and `stale` are written at once, so they are durable before the engine
+   * acts on them; a server killed meanwhile loses at most the last in-flight step, superseded by
+   * the device's next report. Reads (the API) overlay these.
+   */
+  private pendingProgress = new Map<string, { r: Report; now: number }>();
+  private readonly progressTimer: NodeJS.Timeout;
+  private flushing: Promise<void> | null = null;
+  /** Per device, the outcome write in flight: the next one waits for it. */
+  private readonly outcomeWrites = new Map<string, Promise<void>>();
   /** Several instances: tell the others to forget a device's cached credentials (server/cluster/cluster.ts). */
   onCredentialsChanged?: (id: string) => void;
 
   constructor(
     private readonly sql: Sql,
     private readonly telemetryBatch: TelemetryBatch,
+    progressFlushMs = PROGRESS_FLUSH_MS,
   ) {
+    this.progressTimer = setInterval(() => void this.flushProgress().catch(() => {}), progressFlushMs);
+    this.progressTimer.unref();
     this.credentials = new StoreCache((id) => this.sql.get<CredentialRow>(SQL.credentials, [id]));
   }
 
@@ -225,7 +250,26 @@ export class DeviceRepo {
 
   async get(id: string, q: SqlRunner = this.sql): Promise<DeviceView | undefined> {
     const row = await q.get<DeviceRow>(SQL.get, [id]);
-    return row ? toView(row) : undefined;
+    return row ? toView(this.withPending(row)) : undefined;
+  }
+
+  /** A stored row with its device's not-yet-written in-flight report applied (same columns as SQL.report). */
+  private withPending(row: DeviceRow): DeviceRow {
+    const p = this.pendingProgress.get(row.id);
+    if (!p) return row;
+    const { r, now } = p;
+    return {
+      ...row,
+      state: r.state,
+      reason: r.reason ?? null,
+      detail: r.detail ?? null,
+      sequence: r.sequence,
+      target_sequence: r.targetSequence ?? null,
+      running: JSON.stringify(runningView(r.running)),
+      progress_bytes: r.progress?.bytes ?? null,
+      progress_total: r.progress?.total ?? null,
+      last_seen: now,
+    };
   }
 
   async require(id: string, q: SqlRunner = this.sql): Promise<DeviceView> {
@@ -245,7 +289,7 @@ export class DeviceRepo {
   }
 
   async list(): Promise<DeviceView[]> {
-    return (await this.sql.all<DeviceRow>(SQL.all)).map(toView);
+    return (await this.sql.all<DeviceRow>(SQL.all)).map((row) => toView(this.withPending(row)));
   }
 
   /**
@@ -294,9 +338,65 @@ export class DeviceRepo {
   }
 
   async recordReport(id: string, r: Report): Promise<void> {
+    if (isInFlight(r.state)) {
+      // Latest wins; re-insert so the map's order is the age of the latest report.
+      this.pendingProgress.delete(id);
+      this.pendingProgress.set(id, { r, now: nowSeconds() });
+      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING && !this.flushing) void this.flushProgress().catch(() => {});
+      return;
+    }
+    // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
+    this.pendingProgress.delete(id);
+    // Written in arrival order per device, and after a flush under way (which may hold this
+    // device's older in-flight report): on PostgreSQL the writes run on separate connections and
+    // would otherwise race.
+    const now = nowSeconds();
+    const next = (this.outcomeWrites.get(id) ?? Promise.resolve())
+      .catch(() => {})
+      .then(async () => {
+        while (this.flushing) await this.flushing;
+        await this.writeReport(this.sql, id, r, now);
+      });
+    this.outcomeWrites.set(id, next);
+    const forget = () => {
+      if (this.outcomeWrites.get(id) === next) this.outcomeWrites.delete(id);
+    };
+    next.then(forget, forget);
+    await next;
+  }
+
+  /** Write every pending in-flight report in one transaction; on a store error keep them for the next try (and reject). */
+  async flushProgress(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pendingProgress.size === 0) return;
+    const batch = this.pendingProgress;
+    this.pendingProgress = new Map();
+    const write = this.sql.tx(async (q) => {
+      for (const [id, p] of batch) await this.writeReport(q, id, p.r, p.now);
+    });
+    this.flushing = write.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => (this.flushing = null));
+    try {
+      await write;
+    } catch (err) {
+      // Reports that arrived meanwhile are newer: they win over the batch that failed.
+      for (const [id, p] of batch) if (!this.pendingProgress.has(id)) this.pendingProgress.set(id, p);
+      throw err;
+    }
+  }
+
+  /** Stop the flush timer and write what is pending (server shutdown). */
+  async close(): Promise<void> {
+    clearInterval(this.progressTimer);
+    // A store that refuses at shutdown: the in-flight steps are lost, final states are stored already.
+    await this.flushProgress().catch(() => {});
+  }
+
+  private async writeReport(q: SqlRunner, id: string, r: Report, now: number): Promise<void> {
     const failing = r.state === 'failed' || r.state === 'rolled_back';
     const lastError = failing ? `${r.reason ?? 'UNKNOWN'}${r.detail ? `: ${r.detail}` : ''}` : null;
-    const now = nowSeconds();
     const update = [
       r.state,
       r.reason ?? null,
@@ -312,12 +412,12 @@ export class DeviceRepo {
       id,
     ];
     if (r.state !== 'committed') {
-      await this.sql.run(SQL.report, update);
+      await q.run(SQL.report, update);
       return;
     }
-    await this.sql.tx(async (q) => {
-      await q.run(SQL.report, update);
-      for (const c of r.running) await q.run(SQL.commit, [id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now]);
+    await inTx(this.sql, q, async (t) => {
+      await t.run(SQL.report, update);
+      for (const c of r.running) await t.run(SQL.commit, [id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now]);
     });
   }
 
