@@ -250,3 +250,18 @@ export interface RolloutStreamEnd {
   reason: 'ROLLOUT_FINISHED' | 'ROLLOUT_NOT_FOUND';
   state: string | null;
 }
+
+/** An entry of GET /v1/audit: the append-only log of operator actions and the engine's own decisions. */
+export interface AuditEntryView {
+  id: number;
+  /** Seconds since the epoch. */
+  at: number;
+  action: string;
+  /** Who decided: "operator" (a request) or "engine" (the rollout engine on its own). */
+  kind: string;
+  rollout: string | null;
+  reason: string | null;
+  /** "<token id> <token name>" of the operator who acted; null for the server's own decisions. */
+  actor: string | null;
+  detail: Record<string, unknown>;
+}

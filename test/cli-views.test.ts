@@ -37,8 +37,8 @@ describe('--since', () => {
 describe('audit table', () => {
   it('one row per entry with ISO time, who (operator or engine), action, rollout, reason; device strings escaped', () => {
     const rows = auditRows([
-      { id: 1, at: 1_800_000_000, kind: 'operator', action: 'rollout.create', rollout: 'r-1', reason: null, detail: { module: 'counter', version: '1.1.0' } },
-      { id: 2, at: 1_800_000_060, kind: 'engine', action: 'device.timeout', rollout: 'r-1', reason: 'DEVICE_TIMEOUT', detail: { device: 'evil\x1b[2J' } },
+      { id: 1, at: 1_800_000_000, kind: 'operator', action: 'rollout.create', rollout: 'r-1', reason: null, actor: 'tok-1 ops', detail: { module: 'counter', version: '1.1.0' } },
+      { id: 2, at: 1_800_000_060, kind: 'engine', action: 'device.timeout', rollout: 'r-1', reason: 'DEVICE_TIMEOUT', actor: null, detail: { device: 'evil\x1b[2J' } },
     ]);
     expect(rows[0]).toMatchObject({ at: '2027-01-15T08:00:00Z', by: 'operator', action: 'rollout.create', rollout: 'r-1', reason: '-', detail: 'module=counter version=1.1.0' });
     expect(rows[1]).toMatchObject({ by: 'engine', reason: 'DEVICE_TIMEOUT', detail: 'device=evil\\x1b[2J' });

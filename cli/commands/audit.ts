@@ -1,21 +1,12 @@
 // wasmfleet audit: the append-only log of operator actions and automatic decisions
 // (GET /v1/audit), oldest first, as a table or JSON. Filters run on the server.
+import type { AuditEntryView } from '../../protocol/views.js';
 import type { ApiClient } from '../client.js';
 import { escapeRow } from '../escape.js';
 import { parseSince } from '../since.js';
 import type { Row } from '../output.js';
 
-export interface AuditEntry {
-  id: number;
-  /** Seconds since the epoch. */
-  at: number;
-  /** Who decided: "operator" (a request) or "engine" (the rollout engine on its own). */
-  kind: string;
-  action: string;
-  rollout?: string | null;
-  reason?: string | null;
-  detail?: Record<string, unknown> | string | null;
-}
+export type AuditEntry = AuditEntryView;
 
 export interface AuditQuery {
   rollout?: string;
@@ -47,8 +38,6 @@ function detailText(detail: AuditEntry['detail']): string {
 }
 
 function detailPairs(detail: AuditEntry['detail']): string {
-  if (detail === null || detail === undefined) return '';
-  if (typeof detail === 'string') return detail;
   return Object.entries(detail)
     .filter(([k]) => k !== 'rollout' && k !== 'reason')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -62,7 +51,7 @@ export function auditRows(entries: AuditEntry[]): Row[] {
       at: new Date(e.at * 1000).toISOString().replace('.000Z', 'Z'),
       by: e.kind,
       action: e.action,
-      rollout: e.rollout ?? (typeof e.detail === 'object' && e.detail && typeof e.detail.rollout === 'string' ? e.detail.rollout : '-'),
+      rollout: e.rollout ?? (typeof e.detail.rollout === 'string' ? e.detail.rollout : '-'),
       reason: e.reason ?? '-',
       detail: detailText(e.detail),
     }),

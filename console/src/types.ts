@@ -1,6 +1,7 @@
 // The API's JSON views the console reads: one definition, shared with the server (protocol/views.ts).
 export type {
   AdoptionView,
+  AuditEntryView,
   DeviceHistoryView,
   DevicePageView,
   DeviceView,
@@ -29,17 +30,4 @@ export interface RolloutListItem {
   awaitingApproval: boolean;
   policy: { waves: unknown[] };
   updatedMs: number;
-}
-
-/** An entry of GET /v1/audit (server/store/db.ts AuditEntry). */
-export interface AuditEntryView {
-  id: number;
-  /** Seconds since the epoch. */
-  at: number;
-  action: string;
-  kind: string;
-  rollout: string | null;
-  reason: string | null;
-  actor: string | null;
-  detail: Record<string, unknown>;
 }

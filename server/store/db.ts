@@ -51,14 +51,5 @@ export async function audit(q: SqlRunner, action: string, detail: Record<string,
   ]);
 }
 
-export interface AuditEntry {
-  id: number;
-  at: number;
-  action: string;
-  kind: string;
-  rollout: string | null;
-  reason: string | null;
-  /** "<token id> <token name>" of the operator who acted; null for the server's own decisions. */
-  actor: string | null;
-  detail: Record<string, unknown>;
-}
+/** An audit row as the API shows it (protocol/views.ts). */
+export type { AuditEntryView as AuditEntry } from '../../protocol/views.js';
