@@ -2,12 +2,12 @@
 // server generates (server/broker/acl.ts), started per test file and stopped after it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { mosquittoAcl, SERVER_USER } from '../../server/broker/acl.js';
 import { tempDir, waitFor } from './server.js';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
+import { freePort } from './free-port.js';
 
 export interface Mosquitto {
   port: number;
@@ -29,16 +29,6 @@ export interface MosquittoTls {
   certfile: string;
   keyfile: string;
   crlfile: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function which(bin: string): string {
