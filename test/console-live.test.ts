@@ -7,6 +7,7 @@ import { Fleet } from '../device-sim/fleet.js';
 import { encodeReport, encodeTelemetry } from '../protocol/messages.js';
 import { deviceTopic } from '../protocol/topics.js';
 import type { DeviceHistoryView, RolloutLiveView, RolloutStreamEnd, SessionView, TelemetryView } from '../protocol/views.js';
+import { openStore } from '../server/store/open.js';
 import { startRollout } from './helpers/rollouts.js';
 import { connectAs, startFleet, waitFor, type TestFleet } from './helpers/server.js';
 
@@ -94,6 +95,12 @@ describe('console: device history and telemetry from a device', () => {
     expect(h.events[1]).toMatchObject({ state: 'downloading', reason: null, detail: null });
     const few = await fleet.api.get<DeviceHistoryView>('/v1/devices/chatty/history?limit=5');
     expect(few.events.length).toBe(5);
+    // What the store holds for it stays bounded too (trimmed every 10 inserts: at most 110 rows).
+    const store = await openStore({ dataDir: fleet.dataDir, db: fleet.store.db });
+    const stored = await store.sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM device_events WHERE device_id = 'chatty'");
+    await store.sql.close();
+    expect(stored?.n).toBeGreaterThanOrEqual(100);
+    expect(stored?.n).toBeLessThanOrEqual(110);
     const missing = await fleet.api.request('GET', '/v1/devices/nobody/history').catch((e: Error) => e);
     expect(String(missing)).toContain('unknown device');
   });

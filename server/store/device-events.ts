@@ -8,6 +8,10 @@ import type { Sql } from './sql.js';
 
 /** Report events kept per device. */
 export const DEVICE_EVENTS_KEEP = 100;
+/** Old events are deleted once every TRIM_EVERY inserts of a device, not after each one. */
+const TRIM_EVERY = 10;
+/** Devices whose last event is remembered (so an unchanged report costs no query). */
+const REMEMBERED_MAX = 200_000;
 /** Longest detail stored (the report decoder bounds it already; this is the store's own limit). */
 const DETAIL_MAX = 256;
 const REASON_MAX = 64;
@@ -27,6 +31,8 @@ const clip = (s: string | undefined, max: number): string | null => (s === undef
 export class DeviceEventRepo {
   /** Per device, the write in flight: one device's reports are recorded in arrival order. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per device, the key of its newest stored event and the inserts since its last trim. */
+  private readonly newest = new Map<string, { key: string; sinceTrim: number }>();
 
   constructor(
     private readonly sql: Sql,
@@ -51,8 +57,16 @@ export class DeviceEventRepo {
     const reason = clip(r.reason, REASON_MAX);
     const detail = clip(r.detail, DETAIL_MAX);
     const target = r.targetSequence ?? null;
-    const last = await this.sql.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
-    if (last && last.state === r.state && last.reason === reason && last.sequence === r.sequence && last.target_sequence === target) return;
+    const key = `${r.state}\0${reason ?? ''}\0${r.sequence}\0${target ?? ''}`;
+    let known = this.newest.get(deviceId);
+    if (!known) {
+      const last = await this.sql.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
+      // Unknown count since the last trim: trim at the first insert.
+      known = { key: last ? `${last.state}\0${last.reason ?? ''}\0${last.sequence}\0${last.target_sequence ?? ''}` : '', sinceTrim: TRIM_EVERY - 1 };
+      if (this.newest.size >= REMEMBERED_MAX) this.newest.clear();
+      this.newest.set(deviceId, known);
+    }
+    if (known.key === key) return;
     const releases = r.running.map((c) => `${c.component}@${c.version}`).join(' ');
     await this.sql.run('INSERT INTO device_events (device_id, at_ms, state, reason, detail, sequence, target_sequence, releases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       deviceId,
@@ -64,6 +78,10 @@ export class DeviceEventRepo {
       target,
       releases,
     ]);
+    known.key = key;
+    // At most KEEP + TRIM_EVERY rows per device between trims; reads never show more than KEEP.
+    if (++known.sinceTrim < TRIM_EVERY) return;
+    known.sinceTrim = 0;
     await this.sql.run(
       'DELETE FROM device_events WHERE device_id = ? AND id <= (SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
       [deviceId, deviceId, this.keep],
@@ -79,7 +97,7 @@ export class DeviceEventRepo {
   async history(deviceId: string, limit: number): Promise<DeviceEventView[]> {
     const reports = await this.sql.all<EventRow>(
       'SELECT at_ms, state, reason, detail, sequence, target_sequence, releases FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT ?',
-      [deviceId, limit],
+      [deviceId, Math.min(limit, this.keep)],
     );
     const directives = await this.sql.all<{ sequence: number; issued_at: number; deployment: string }>(
       'SELECT sequence, issued_at, deployment FROM directives WHERE device_id = ? ORDER BY sequence DESC LIMIT ?',
