@@ -7,7 +7,8 @@ const timeouts = { testTimeout: 60_000, hookTimeout: 120_000 };
  * The server suite runs a second time with the store on PostgreSQL (WF_TEST_STORE=postgres:
  * test/helpers/server.ts gives each test server its own database on the run's cluster).
  * Left out: tests with no server in them, and what only the SQLite store has (disk faults of
- * the data directory on tmpfs, the SQLite Sql itself).
+ * the data directory on tmpfs, the SQLite Sql itself, console-stream's watcher tests that seed
+ * the SQLite file directly; console-live runs the stream on both).
  */
 const SERVER_SUITE = [
   'test/audit-cli.test.ts',
@@ -18,7 +19,6 @@ const SERVER_SUITE = [
   'test/console-live.test.ts',
   'test/console-reads.test.ts',
   'test/console-session.test.ts',
-  'test/console-stream.test.ts',
   'test/firmware-host-freshness.e2e.test.ts',
   'test/firmware-host.e2e.test.ts',
   'test/freshness.test.ts',

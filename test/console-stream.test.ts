@@ -128,7 +128,11 @@ describe('rollout stream and server shutdown', () => {
       const res = await fetch(`${fleet.server.httpUrl}/v1/rollouts/r-open/events`, { headers: { authorization: `Bearer ${fleet.server.operatorToken}` } });
       const reader = res.body!.getReader();
       let text = '';
-      while (!text.includes('event: snapshot')) text += new TextDecoder().decode((await reader.read()).value);
+      while (!text.includes('event: snapshot')) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the stream ended before its first snapshot: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
       expect(text).toContain('"state":"paused"');
       // Without the fix the close waits on the open stream for ever: it must win against a long timer.
       const closed = await Promise.race([fleet.server.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 30_000))]);
