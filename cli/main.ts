@@ -160,10 +160,11 @@ program
   .option('--insecure', 'allow clear text on a non-loopback address')
   .option('--freshness-interval <seconds>', 'sign a freshness statement this often', positiveInt, 600)
   .option('--freshness-ttl <seconds>', 'lifetime of a freshness statement: devices go stale this long after the last', positiveInt, 3600)
+  .option('--no-fanout', 'do not stream images on per-release topics (protocol.md §5.2): every device pulls its chunks; for fleets whose modules must stay per-device secret')
   .action(async (o: {
     data: string; keys: string; host: string; httpPort: number; mqttPort: number; wsPort: number; ws: boolean; db?: string; broker?: string; brokerDynsec?: boolean; brokerShare: string; publicMqttUrl?: string; token?: string;
     limits?: string; tls?: boolean; tlsHost?: string[]; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsCaKey?: string; insecure?: boolean;
-    freshnessInterval: number; freshnessTtl: number;
+    freshnessInterval: number; freshnessTtl: number; fanout: boolean;
   }) => {
     const ownTls = o.tlsCert || o.tlsKey || o.tlsCa || o.tlsCaKey;
     await runServer({
@@ -183,6 +184,7 @@ program
       publicMqttUrl: o.publicMqttUrl,
       operatorToken: o.token,
       freshness: { intervalSeconds: o.freshnessInterval, ttlSeconds: o.freshnessTtl },
+      fanout: o.fanout,
     });
   });
 

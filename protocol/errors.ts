@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   CHUNK_INVALID: { status: 400, message: 'chunk is out of range or has the wrong length' },
   CHUNK_UNKNOWN_BLOB: { status: 404, message: 'no such blob' },
   CHUNK_TIMEOUT: { status: 504, message: 'chunk did not arrive in time' },
+  CHUNK_STREAM_OFF: { status: 503, message: 'this server does not stream images (fan-out is off): pull the chunks' },
+  CHUNK_STREAM_BUSY: { status: 503, message: 'the server streams as many images as it may at once: pull the chunks' },
   // Module execution on a device
   MODULE_INVALID: { status: 400, message: 'not a valid WebAssembly module' },
   MODULE_TRAP: { status: 400, message: 'module trapped' },

@@ -37,6 +37,7 @@ import { checkFreshnessOptions, startFreshness, type FreshnessOptions, type Fres
 import { watchKeyExpiry } from './services/key-expiry.js';
 import { publishRetainedDirectives } from './services/retained.js';
 import { nowSeconds } from './store/db.js';
+import { CHUNK_STREAM_DEFAULTS, ChunkStreams, type ChunkStreamOptions } from './handlers/chunk-stream.js';
 
 export interface ServerOptions {
   /** TLS material, the operator token and, with the default store, the SQLite database and blobs. */
@@ -94,6 +95,11 @@ export interface ServerOptions {
   telemetrySeries?: Partial<SeriesOptions>;
   /** Console rollout stream timing (http/rollout-stream.ts). */
   stream?: Partial<StreamOptions>;
+  /**
+   * Per-release chunk fan-out (protocol.md §5.2, handlers/chunk-stream.ts): on by default; false
+   * (`--no-fanout`) answers stream requests CHUNK_STREAM_OFF and devices pull. An object tunes it.
+   */
+  fanout?: boolean | Partial<ChunkStreamOptions>;
 }
 
 export interface FleetServer {
@@ -252,7 +258,8 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
   let link: Link;
   let dynsec: Dynsec | undefined;
   const linkLog = log.child({ part: 'mqtt' });
-  const linkCtx = { devices, directives, blobs, events: deviceEvents, series, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
+  const streams = opts.fanout === false ? undefined : new ChunkStreams({ ...CHUNK_STREAM_DEFAULTS, ...(typeof opts.fanout === 'object' ? opts.fanout : {}) }, linkLog);
+  const linkCtx = { devices, directives, blobs, events: deviceEvents, series, streams, rates: new DeviceRates(limits, linkLog), log: linkLog, changed: (id: string, why: 'report' | 'hello' | 'online') => engine?.deviceChanged(id, why) };
   try {
     link = broker
       ? await connectInProcessLink(broker.aedes, linkCtx)
@@ -378,6 +385,7 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
         await api.close(); // finishes in-flight requests, accepts no new ones
         await engine?.stop(); // the tick under way finishes
         await cluster.close(); // releases the lead at once: another instance takes over
+        streams?.close(); // no chunk goes out after this one
         await link.close(); // flushes what the server still had to publish
         await broker?.close();
         await closeStore(); // the last in-flight reports and telemetry batch, then the store

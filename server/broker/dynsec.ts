@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { WfError } from '../../protocol/errors.js';
-import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, FRESHNESS_TOPIC, TOPIC_ROOT, deviceTopic } from '../../protocol/topics.js';
+import { DEVICE_PUBLISHES, DEVICE_SUBSCRIBES, FRESHNESS_TOPIC, IMAGE_ROOT, TOPIC_ROOT, deviceTopic } from '../../protocol/topics.js';
+import { IMAGE_TOPIC_PATTERN } from './acl.js';
 
 export const DYNSEC_TOPIC = '$CONTROL/dynamic-security/v1';
 export const DYNSEC_RESPONSE_TOPIC = `${DYNSEC_TOPIC}/response`;
@@ -36,6 +37,8 @@ export function deviceAcls(id: string): Acl[] {
     ...DEVICE_PUBLISHES.map((k) => ({ acltype: 'publishClientSend', topic: deviceTopic(id, k), allow: true })),
     ...DEVICE_SUBSCRIBES.map((k) => ({ acltype: 'subscribeLiteral', topic: deviceTopic(id, k), allow: true })),
     { acltype: 'subscribeLiteral', topic: FRESHNESS_TOPIC, allow: true },
+    // Chunk fan-out (protocol.md §5.2): read the image topics, never publish there.
+    { acltype: 'subscribePattern', topic: IMAGE_TOPIC_PATTERN, allow: true },
   ];
 }
 
@@ -83,6 +86,7 @@ export class Dynsec implements BrokerCredentials {
     const acls: Acl[] = [
       { acltype: 'publishClientSend', topic: `${TOPIC_ROOT}/#`, allow: true },
       { acltype: 'publishClientSend', topic: FRESHNESS_TOPIC, allow: true },
+      { acltype: 'publishClientSend', topic: `${IMAGE_ROOT}/#`, allow: true },
     ];
     await d.run([{ command: 'createRole', rolename: SERVER_ROLE, acls }], ALREADY);
     const reconnected = new Promise<void>((resolve) => client.once('connect', () => resolve()));

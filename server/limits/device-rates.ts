@@ -34,4 +34,9 @@ export class DeviceRates {
   allowChunk(deviceId: string, bytes: number): boolean {
     return this.chunkBytes.take(deviceId, bytes) || this.dropped(deviceId, 'chunk/get');
   }
+
+  /** A stream request costs, from the same budget, the bytes it asks to be sent: from its index to the end of the image. */
+  allowStream(deviceId: string, bytes: number): boolean {
+    return this.chunkBytes.take(deviceId, bytes) || this.dropped(deviceId, 'chunk/stream');
+  }
 }

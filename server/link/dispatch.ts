@@ -4,6 +4,7 @@
 import { WfError } from '../../protocol/errors.js';
 import { fleetTopic, parseDeviceTopic, TOPIC_RULES, type DeviceTopic } from '../../protocol/topics.js';
 import { onChunkGet } from '../handlers/chunk-get.js';
+import { onChunkStream } from '../handlers/chunk-stream.js';
 import type { HandlerContext, TopicHandler } from '../handlers/context.js';
 import { onHello } from '../handlers/hello.js';
 import { onOnline } from '../handlers/online.js';
@@ -16,7 +17,11 @@ const HANDLERS: Partial<Record<DeviceTopic, TopicHandler>> = {
   report: onReport,
   telemetry: onTelemetry,
   'chunk/get': onChunkGet,
+  'chunk/stream': onChunkStream,
 };
+
+/** Requests for chunks only read: handled as they come, not queued behind the device's reports. Their cost is in bytes (DeviceRates). */
+const CHUNK_REQUESTS: ReadonlySet<DeviceTopic> = new Set(['chunk/get', 'chunk/stream']);
 
 /** The fleet-wide subscriptions the server holds: one per device topic kind it handles. */
 export const SERVER_SUBSCRIPTIONS: string[] = Object.keys(HANDLERS).map((kind) => fleetTopic(kind as DeviceTopic));
@@ -24,7 +29,7 @@ export const SERVER_SUBSCRIPTIONS: string[] = Object.keys(HANDLERS).map((kind) =
 /**
  * With several instances (docs/scale-out.md): the device's state (hello, online, report: the
  * retained kinds) is read by the leading instance alone, in the broker's order, and on taking
- * the lead it receives the retained copies; requests (chunk/get) and telemetry are shared, each
+ * the lead it receives the retained copies; requests (chunk/get, chunk/stream) and telemetry are shared, each
  * message handled by one instance of the group.
  */
 export const STATE_SUBSCRIPTIONS: string[] = SERVER_SUBSCRIPTIONS.filter((t) => TOPIC_RULES[kindOf(t)].retained);
@@ -73,7 +78,7 @@ export function dispatcher(ctx: HandlerContext): Dispatch {
     const handler = parsed && HANDLERS[parsed.kind];
     if (!parsed || !handler) return;
     const handle = () => handleOne(ctx, parsed, handler, topic, payload);
-    if (parsed.kind === 'chunk/get') return handle();
+    if (CHUNK_REQUESTS.has(parsed.kind)) return handle();
     const queued = order.run(parsed.deviceId, handle);
     if (queued === false) ctx.log.debug({ device: parsed.deviceId, topic: parsed.kind }, 'device message dropped: too many of its messages waiting');
     else await queued;
@@ -89,7 +94,7 @@ async function handleOne(ctx: HandlerContext, parsed: { deviceId: string; kind: 
       return;
     }
     // Per-device message rates (docs/security.md); chunk requests pace themselves (window).
-    if (parsed.kind !== 'chunk/get' && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
+    if (!CHUNK_REQUESTS.has(parsed.kind) && !ctx.rates.allowMessage(parsed.deviceId, parsed.kind)) return;
     await handler(ctx, parsed.deviceId, payload);
   } catch (err) {
     // Bad input from one device never stops the server: log its precise reason and go on.

@@ -24,7 +24,7 @@ const unsubscribe = (broker: Aedes, topic: string, deliver: Deliver) =>
 
 export async function connectInProcessLink(broker: Aedes, ctx: Omit<HandlerContext, 'publish'>): Promise<InProcessLink> {
   let current = broker;
-  const publish: HandlerContext['publish'] = (topic, payload, p) => {
+  const publish: HandlerContext['publish'] = (topic, payload, p, done) => {
     const packet = {
       cmd: 'publish' as const,
       topic,
@@ -36,9 +36,11 @@ export async function connectInProcessLink(broker: Aedes, ctx: Omit<HandlerConte
     try {
       current.publish(packet, (err?: Error) => {
         if (err) ctx.log.warn({ topic, err: err.message }, 'in-process link: publish failed');
+        done?.(err ?? undefined);
       });
     } catch (err) {
       ctx.log.error({ topic, err: (err as Error).message }, 'in-process link: broker threw on publish');
+      done?.(err as Error);
     }
   };
   const dispatch = dispatcher({ ...ctx, publish });

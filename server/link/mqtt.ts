@@ -53,9 +53,10 @@ export async function connectMqttLink(opts: MqttLinkOptions, ctx: Omit<HandlerCo
     connectTimeout: 10_000,
     ...(opts.tls ? { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, rejectUnauthorized: true } : {}),
   });
-  const publish: HandlerContext['publish'] = (topic, payload, p) => {
+  const publish: HandlerContext['publish'] = (topic, payload, p, done) => {
     client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.length), { qos: p.qos, retain: p.retain ?? false }, (err) => {
       if (err) ctx.log.warn({ topic, err: err.message }, 'mqtt link: publish failed');
+      done?.(err ?? undefined);
     });
   };
   const dispatch = dispatcher({ ...ctx, publish });
