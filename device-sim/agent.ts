@@ -30,8 +30,8 @@ export const AGENT_VERSION = 'wasmfleet-sim/0.1.0';
 
 /** Faults the fleet harness injects into one agent (faults.ts builds them). */
 export interface AgentFaults {
-  /** Alter or drop (null) a chunk response before the device sees it: corruption, loss. */
-  chunk?(resp: ChunkResponse): ChunkResponse | null;
+  /** Alter or drop (null) a chunk response before the device sees it: corruption, loss (pulled or streamed). */
+  chunk?(resp: ChunkResponse, via: 'pull' | 'stream'): ChunkResponse | null;
   /** Extra latency per chunk response, in ms: a slow link. */
   chunkDelayMs?(): number;
 }
@@ -60,6 +60,8 @@ export interface AgentOptions {
   window?: number;
   chunkTimeoutMs?: number;
   chunkTries?: number;
+  /** Chunk fan-out (protocol.md §5.2): stream an image from its image topic first, then pull what is missing (default true). */
+  fanout?: boolean;
   /** Time budget per wf_* call. */
   callBudgetMs?: number;
   probation?: Partial<ProbationPolicy>;
@@ -105,6 +107,7 @@ function withDefaults(options: AgentOptions): Defaults & AgentOptions {
     window: 6,
     chunkTimeoutMs: 2000,
     chunkTries: 8,
+    fanout: true,
     callBudgetMs: 1000,
     clockOffsetMs: 0,
     reconnectPeriodMs: 1000,
@@ -149,8 +152,8 @@ export class DeviceAgent extends EventEmitter {
       onDirective: (bytes) => {
         if (!this.stopped) this.onDirective(bytes);
       },
-      onChunk: (bytes) => {
-        if (!this.stopped) this.onChunk(bytes);
+      onChunk: (bytes, via) => {
+        if (!this.stopped) this.onChunk(bytes, via);
       },
       onFreshness: (bytes) => {
         if (!this.stopped) this.onFreshness(bytes);
@@ -180,6 +183,7 @@ export class DeviceAgent extends EventEmitter {
       window: this.opts.window,
       chunkTimeoutMs: this.opts.chunkTimeoutMs,
       chunkTries: this.opts.chunkTries,
+      fanout: this.opts.fanout,
       retryDelayMs: this.opts.retryDelayMs,
       state: () => this.state,
       nowSec: () => this.nowSec(),
@@ -279,7 +283,7 @@ export class DeviceAgent extends EventEmitter {
     if (s.connected) this.steps.resumeDownload();
   }
 
-  private onChunk(payload: Uint8Array): void {
+  private onChunk(payload: Uint8Array, via: 'pull' | 'stream'): void {
     let resp: ChunkResponse | null;
     try {
       // Decoded up to the protocol's largest chunk: the download itself refuses a wrong length.
@@ -287,10 +291,10 @@ export class DeviceAgent extends EventEmitter {
     } catch {
       return; // not attributable to a chunk: the request times out and is asked again
     }
-    if (this.opts.faults?.chunk) resp = this.opts.faults.chunk(resp);
+    if (this.opts.faults?.chunk) resp = this.opts.faults.chunk(resp, via);
     if (!resp) return;
     const delay = this.opts.faults?.chunkDelayMs?.() ?? 0;
-    const deliver = (r: ChunkResponse) => this.steps.acceptChunk(r);
+    const deliver = (r: ChunkResponse) => this.steps.acceptChunk(r, via);
     if (delay > 0) this.later(delay, () => deliver(resp));
     else deliver(resp);
   }

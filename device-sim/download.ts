@@ -1,7 +1,13 @@
-// Step 5 of the device checks: pull an image in chunks into the spare slot's download file.
-// The device paces itself: a bounded window of requests in flight, a timeout and a retry per
-// chunk, every chunk's length checked against the signed size, the bytes hashed in order as they
-// are written, and the good prefix kept on disk so a reconnect or a restart resumes from it.
+// Step 5 of the device checks: fetch an image in chunks into the spare slot's download file.
+// Two phases (docs/protocol.md §5.2):
+//   stream  (chunk fan-out, when enabled) subscribe to the image topic, ask once from the first
+//           missing chunk, take the chunks the server's carousel publishes there, in any order;
+//           no needed chunk for `idleMs`, an error answer or a refused subscription: go to pull;
+//   pull    the device paces itself: a bounded window of requests in flight, a timeout and a
+//           retry per chunk; it asks only for what the stream did not bring (the repair).
+// In both, every chunk's length is checked against the signed size, the bytes are hashed in
+// order as they are written, and the good prefix is kept on disk so a reconnect or a restart
+// resumes from it. Chunks that came ahead of a gap wait in memory (bounded by the signed size).
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +32,26 @@ export interface DownloadOptions {
   maxBadTries: number;
   send(req: ChunkRequest): void;
   onProgress(bytes: number, total: number): void;
+  /** Chunk fan-out: the stream phase before pulling; absent: pull only. */
+  stream?: StreamOptions;
 }
+
+export interface StreamOptions {
+  /** The image topic (protocol/topics.ts imageTopic). */
+  topic: string;
+  /** Subscribe and wait for the SUBACK: true granted, false refused; rejects when offline. */
+  subscribe(topic: string): Promise<boolean>;
+  unsubscribe(topic: string): void;
+  /** Publish the stream request (chunk/stream). */
+  request(req: ChunkRequest): void;
+  /** No needed chunk for this long: pull the rest. */
+  idleMs: number;
+  /** Why the stream phase ended before the image was complete (for the log). */
+  onFallback?(why: string): void;
+}
+
+/** Answers to a stream request that mean "pull": ignored when they come late, in the pull phase. */
+const STREAM_REFUSALS: ReadonlySet<string> = new Set(['CHUNK_STREAM_OFF', 'CHUNK_STREAM_BUSY']);
 
 interface PartialMeta {
   sha256: string;
@@ -122,7 +147,14 @@ export class Download {
   private written = 0; // chunks written in order
   private nextToRequest = 0;
   private readonly inFlight = new Map<number, InFlight>();
-  private readonly arrived = new Map<number, Uint8Array>();
+  /** Chunks ahead of the written prefix; `pulled` ones count against the pull window. */
+  private readonly arrived = new Map<number, { data: Uint8Array; pulled: boolean }>();
+  private pulledAhead = 0;
+  private phase: 'stream' | 'pull';
+  /** Bumped whenever the stream phase is (re)started or left: a late SUBACK of an old one is ignored. */
+  private streamEpoch = 0;
+  private subscribed = false;
+  private idleTimer: NodeJS.Timeout | null = null;
   private paused = true;
   private settle: { resolve(): void; reject(e: Error): void } | null = null;
   private finished = false;
@@ -133,6 +165,12 @@ export class Download {
     private readonly opts: DownloadOptions,
   ) {
     this.total = Math.ceil(target.size / opts.chunkSize);
+    this.phase = opts.stream ? 'stream' : 'pull';
+  }
+
+  /** 'stream' until the stream phase ended (then 'pull' for the rest of this download). */
+  get mode(): 'stream' | 'pull' {
+    return this.phase;
   }
 
   get bytesDone(): number {
@@ -155,6 +193,9 @@ export class Download {
   /** Connection lost: stop the clocks; what is in flight is asked again on resume. */
   pause(): void {
     this.paused = true;
+    this.streamEpoch++;
+    this.subscribed = false; // a clean session: the broker forgot the subscription
+    this.clearIdle();
     for (const f of this.inFlight.values()) {
       if (f.timer) clearTimeout(f.timer);
       f.timer = null;
@@ -164,6 +205,8 @@ export class Download {
   resume(): void {
     if (this.finished) return;
     this.paused = false;
+    // A reconnect in the stream phase subscribes and asks again (the carousel sends what is due).
+    if (this.phase === 'stream') return this.startStream();
     for (const index of this.inFlight.keys()) this.request(index);
     this.fill();
   }
@@ -172,9 +215,19 @@ export class Download {
     this.fail(new DownloadAborted());
   }
 
-  /** A chunk response for this device: ignored unless it is for this image and a chunk we asked for. */
-  accept(r: ChunkResponse): void {
+  /**
+   * A chunk response: on the device's own chunk topic (`pull`), ignored unless it is for this
+   * image and a chunk we asked for; on the image topic (`stream`), taken if it is one we still need.
+   */
+  accept(r: ChunkResponse, via: 'pull' | 'stream' = 'pull'): void {
     if (this.finished || !bytesEqual(r.sha256, this.target.sha256)) return;
+    if (via === 'stream') return this.acceptStreamed(r);
+    if (this.phase === 'stream') {
+      // Nothing was pulled yet: an error here answers the stream request (off, busy, unknown).
+      if (r.error) this.toPull(`server answered ${r.error} to the stream request`);
+      return;
+    }
+    if (r.error && STREAM_REFUSALS.has(r.error)) return; // a late answer to the stream request
     const f = this.inFlight.get(r.index);
     if (!f) return; // a duplicate or a late answer to a retried request
     if (f.timer) clearTimeout(f.timer);
@@ -186,17 +239,84 @@ export class Download {
       return this.bad(r.index, f, 'CHUNK_INVALID', `chunk ${r.index}: ${r.data?.length ?? 0} bytes, expected ${want}`);
     }
     this.inFlight.delete(r.index);
-    this.arrived.set(r.index, r.data);
+    this.arrived.set(r.index, { data: r.data, pulled: true });
+    this.pulledAhead++;
     this.writeInOrder();
     this.fill();
   }
 
+  // ---------------------------------------------------------------- stream phase
+
+  private startStream(): void {
+    const stream = this.opts.stream!;
+    const epoch = ++this.streamEpoch;
+    stream.subscribe(stream.topic).then(
+      (granted) => {
+        if (epoch !== this.streamEpoch || this.paused || this.finished) return;
+        if (!granted) return this.toPull('image topic subscription refused');
+        this.subscribed = true;
+        stream.request({ sha256: this.target.sha256, index: this.written, chunkSize: this.opts.chunkSize });
+        this.armIdle();
+      },
+      () => {}, // offline: the reconnect's resume() starts the stream phase again
+    );
+  }
+
+  private acceptStreamed(r: ChunkResponse): void {
+    const i = r.index;
+    if (r.error || !r.data || i < this.written || i >= this.total || this.arrived.has(i)) return; // not one we need
+    const want = Math.min(this.opts.chunkSize, this.target.size - i * this.opts.chunkSize);
+    if (r.data.length !== want) return; // refused, as a pulled one would be; the pull repairs it
+    const f = this.inFlight.get(i);
+    if (f) {
+      if (f.timer) clearTimeout(f.timer);
+      this.inFlight.delete(i);
+    }
+    this.arrived.set(i, { data: r.data, pulled: false });
+    if (this.phase === 'stream') this.armIdle();
+    this.writeInOrder();
+    this.fill();
+  }
+
+  private armIdle(): void {
+    this.clearIdle();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      this.toPull(`no needed chunk for ${this.opts.stream!.idleMs} ms`);
+    }, this.opts.stream!.idleMs);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /** Leave the stream phase for good: pull exactly what is still missing. */
+  private toPull(why: string): void {
+    if (this.phase !== 'stream' || this.finished) return;
+    this.endStream();
+    this.phase = 'pull';
+    this.opts.stream?.onFallback?.(why);
+    this.nextToRequest = this.written;
+    this.fill();
+  }
+
+  private endStream(): void {
+    this.streamEpoch++;
+    this.clearIdle();
+    if (this.subscribed) this.opts.stream?.unsubscribe(this.opts.stream.topic);
+    this.subscribed = false;
+  }
+
+  // ---------------------------------------------------------------- writing and pulling
+
   private writeInOrder(): void {
-    let data: Uint8Array | undefined;
-    while ((data = this.arrived.get(this.written)) !== undefined) {
+    let next: { data: Uint8Array; pulled: boolean } | undefined;
+    while ((next = this.arrived.get(this.written)) !== undefined) {
       this.arrived.delete(this.written);
-      this.partial.append(data);
-      this.hash.update(data);
+      if (next.pulled) this.pulledAhead--;
+      this.partial.append(next.data);
+      this.hash.update(next.data);
       this.written++;
     }
     this.opts.onProgress(this.bytesDone, this.target.size);
@@ -204,8 +324,9 @@ export class Download {
   }
 
   private fill(): void {
-    while (!this.paused && !this.finished && this.nextToRequest < this.total && this.inFlight.size + this.arrived.size < this.opts.window) {
+    while (!this.paused && !this.finished && this.phase === 'pull' && this.nextToRequest < this.total && this.inFlight.size + this.pulledAhead < this.opts.window) {
       const index = this.nextToRequest++;
+      if (index < this.written || this.arrived.has(index) || this.inFlight.has(index)) continue; // the stream brought it
       this.inFlight.set(index, { tries: 0, badTries: 0, timer: null });
       this.request(index);
     }
@@ -240,6 +361,7 @@ export class Download {
 
   private complete(): void {
     if (this.finished) return;
+    this.endStream();
     this.partial.close();
     const digest = new Uint8Array(this.hash.digest());
     if (!bytesEqual(digest, this.target.sha256)) {
@@ -253,10 +375,12 @@ export class Download {
   private fail(err: Error): void {
     if (this.finished) return;
     this.finished = true;
+    this.endStream();
     this.partial.close();
     for (const f of this.inFlight.values()) if (f.timer) clearTimeout(f.timer);
     this.inFlight.clear();
     this.arrived.clear();
+    this.pulledAhead = 0;
     this.settle?.reject(err);
   }
 }

@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { encodeOnline } from '../protocol/messages.js';
 import { deviceTopic, FRESHNESS_TOPIC } from '../protocol/topics.js';
 
-export type Outbound = 'report' | 'telemetry' | 'chunk/get' | 'hello' | 'online';
+export type Outbound = 'report' | 'telemetry' | 'chunk/get' | 'chunk/stream' | 'hello' | 'online';
 
 export interface SessionOptions {
   deviceId: string;
@@ -39,12 +39,15 @@ export interface SessionHandlers {
   onConnected(session: DeviceSession): Promise<void>;
   onClosed(): void;
   onDirective(payload: Uint8Array): void;
-  onChunk(payload: Uint8Array): void;
+  /** A chunk response: on the device's own chunk topic (`pull`: answers and errors) or on an image topic it subscribed to (`stream`). */
+  onChunk(payload: Uint8Array, via: 'pull' | 'stream'): void;
   onFreshness(payload: Uint8Array): void;
 }
 
 export class DeviceSession {
   private client: MqttClient | null = null;
+  /** Image topics subscribed on this connection (chunk fan-out); a reconnect starts with none. */
+  private readonly images = new Set<string>();
 
   constructor(
     private readonly opts: SessionOptions,
@@ -72,14 +75,19 @@ export class DeviceSession {
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));
-    client.on('close', () => this.handlers.onClosed());
+    client.on('close', () => {
+      this.images.clear(); // a clean session: the broker forgot them
+      this.handlers.onClosed();
+    });
     client.on('error', () => {}); // bad credentials etc.: reconnects (reconnectOnConnackError)
     client.on('message', (topic, payload) => {
       const bytes = new Uint8Array(payload);
       if (topic === deviceTopic(id, 'directive')) {
         if (bytes.length > 0) this.handlers.onDirective(bytes);
       } else if (topic === deviceTopic(id, 'chunk')) {
-        this.handlers.onChunk(bytes);
+        this.handlers.onChunk(bytes, 'pull');
+      } else if (this.images.has(topic)) {
+        this.handlers.onChunk(bytes, 'stream');
       } else if (topic === FRESHNESS_TOPIC) {
         if (bytes.length > 0) this.handlers.onFreshness(bytes);
       }
@@ -99,6 +107,33 @@ export class DeviceSession {
     } catch {
       // The connection dropped while announcing; the next connect repeats all of it.
     }
+  }
+
+  /**
+   * Subscribe to an image topic (protocol.md §5.2) and wait for the SUBACK: true when granted,
+   * false when the broker refused it (its ACL has no image topics: the device pulls); rejects
+   * when the connection dropped meanwhile.
+   */
+  async subscribeImage(topic: string): Promise<boolean> {
+    const c = this.client;
+    if (!c || !c.connected) throw new Error('offline');
+    try {
+      const granted = await c.subscribeAsync(topic, { qos: 0 });
+      if (granted.some((g) => g.qos === 128)) return false;
+    } catch (err) {
+      if (c !== this.client || !c.connected) throw err;
+      return false; // SUBACK 0x80 (mqtt.js rejects on it)
+    }
+    if (c !== this.client || !c.connected) throw new Error('offline');
+    this.images.add(topic);
+    return true;
+  }
+
+  /** Stop reading an image topic (fire and forget). */
+  unsubscribeImage(topic: string): void {
+    if (!this.images.delete(topic)) return;
+    const c = this.client;
+    if (c?.connected) c.unsubscribe(topic, () => {});
   }
 
   /** Publish and wait for the broker (QoS 1): for the announcements on connect. */

@@ -10,7 +10,8 @@ import { encodeChunkRequest, encodeReport, type ChunkResponse, type Report } fro
 import type { DeviceState as ReportState } from '../protocol/states.js';
 import { transition, type UpdateEvent } from '../protocol/update-table.js';
 import { checkAbi, inspectWasm } from '../protocol/wasm-inspect.js';
-import { Download, DownloadAborted, type PartialFile } from './download.js';
+import { imageTopic } from '../protocol/topics.js';
+import { Download, DownloadAborted, type PartialFile, type StreamOptions } from './download.js';
 import type { KvStore } from './kv-store.js';
 import type { Runners } from './runners.js';
 import type { DeviceSession } from './session.js';
@@ -55,6 +56,8 @@ export interface StepsOptions {
   window: number;
   chunkTimeoutMs: number;
   chunkTries: number;
+  /** Chunk fan-out (protocol.md §5.2): stream phase first, then pull what is missing. */
+  fanout: boolean;
   retryDelayMs: number;
   state(): DeviceState;
   nowSec(): number;
@@ -138,8 +141,8 @@ export class UpdateSteps {
     return true;
   }
 
-  acceptChunk(resp: ChunkResponse): void {
-    this.download?.accept(resp);
+  acceptChunk(resp: ChunkResponse, via: 'pull' | 'stream'): void {
+    this.download?.accept(resp, via);
   }
 
   pauseDownload(): void {
@@ -252,6 +255,7 @@ export class UpdateSteps {
         maxTries: this.o.chunkTries,
         maxBadTries: 3,
         send: (req) => this.o.session.publish('chunk/get', encodeChunkRequest(req), 0),
+        stream: this.o.fanout ? this.streamOptions(image) : undefined,
         onProgress: (bytes) => {
           this.o.emit('progress', { targetSequence: job.sequence, bytes, total });
           // Progress reports at the start, the end, and at most once a second in between: enough
@@ -279,6 +283,22 @@ export class UpdateSteps {
         if (this.download === download) this.download = null;
       }
     }
+  }
+
+  /**
+   * The stream phase of a download (chunk fan-out): the image topic at the device's chunk size; the
+   * stream idles out after max(1 s, chunkTimeoutMs / 2) without a chunk it needs, then it pulls.
+   */
+  private streamOptions(image: { sha256: Uint8Array }): StreamOptions {
+    const session = this.o.session;
+    return {
+      topic: imageTopic(toHex(image.sha256), this.o.chunkSize),
+      subscribe: (topic) => session.subscribeImage(topic),
+      unsubscribe: (topic) => session.unsubscribeImage(topic),
+      request: (req) => session.publish('chunk/stream', encodeChunkRequest(req), 0),
+      idleMs: Math.max(1000, this.o.chunkTimeoutMs / 2),
+      onFallback: (why) => this.o.emit('log', `chunk stream: ${why}; pulling the rest`),
+    };
   }
 
   /** install: record the new slots and the trial atomically, before anything runs. */

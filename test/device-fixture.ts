@@ -305,6 +305,8 @@ export class AgentHarness {
       rootPublicKey: this.signer.root.publicKey,
       stateDir: dir.path,
       engine: this.engine,
+      // The stand-in server speaks pull only (chunk/get): these tests are about the pull path.
+      fanout: false,
       ...over,
     };
   }

@@ -23,6 +23,7 @@ interface SimOptions {
   workers?: number;
   procs?: number;
   engine?: string;
+  fanout: boolean;
   json?: boolean;
 }
 
@@ -58,6 +59,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
       workers: o.workers,
       procs: o.procs,
       engineKind: o.engine,
+      agent: o.fanout ? undefined : { fanout: false },
       signal: abort.signal,
       live: !o.json && process.stdout.isTTY === true,
     });
@@ -83,6 +85,7 @@ export function registerSimCommand(program: Command): void {
     .addOption(new Option('--engine <engine>', 'Wasm engine of the simulated devices (default: wasm3 when its addon is built, else v8)').choices(ENGINE_KINDS))
     .option('--workers <n>', 'worker threads of the v8 engine (per process)', positiveInt)
     .option('--procs <n>', 'spread the devices over N processes (one core each), one summary across them', positiveInt, 1)
+    .option('--no-fanout', 'devices pull every chunk with chunk/get instead of streaming the image from its per-release topic first (protocol.md §5.2)')
     .option('--json', 'print the result as JSON')
     .action(async (o: SimOptions) => {
       const r = await simCommand(o);

@@ -20,9 +20,14 @@ export interface ChunkStreamOptions {
   maxStreams: number;
   /** A publish the broker has not taken within this time no longer holds the carousel back (a frozen subscriber). */
   publishWaitMs: number;
+  /**
+   * A new carousel waits this long before its first chunk, so the devices told at about the same
+   * moment (one deploy) ride one cycle instead of each starting another.
+   */
+  startDelayMs: number;
 }
 
-export const CHUNK_STREAM_DEFAULTS: ChunkStreamOptions = { maxStreams: 16, publishWaitMs: 1000 };
+export const CHUNK_STREAM_DEFAULTS: ChunkStreamOptions = { maxStreams: 16, publishWaitMs: 1000, startDelayMs: 200 };
 
 type Publish = HandlerContext['publish'];
 
@@ -31,6 +36,7 @@ class Carousel {
   private dueCount = 0;
   private position = 0;
   private running = false;
+  private gathered = false;
   /** Chunks published, for the log line at the end. */
   published = 0;
 
@@ -74,6 +80,10 @@ class Carousel {
   private async run(): Promise<void> {
     this.running = true;
     try {
+      if (!this.gathered) {
+        this.gathered = true;
+        await new Promise<void>((resolve) => setTimeout(resolve, this.opts.startDelayMs));
+      }
       while (this.dueCount > 0) {
         const i = this.nextDue();
         if (i < 0) break;
