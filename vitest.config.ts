@@ -27,6 +27,7 @@ const SERVER_SUITE = [
   'test/keys-rotation.test.ts',
   'test/link.test.ts',
   'test/mosquitto-dynsec.test.ts',
+  'test/mosquitto-fanout.test.ts',
   'test/mosquitto-tls.test.ts',
   'test/rollout-*.test.ts',
   'test/server-*.test.ts',

@@ -113,8 +113,18 @@ export async function serverRole(dir: string, extra: Partial<import('../server/i
   profileOnRequest('server');
   let peakRss = 0;
   setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500).unref();
+  // Chunk traffic through the embedded broker: chunks on image topics (fan-out), chunks answered
+  // on devices' own topics (pull), and the devices' chunk/get and chunk/stream requests.
+  const publishes = { image: 0, answers: 0, gets: 0, streams: 0 };
+  server.broker?.aedes.on('publish', (packet) => {
+    const t = packet.topic;
+    if (t.startsWith('wf/v1/img/')) publishes.image++;
+    else if (t.endsWith('/chunk')) publishes.answers++;
+    else if (t.endsWith('/chunk/get')) publishes.gets++;
+    else if (t.endsWith('/chunk/stream')) publishes.streams++;
+  });
   process.on('message', (m: Msg) => {
-    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0, leader: server.cluster().leader });
+    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0, leader: server.cluster().leader, publishes: { ...publishes } });
     if (m.type === 'raw-broker') {
       void rawBroker(new Uint8Array(Buffer.from(String(m.image), 'base64')), Number(m.chunkSize)).then((r) => {
         raw = r;

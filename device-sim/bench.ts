@@ -221,7 +221,8 @@ async function main(): Promise<void> {
 
     const prof = Boolean(process.env.BENCH_PROF);
     if (prof) for (const child of [server, fleet]) child.send({ type: 'prof-start' });
-    const cpu0 = (await request(server, { type: 'stats' }, 'stats')).cpu as NodeJS.CpuUsage;
+    const st0 = await request(server, { type: 'stats' }, 'stats');
+    const cpu0 = st0.cpu as NodeJS.CpuUsage;
     const watching = next(fleet, 'downloaded');
     const committing = next(fleet, 'committed');
     fleet.send({ type: 'watch', release: 'bench@1.0.0' });
@@ -234,6 +235,10 @@ async function main(): Promise<void> {
     const tCommitted = performance.now() - t0;
     const st = await request(server, { type: 'stats' }, 'stats');
     const cpu1 = st.cpu as NodeJS.CpuUsage;
+    type Counts = { image: number; answers: number; gets: number; streams: number };
+    const p0 = st0.publishes as Counts;
+    const p1 = st.publishes as Counts;
+    const traffic = { image: p1.image - p0.image, answers: p1.answers - p0.answers, gets: p1.gets - p0.gets, streams: p1.streams - p0.streams };
     const serverCpuS = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / 1e6;
     if (prof) await Promise.all([server, fleet].map((child) => request(child, { type: 'prof-stop' }, 'prof-written')));
 
@@ -274,6 +279,7 @@ async function main(): Promise<void> {
     log(`raw broker fan-out (each chunk published once on one topic all ${devices} clients read): ${sec(fanMs)} = ${x(fanMs / baselineMs)} the raw baseline, broker process CPU ${fanCpuS.toFixed(2)} s (${x(fanCpuS / rawCpuS)} the pull's)`);
     log(`server pull (the same clients through the fleet server's chunk handler): ${sec(pullMs)} = ${x(pullMs / baselineMs)} the raw baseline, server CPU ${pullCpuS.toFixed(2)} s`);
     log(`devices: ${FANOUT ? 'chunk fan-out (stream, then pull what is missing)' : 'pull only (BENCH_FANOUT=0)'}`);
+    log(`chunk traffic in the deploy: ${traffic.image} chunks on the image topic, ${traffic.answers} chunks answered to single devices; requests: ${traffic.streams} chunk/stream, ${traffic.gets} chunk/get`);
     log(`time to all downloaded + verified: ${sec(tDownloaded)} = ${x(tDownloaded / baselineMs)} the raw baseline (bar: 1.50x); ${x(tDownloaded / fanMs)} the raw fan-out`);
     log(`time to all committed: ${sec(tCommitted)} = baseline + probation (${sec(probationMs)}) + ${sec(tCommitted - baselineMs - probationMs)} (bar: + 1.00 s); ${x(tCommitted / baselineMs)} the raw baseline`);
     log(`server CPU during the deploy: ${serverCpuS.toFixed(2)} s = ${perUpdateMs.toFixed(2)} ms per device update (bar: 1.00 ms); ${x(serverCpuS / rawCpuS)} the raw broker pull's CPU, ${x(serverCpuS / fanCpuS)} the raw fan-out's; server RSS ${mb(Number(st.rss))}`);
@@ -282,6 +288,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         devices,
         fanout: FANOUT,
+        traffic,
         size: published.size,
         deployMs: tDeployed,
         downloadedMs: tDownloaded,

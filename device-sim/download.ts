@@ -155,6 +155,8 @@ export class Download {
   private streamEpoch = 0;
   private subscribed = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Bumped on every (re)arm and clear of the idle timer: a check that finds it moved does nothing. */
+  private idleArmed = 0;
   private paused = true;
   private settle: { resolve(): void; reject(e: Error): void } | null = null;
   private finished = false;
@@ -280,13 +282,19 @@ export class Download {
 
   private armIdle(): void {
     this.clearIdle();
+    const armed = ++this.idleArmed;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      this.toPull(`no needed chunk for ${this.opts.stream!.idleMs} ms`);
+      // A busy process runs due timers before it reads its sockets: look at what arrived meanwhile
+      // (setImmediate runs after the I/O) before calling the stream idle.
+      setImmediate(() => {
+        if (armed === this.idleArmed && this.phase === 'stream' && !this.paused) this.toPull(`no needed chunk for ${this.opts.stream!.idleMs} ms`);
+      });
     }, this.opts.stream!.idleMs);
   }
 
   private clearIdle(): void {
+    this.idleArmed++;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
   }

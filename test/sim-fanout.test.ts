@@ -157,7 +157,7 @@ describe('chunk fan-out on the embedded server', () => {
     const early = await bootDevice(fleet, engine, 'fan-early');
     const late = await bootDevice(fleet, engine, 'fan-late');
     agents.push(early, late);
-    observer.holdMs = 40; // a slow subscriber: ~40 ms a chunk, so the late device joins mid-cycle
+    observer.holdMs = 250; // a slow subscriber: 250 ms a batch of 4 chunks, so the late device joins mid-cycle
     try {
       await fleet.api.post('/v1/deployments', { module: 'late', version: '1.0.0', devices: [early.id] });
       await waitFor('the carousel past its first chunks', () => observer.onImage(img.topic).some((i) => i >= 4));

@@ -3,8 +3,8 @@
 // `wf/v1/img/{sha256}/{chunk_size}` and the broker copies it to every device subscribed there.
 //
 // One carousel per (image, chunk size). A request marks the chunks from its index on as due;
-// the carousel walks the image in a cycle, publishing the next due chunk after its position, one
-// at a time (the next when the broker took the last), until none is due. So every chunk a device
+// the carousel walks the image in a cycle, publishing the next due chunks after its position, a
+// small batch at a time (the next when the broker took the last), until none is due. So every chunk a device
 // asked for is published at least once after its request arrived, whenever it joined: a late
 // joiner gets the chunks it missed when the carousel wraps. What a device still lacks after the
 // stream (a lost chunk, QoS 0) it pulls with chunk/get.
@@ -21,13 +21,20 @@ export interface ChunkStreamOptions {
   /** A publish the broker has not taken within this time no longer holds the carousel back (a frozen subscriber). */
   publishWaitMs: number;
   /**
-   * A new carousel waits this long before its first chunk, so the devices told at about the same
-   * moment (one deploy) ride one cycle instead of each starting another.
+   * A new carousel waits this long before its first chunk, and a carousel before each further
+   * cycle, so the devices told at about the same moment (one deploy) ride one cycle instead of
+   * each starting another.
    */
   startDelayMs: number;
+  /**
+   * Chunks handed to the broker together (then the carousel waits for all of them): the broker
+   * writes what one connection gets in one turn as one socket write, so a batch of 4 costs each
+   * device one system call instead of 4 (one at a time, fan-out wrote twice as much as pull).
+   */
+  batch: number;
 }
 
-export const CHUNK_STREAM_DEFAULTS: ChunkStreamOptions = { maxStreams: 16, publishWaitMs: 1000, startDelayMs: 200 };
+export const CHUNK_STREAM_DEFAULTS: ChunkStreamOptions = { maxStreams: 16, publishWaitMs: 1000, startDelayMs: 200, batch: 4 };
 
 type Publish = HandlerContext['publish'];
 
@@ -36,7 +43,8 @@ class Carousel {
   private dueCount = 0;
   private position = 0;
   private running = false;
-  private gathered = false;
+  /** The chunk published last (-1: none yet). */
+  private last = -1;
   /** Chunks published, for the log line at the end. */
   published = 0;
 
@@ -80,19 +88,23 @@ class Carousel {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      if (!this.gathered) {
-        this.gathered = true;
-        await new Promise<void>((resolve) => setTimeout(resolve, this.opts.startDelayMs));
-      }
       while (this.dueCount > 0) {
-        const i = this.nextDue();
-        if (i < 0) break;
-        // Cleared before it goes out: a request that arrives meanwhile marks it due again.
-        this.due[i] = 0;
-        this.dueCount--;
-        this.position = (i + 1) % this.due.length;
-        await this.send(chunkResponse(this.blob, this.sha256, i, this.chunkSize));
-        this.published++;
+        // A new carousel, or a new cycle (late joiners wanted chunks behind the position): first
+        // gather the devices asking about now, so they ride one cycle instead of starting more.
+        if (this.last < 0 || this.nextDue() <= this.last) await new Promise<void>((resolve) => setTimeout(resolve, this.opts.startDelayMs));
+        const sending: Array<Promise<void>> = [];
+        while (sending.length < this.opts.batch && this.dueCount > 0) {
+          const i = this.nextDue();
+          if (i < 0 || (sending.length > 0 && i <= this.last)) break; // a batch ends where a cycle does
+          // Cleared before it goes out: a request that arrives meanwhile marks it due again.
+          this.due[i] = 0;
+          this.dueCount--;
+          this.last = i;
+          this.position = (i + 1) % this.due.length;
+          sending.push(this.send(chunkResponse(this.blob, this.sha256, i, this.chunkSize)));
+        }
+        await Promise.all(sending);
+        this.published += sending.length;
         // Let the devices' requests and everything else in the process have their turn.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
