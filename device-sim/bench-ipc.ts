@@ -116,6 +116,9 @@ export async function serverRole(dir: string, extra: Partial<import('../server/i
   // Chunk traffic through the embedded broker: chunks on image topics (fan-out), chunks answered
   // on devices' own topics (pull), and the devices' chunk/get and chunk/stream requests.
   const publishes = { image: 0, answers: 0, gets: 0, streams: 0 };
+  // Bytes the broker wrote to its clients' sockets so far (connected clients: the devices stay connected through a deploy).
+  const bytesToClients = () =>
+    Object.values((server.broker?.aedes as unknown as { clients?: Record<string, { conn?: { socket?: { bytesWritten?: number } } }> })?.clients ?? {}).reduce((n, c) => n + (c.conn?.socket?.bytesWritten ?? 0), 0);
   server.broker?.aedes.on('publish', (packet) => {
     const t = packet.topic;
     if (t.startsWith('wf/v1/img/')) publishes.image++;
@@ -124,7 +127,7 @@ export async function serverRole(dir: string, extra: Partial<import('../server/i
     else if (t.endsWith('/chunk/stream')) publishes.streams++;
   });
   process.on('message', (m: Msg) => {
-    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0, leader: server.cluster().leader, publishes: { ...publishes } });
+    if (m.type === 'stats') send({ type: 'stats', cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss, clients: server.broker?.aedes.connectedClients ?? 0, leader: server.cluster().leader, publishes: { ...publishes }, bytesToClients: bytesToClients() });
     if (m.type === 'raw-broker') {
       void rawBroker(new Uint8Array(Buffer.from(String(m.image), 'base64')), Number(m.chunkSize)).then((r) => {
         raw = r;

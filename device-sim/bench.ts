@@ -279,7 +279,8 @@ async function main(): Promise<void> {
     log(`raw broker fan-out (each chunk published once on one topic all ${devices} clients read): ${sec(fanMs)} = ${x(fanMs / baselineMs)} the raw baseline, broker process CPU ${fanCpuS.toFixed(2)} s (${x(fanCpuS / rawCpuS)} the pull's)`);
     log(`server pull (the same clients through the fleet server's chunk handler): ${sec(pullMs)} = ${x(pullMs / baselineMs)} the raw baseline, server CPU ${pullCpuS.toFixed(2)} s`);
     log(`devices: ${FANOUT ? 'chunk fan-out (stream, then pull what is missing)' : 'pull only (BENCH_FANOUT=0)'}`);
-    log(`chunk traffic in the deploy: ${traffic.image} chunks on the image topic, ${traffic.answers} chunks answered to single devices; requests: ${traffic.streams} chunk/stream, ${traffic.gets} chunk/get`);
+    const sentMiB = (Number(st.bytesToClients) - Number(st0.bytesToClients)) / 1048576;
+    log(`chunk traffic in the deploy: ${traffic.image} chunks on the image topic, ${traffic.answers} chunks answered to single devices; requests: ${traffic.streams} chunk/stream, ${traffic.gets} chunk/get; the broker wrote ${sentMiB.toFixed(1)} MiB to the devices (${((sentMiB * 1048576) / devices / published.size).toFixed(2)}x the image per device)`);
     log(`time to all downloaded + verified: ${sec(tDownloaded)} = ${x(tDownloaded / baselineMs)} the raw baseline (bar: 1.50x); ${x(tDownloaded / fanMs)} the raw fan-out`);
     log(`time to all committed: ${sec(tCommitted)} = baseline + probation (${sec(probationMs)}) + ${sec(tCommitted - baselineMs - probationMs)} (bar: + 1.00 s); ${x(tCommitted / baselineMs)} the raw baseline`);
     log(`server CPU during the deploy: ${serverCpuS.toFixed(2)} s = ${perUpdateMs.toFixed(2)} ms per device update (bar: 1.00 ms); ${x(serverCpuS / rawCpuS)} the raw broker pull's CPU, ${x(serverCpuS / fanCpuS)} the raw fan-out's; server RSS ${mb(Number(st.rss))}`);
@@ -289,6 +290,7 @@ async function main(): Promise<void> {
         devices,
         fanout: FANOUT,
         traffic,
+        sentToDevicesBytes: Number(st.bytesToClients) - Number(st0.bytesToClients),
         size: published.size,
         deployMs: tDeployed,
         downloadedMs: tDownloaded,
