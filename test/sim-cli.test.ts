@@ -96,4 +96,28 @@ describe('wasmfleet sim --procs', () => {
     for (const d of r.devices) byPid.set(d.pid, (byPid.get(d.pid) ?? 0) + 1);
     expect([...byPid.values()]).toEqual([3, 3]);
   }, 60_000);
+
+  it('--no-fanout: the devices pull every chunk (chunk/get), and ask for no stream', async () => {
+    const seen: string[] = [];
+    server.server.broker!.aedes.on('publish', (packet) => {
+      if (packet.topic.startsWith('wf/v1/dev/sim-nofan-')) seen.push(packet.topic.split('/').slice(4).join('/'));
+    });
+    const stateDir = join(server.dir, 'nofan-sim');
+    const args = ['sim', '--devices', '3', '--no-fanout', '--server', server.server.httpUrl, '--token', server.server.operatorToken, '--seed', 'nofan', '--tag', 'fleet=nofan', '--duration', '15', '--state-dir', stateDir, '--json'];
+    const sim = run(process.execPath, [CLI, ...args]);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { devices } = await server.api.get<{ devices: Array<{ id: string; online: boolean }> }>('/v1/devices');
+      if (devices.filter((d) => d.id.startsWith('sim-nofan-') && d.online).length === 3) break;
+      if (Date.now() > deadline) throw new Error('the simulated devices did not come online');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await server.publish('counter', 'nofan', '1.0.0');
+    await server.api.post('/v1/deployments', { module: 'nofan', version: '1.0.0', tags: { fleet: 'nofan' } });
+    const r = JSON.parse((await sim).stdout) as { ok: boolean; summary: { states: Record<string, number> } };
+    expect(r.ok).toBe(true);
+    expect(r.summary.states).toMatchObject({ committed: 3 });
+    expect(seen.filter((k) => k === 'chunk/get')).toHaveLength(3); // the 276-byte counter: one chunk each
+    expect(seen).not.toContain('chunk/stream');
+  }, 60_000);
 });
