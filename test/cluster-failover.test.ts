@@ -106,7 +106,9 @@ describe('two server instances on PostgreSQL and mosquitto', () => {
       tags: { g: 'cluster' },
       stateDir: join(dir, 'sim'),
       workers: 2,
-      agent: { probation: { ticks: 2 }, callBudgetMs: 2000, chunkTimeoutMs: 3000, chunkSize: 1024 },
+      // Pull only: this test counts chunk requests and answers through the shared subscription
+      // (chunk fan-out, protocol.md §5.2, sends no per-device requests to count).
+      agent: { probation: { ticks: 2 }, callBudgetMs: 2000, chunkTimeoutMs: 3000, chunkSize: 1024, fanout: false },
     });
     await fleet.waitFor('online', (s) => s.online === DEVICES, 60_000);
     await waitFor('hellos stored (read by the leader)', async () => (await b.api.get<{ devices: Array<{ hello: unknown }> }>('/v1/devices')).devices.every((d) => d.hello), 30_000);
