@@ -170,11 +170,6 @@ export class Download {
     this.phase = opts.stream ? 'stream' : 'pull';
   }
 
-  /** 'stream' until the stream phase ended (then 'pull' for the rest of this download). */
-  get mode(): 'stream' | 'pull' {
-    return this.phase;
-  }
-
   get bytesDone(): number {
     return Math.min(this.written * this.opts.chunkSize, this.target.size);
   }
@@ -254,7 +249,11 @@ export class Download {
     const epoch = ++this.streamEpoch;
     stream.subscribe(stream.topic).then(
       (granted) => {
-        if (epoch !== this.streamEpoch || this.paused || this.finished) return;
+        if (epoch !== this.streamEpoch || this.paused || this.finished) {
+          // The download ended (or left the stream) while subscribing: do not keep reading the topic.
+          if (granted && !this.paused && (this.finished || this.phase === 'pull')) stream.unsubscribe(stream.topic);
+          return;
+        }
         if (!granted) return this.toPull('image topic subscription refused');
         this.subscribed = true;
         stream.request({ sha256: this.target.sha256, index: this.written, chunkSize: this.opts.chunkSize });
