@@ -9,7 +9,7 @@
 //   kv/<component>.json        kv entries (hex → hex)
 //   kv/<component>.trial.json  the kv entries before the trial in progress (restored on revert)
 //   download/meta.json, part   the partial download and what it is for
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type SlotName = 'A' | 'B';
@@ -95,6 +95,25 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
   crashPoint();
 }
 
+/** The file's bytes, or null when there is none: one open, not an exists check and then a read. */
+function readIfThere(path: string): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Remove a file if it is there (rmSync's checks cost three system calls; this is one). */
+function removeIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 export class StateDir {
   constructor(readonly dir: string) {
     mkdirSync(join(dir, 'slots'), { recursive: true });
@@ -134,8 +153,8 @@ export class StateDir {
   }
 
   loadKv(component: string): Record<string, string> {
-    const path = join(this.dir, 'kv', `${component}.json`);
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>) : {};
+    const text = readIfThere(join(this.dir, 'kv', `${component}.json`));
+    return text ? (JSON.parse(text.toString('utf8')) as Record<string, string>) : {};
   }
 
   saveKv(component: string, kv: Record<string, string>): void {
@@ -154,12 +173,12 @@ export class StateDir {
   }
 
   loadKvBackup(component: string): KvBackup | null {
-    const path = this.kvBackupPath(component);
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as KvBackup) : null;
+    const text = readIfThere(this.kvBackupPath(component));
+    return text ? (JSON.parse(text.toString('utf8')) as KvBackup) : null;
   }
 
   dropKvBackup(component: string): void {
-    rmSync(this.kvBackupPath(component), { force: true });
+    removeIfThere(this.kvBackupPath(component));
   }
 
   /** Copy the active slot's image into the spare slot (a config change of the running release). */
@@ -170,8 +189,8 @@ export class StateDir {
   }
 
   loadPending(): Uint8Array | null {
-    const path = join(this.dir, 'pending.cbor');
-    return existsSync(path) ? new Uint8Array(readFileSync(path)) : null;
+    const bytes = readIfThere(join(this.dir, 'pending.cbor'));
+    return bytes ? new Uint8Array(bytes) : null;
   }
 
   savePending(bundle: Uint8Array): void {
@@ -179,7 +198,7 @@ export class StateDir {
   }
 
   clearPending(): void {
-    rmSync(join(this.dir, 'pending.cbor'), { force: true });
+    removeIfThere(join(this.dir, 'pending.cbor'));
   }
 
   get downloadDir(): string {

@@ -9,7 +9,7 @@ import { asWfError, WfError, type ErrorCode } from '../protocol/errors.js';
 import { encodeChunkRequest, encodeReport, type ChunkResponse, type Report } from '../protocol/messages.js';
 import type { DeviceState as ReportState } from '../protocol/states.js';
 import { transition, type UpdateEvent } from '../protocol/update-table.js';
-import { checkAbi, inspectWasm } from '../protocol/wasm-inspect.js';
+import { checkAbi, inspectWasm, type AbiCheck } from '../protocol/wasm-inspect.js';
 import { Download, DownloadAborted, type PartialFile } from './download.js';
 import type { KvStore } from './kv-store.js';
 import type { Runners } from './runners.js';
@@ -237,8 +237,9 @@ export class UpdateSteps {
     } // else the spare slot holds it already, e.g. a rollback to the previous version
     this.move('complete', { targetSequence: job.sequence });
     const bytes = this.o.store.readSlot(component, slot);
-    if (toHex(sha256(bytes)) !== info.sha256) throw new WfError('IMAGE_DIGEST_MISMATCH', `slot ${slot} of ${component}`);
-    checkModuleImports(bytes, this.o.capabilities);
+    const digest = toHex(sha256(bytes));
+    if (digest !== info.sha256) throw new WfError('IMAGE_DIGEST_MISMATCH', `slot ${slot} of ${component}`);
+    checkModuleImports(bytes, this.o.capabilities, digest);
     return { release, slot, info };
   }
 
@@ -367,9 +368,28 @@ export class UpdateSteps {
   }
 }
 
-/** Step 6: the module's own imports, not only what the manifest claims, fit ABI v1 and are granted. */
-export function checkModuleImports(bytes: Uint8Array, capabilities: readonly string[]): void {
-  const abi = checkAbi(inspectWasm(bytes));
+/**
+ * What the ABI check found in each image, by its SHA-256: a thousand simulated devices in one
+ * process install the same image, and the check (WebAssembly.validate included) is a pure function
+ * of its bytes. Only modules that pass are remembered; the grant below is checked every time.
+ */
+const abiByDigest = new Map<string, AbiCheck>();
+const ABI_MEMO_ENTRIES = 64;
+
+/**
+ * Step 6: the module's own imports, not only what the manifest claims, fit ABI v1 and are granted.
+ * `sha256Hex`, when given, must be the SHA-256 of `bytes` as just computed (the slot's digest check):
+ * the ABI check of those bytes is then taken from an earlier device's, if any.
+ */
+export function checkModuleImports(bytes: Uint8Array, capabilities: readonly string[], sha256Hex?: string): void {
+  let abi = sha256Hex === undefined ? undefined : abiByDigest.get(sha256Hex);
+  if (!abi) {
+    abi = checkAbi(inspectWasm(bytes));
+    if (sha256Hex !== undefined) {
+      if (abiByDigest.size >= ABI_MEMO_ENTRIES) abiByDigest.delete(abiByDigest.keys().next().value!);
+      abiByDigest.set(sha256Hex, abi);
+    }
+  }
   const missing = abi.capabilities.filter((c) => !capabilities.includes(c));
   if (missing.length > 0) throw new WfError('CAPABILITY_NOT_GRANTED', `module imports ${missing.join(', ')}`);
 }
