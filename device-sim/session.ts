@@ -43,6 +43,10 @@ export interface SessionHandlers {
   onFreshness(payload: Uint8Array): void;
 }
 
+/** mqtt.js logs through `debug`, whose calls allocate their arguments per packet even when
+ *  off: a thousand devices in one process pay for that. Without DEBUG set, a no-op instead. */
+const quietLog: Pick<mqtt.IClientOptions, 'log'> = process.env.DEBUG ? {} : { log: () => {} };
+
 export class DeviceSession {
   private client: MqttClient | null = null;
 
@@ -69,6 +73,7 @@ export class DeviceSession {
       resubscribe: false, // subscribed on every connect below
       queueQoSZero: false, // chunk requests sent while offline would only be stale
       will,
+      ...quietLog,
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));

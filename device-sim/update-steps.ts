@@ -6,13 +6,14 @@
 import { sha256, toHex } from '../protocol/crypto.js';
 import type { CheckedBundle, CheckedRelease } from '../protocol/device-checks.js';
 import { asWfError, WfError, type ErrorCode } from '../protocol/errors.js';
-import { encodeChunkRequest, encodeReport, type ChunkResponse, type Report } from '../protocol/messages.js';
+import { encodeReport, type ChunkResponse, type Report } from '../protocol/messages.js';
 import type { DeviceState as ReportState } from '../protocol/states.js';
 import { transition, type UpdateEvent } from '../protocol/update-table.js';
-import { checkAbi, inspectWasm, type AbiCheck } from '../protocol/wasm-inspect.js';
+import { checkAbi, inspectWasm } from '../protocol/wasm-inspect.js';
 import { Download, DownloadAborted, type PartialFile } from './download.js';
 import type { KvStore } from './kv-store.js';
 import type { Runners } from './runners.js';
+import { abiOfImage, chunkRequestBytes } from './shared-work.js';
 import type { DeviceSession } from './session.js';
 import { spareOf, type DeviceState, type SlotInfo, type SlotName, type StateDir, type Trial } from './slots.js';
 
@@ -252,7 +253,7 @@ export class UpdateSteps {
         chunkTimeoutMs: this.o.chunkTimeoutMs,
         maxTries: this.o.chunkTries,
         maxBadTries: 3,
-        send: (req) => this.o.session.publish('chunk/get', encodeChunkRequest(req), 0),
+        send: (req) => this.o.session.publish('chunk/get', chunkRequestBytes(req), 0),
         onProgress: (bytes) => {
           this.o.emit('progress', { targetSequence: job.sequence, bytes, total });
           // Progress reports at the start, the end, and at most once a second in between: enough
@@ -369,27 +370,12 @@ export class UpdateSteps {
 }
 
 /**
- * What the ABI check found in each image, by its SHA-256: a thousand simulated devices in one
- * process install the same image, and the check (WebAssembly.validate included) is a pure function
- * of its bytes. Only modules that pass are remembered; the grant below is checked every time.
- */
-const abiByDigest = new Map<string, AbiCheck>();
-const ABI_MEMO_ENTRIES = 64;
-
-/**
  * Step 6: the module's own imports, not only what the manifest claims, fit ABI v1 and are granted.
- * `sha256Hex`, when given, must be the SHA-256 of `bytes` as just computed (the slot's digest check):
- * the ABI check of those bytes is then taken from an earlier device's, if any.
+ * `sha256Hex`, when given, must be the SHA-256 of `bytes` as just computed (the slot's digest
+ * check): the ABI check of those bytes is then shared with other devices (shared-work.ts).
  */
 export function checkModuleImports(bytes: Uint8Array, capabilities: readonly string[], sha256Hex?: string): void {
-  let abi = sha256Hex === undefined ? undefined : abiByDigest.get(sha256Hex);
-  if (!abi) {
-    abi = checkAbi(inspectWasm(bytes));
-    if (sha256Hex !== undefined) {
-      if (abiByDigest.size >= ABI_MEMO_ENTRIES) abiByDigest.delete(abiByDigest.keys().next().value!);
-      abiByDigest.set(sha256Hex, abi);
-    }
-  }
+  const abi = sha256Hex === undefined ? checkAbi(inspectWasm(bytes)) : abiOfImage(bytes, sha256Hex);
   const missing = abi.capabilities.filter((c) => !capabilities.includes(c));
   if (missing.length > 0) throw new WfError('CAPABILITY_NOT_GRANTED', `module imports ${missing.join(', ')}`);
 }
