@@ -203,7 +203,8 @@ export class Fleet {
   }
 
   summary(): FleetSummary {
-    return summarize(this.statuses());
+    // Polled every 100-250 ms over every device: only what summarize reads, no per-device copies.
+    return summarize([...this.members.values()].map((m) => m.agent.status()));
   }
 
   /** Poll the fleet until `done` holds; rejects after `timeoutMs` with the summary. */
