@@ -80,7 +80,8 @@ export class DeviceSession {
     client.on('close', () => this.handlers.onClosed());
     client.on('error', () => {}); // bad credentials etc.: reconnects (reconnectOnConnackError)
     client.on('message', (topic, payload) => {
-      const bytes = new Uint8Array(payload);
+      // A view, not a copy: each packet's Buffer is its own (mqtt-packet slices a fresh socket read).
+      const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.length);
       if (topic === deviceTopic(id, 'directive')) {
         if (bytes.length > 0) this.handlers.onDirective(bytes);
       } else if (topic === deviceTopic(id, 'chunk')) {
