@@ -58,7 +58,11 @@ describe('VerifyMemo: one verification per exact (message, signature, key)', () 
   function counted(maxEntries = 16) {
     const memo = new VerifyMemo(maxEntries);
     let runs = 0;
-    const verify = (m: Uint8Array, s: Uint8Array, k: Uint8Array) => (memo.verify(m, s, k, (a, b, c) => (runs++, verifyEd25519(a, b, c)))) ;
+    const verify = (m: Uint8Array, s: Uint8Array, k: Uint8Array) =>
+      memo.verify(m, s, k, (a, b, c) => {
+        runs++;
+        return verifyEd25519(a, b, c);
+      });
     return { memo, verify, runs: () => runs };
   }
 
