@@ -44,6 +44,10 @@ export interface SessionHandlers {
   onFreshness(payload: Uint8Array): void;
 }
 
+/** mqtt.js logs through `debug`, whose calls allocate their arguments per packet even when
+ *  off: a thousand devices in one process pay for that. Without DEBUG set, a no-op instead. */
+const quietLog: Pick<mqtt.IClientOptions, 'log'> = process.env.DEBUG ? {} : { log: () => {} };
+
 export class DeviceSession {
   private client: MqttClient | null = null;
   /** Image topics subscribed on this connection (chunk fan-out); a reconnect starts with none. */
@@ -72,6 +76,7 @@ export class DeviceSession {
       resubscribe: false, // subscribed on every connect below
       queueQoSZero: false, // chunk requests sent while offline would only be stale
       will,
+      ...quietLog,
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));
@@ -81,7 +86,8 @@ export class DeviceSession {
     });
     client.on('error', () => {}); // bad credentials etc.: reconnects (reconnectOnConnackError)
     client.on('message', (topic, payload) => {
-      const bytes = new Uint8Array(payload);
+      // A view, not a copy: each packet's Buffer is its own (mqtt-packet slices a fresh socket read).
+      const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.length);
       if (topic === deviceTopic(id, 'directive')) {
         if (bytes.length > 0) this.handlers.onDirective(bytes);
       } else if (topic === deviceTopic(id, 'chunk')) {

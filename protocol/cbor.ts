@@ -43,9 +43,18 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** True when every key is an integer 0..2^32-1: its deterministic head is major type 0 with the
+ *  shortest length, so a shorter encoding is a smaller number and byte order is numeric order. */
+function smallUintKeys(map: Map<unknown, unknown>): map is Map<number, unknown> {
+  for (const k of map.keys()) if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > 0xffffffff || Object.is(k, -0)) return false;
+  return true;
+}
+
 /** Rebuild Maps with keys sorted by their encoded bytes (RFC 8949 §4.2.1), recursively. */
 function canonicalize(value: unknown): unknown {
   if (value instanceof Map) {
+    // Every key a small unsigned integer (all protocol maps): their encodings order as the numbers do.
+    if (smallUintKeys(value)) return new Map([...value.entries()].sort((x, y) => x[0] - y[0]).map(([k, v]) => [k, canonicalize(v)]));
     const entries = [...value.entries()].map(([k, v]) => ({ k, v: canonicalize(v), kb: encoder.encode(k) }));
     entries.sort((x, y) => compareBytes(x.kb, y.kb));
     return new Map(entries.map((e) => [e.k, e.v]));

@@ -20,6 +20,22 @@ describe('canonical CBOR', () => {
     expect(Buffer.from(bytes).toString('hex')).toBe('a201270442' + '0102');
   });
 
+  it('sorts unsigned integer keys of every head length by their encoding, whatever the insertion order', () => {
+    const keys = [4294967295, 65536, 0, 24, 23, 255, 256, 65535, 1];
+    const encodings = new Set<string>();
+    for (let shift = 0; shift < keys.length; shift++) {
+      const order = [...keys.slice(shift), ...keys.slice(0, shift)];
+      const bytes = encodeCbor(new Map(order.map((k) => [k, k % 7])));
+      encodings.add(Buffer.from(bytes).toString('hex'));
+      // The strict decoder refuses keys out of canonical order.
+      expect([...(decodeCbor(bytes, { what: 't', maxBytes: 256 }) as Map<number, unknown>).keys()]).toEqual([...keys].sort((a, b) => a - b));
+    }
+    expect(encodings.size).toBe(1);
+    // Other keys (negative, text, -0) are sorted by their encoded bytes as before: 1, -1, then "a".
+    const mixed = encodeCbor(new Map<number | string, unknown>([['a', 1], [-1, 2], [1, 3]]));
+    expect(Buffer.from(mixed).toString('hex')).toBe('a30103200261610' + '1');
+  });
+
   it('encodes integers beyond 32 bits as integers, not floats', () => {
     expect(Buffer.from(encodeCbor(2 ** 40)).toString('hex')).toBe('1b0000010000000000');
   });
