@@ -69,6 +69,8 @@ describe('outcome reports in batches (the store alone)', () => {
     expect(tx).not.toHaveBeenCalled();
     expect((await sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM devices WHERE state <> 'idle'"))?.n).toBe(0);
     expect((await devices.get('batch-01'))?.state).toBe('committed');
+    // The rollout engine reads only what is stored: it never acts on an outcome a crash could lose.
+    expect((await devices.getForEngine('batch-01'))?.state).toBe('idle');
 
     await devices.flushOutcomes();
     await Promise.all(reporters);

@@ -307,14 +307,25 @@ export class DeviceRepo {
     return this.sql.all(SQL.revokedSerials);
   }
 
+  /** A device as it last reported: its pending in-flight step or outcome over the stored row. */
   async get(id: string, q: SqlRunner = this.sql): Promise<DeviceView | undefined> {
     const row = await q.get<DeviceRow>(SQL.get, [id]);
     return row ? toView(this.withPending(row)) : undefined;
   }
 
-  /** A stored row with its device's not-yet-written in-flight report applied (same columns as SQL.report). */
-  private withPending(row: DeviceRow): DeviceRow {
-    const p = this.pendingProgress.get(row.id) ?? this.outcomes?.latest.get(row.id);
+  /**
+   * A device as the rollout engine may act on it: outcomes only once stored (the engine never
+   * settles a member on an outcome a crash could still lose); in-flight steps, which it does not
+   * act on, overlaid as in `get`.
+   */
+  async getForEngine(id: string): Promise<DeviceView | undefined> {
+    const row = await this.sql.get<DeviceRow>(SQL.get, [id]);
+    return row ? toView(this.withPending(row, false)) : undefined;
+  }
+
+  /** A stored row with its device's not-yet-written report applied (same columns as SQL.report). */
+  private withPending(row: DeviceRow, outcomes = true): DeviceRow {
+    const p = this.pendingProgress.get(row.id) ?? (outcomes ? this.outcomes?.latest.get(row.id) : undefined);
     if (!p) return row;
     const { r, now } = p;
     return {
