@@ -20,6 +20,20 @@ describe('canonical CBOR', () => {
     expect(Buffer.from(bytes).toString('hex')).toBe('a201270442' + '0102');
   });
 
+  it('a map whose keys are given in increasing order encodes as the same map given in any order (across head lengths)', () => {
+    // 23|24, 255|256 and 65535|65536 change the key's head length: bytewise order must stay numeric.
+    const keys = [0, 1, 23, 24, 255, 256, 65535, 65536, 0xffffffff];
+    const ascending = new Map<number, unknown>(keys.map((k) => [k, new Map([[k % 7, 'v'], [-1, k]])]));
+    const shuffled = new Map<number, unknown>([...keys].reverse().map((k) => [k, new Map([[-1, k], [k % 7, 'v']])]));
+    const bytes = encodeCbor(ascending);
+    expect(Buffer.from(bytes).toString('hex')).toBe(Buffer.from(encodeCbor(shuffled)).toString('hex'));
+    // the keys appear in bytewise order of their encodings
+    const decoded = decodeCbor(bytes, { what: 't', maxBytes: 4096 }) as Map<number, unknown>;
+    expect([...decoded.keys()]).toEqual(keys);
+    // and the nested maps (mixed signs: -1 sorts after the unsigned keys) are canonical too
+    expect([...(decoded.get(24) as Map<number, unknown>).keys()]).toEqual([3, -1]);
+  });
+
   it('encodes integers beyond 32 bits as integers, not floats', () => {
     expect(Buffer.from(encodeCbor(2 ** 40)).toString('hex')).toBe('1b0000010000000000');
   });
