@@ -89,6 +89,8 @@ async function main(): Promise<void> {
     const tCommitted = performance.now() - tDeploy;
     const st = await request(server, { type: 'stats' }, 'stats');
     log(`all ${result.summary.states.committed ?? 0}/${devices} committed ${s(tCommitted)} after the deploy request`);
+    // A run that did not end clean says how: devices offline or stuck mid-update at the end.
+    if (!result.ok) log(`not a clean finish: ${result.summary.online}/${devices} online at the end, ${result.summary.inProgress} mid-update, states ${JSON.stringify(result.summary.states)}`);
 
     // Baseline: the same number of plain MQTT clients, same credentials, same process count.
     const creds = (JSON.parse(readFileSync(join(dir, 'devices', 'fleet.json'), 'utf8')) as { devices: Array<{ id: string; password: string; mqttUrl: string }> }).devices;

@@ -1,7 +1,7 @@
 // The web console as an operator uses it: a real Chromium (Debian's, driven by playwright-core)
 // against a real fleet server serving the built app (dist/console), 50 real simulated devices,
 // and a rollout started with the real CLI. Asserts what the operator sees; saves a screenshot of
-// each page into docs/images/ (the README shows them).
+// each page (into docs/images/ with WF_SCREENSHOTS=docs; the README shows them).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';

@@ -1,5 +1,5 @@
 // PostgresSql against a real PostgreSQL (the run's throwaway cluster, test/helpers/postgres.ts):
-// the same contract as test/sql-sqlite.test.ts, and what only a pool and a network bring.
+// what only a pool and a network bring (the shared contract is test/sql-contract.test.ts).
 import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WfError } from '../protocol/errors.js';
@@ -27,72 +27,9 @@ describe('PostgresSql', () => {
     await db.drop();
   });
 
-  it('maps values both ways: booleans to integers, BIGINT and NUMERIC to numbers, BYTEA to bytes, no row to undefined', async () => {
-    await sql.run('INSERT INTO t (k, v, b, r) VALUES (?, ?, ?, ?)', ['a', true, new Uint8Array([1, 2]), 0.5]);
-    await sql.run('INSERT INTO t (k, v) VALUES (?, ?)', ['ms', 1_763_900_000_123]);
-    const row = await sql.get<{ k: string; v: number; b: Uint8Array; r: number }>('SELECT * FROM t WHERE k = ?', ['a']);
-    expect(row?.v).toBe(1);
-    expect(row?.b).toBeInstanceOf(Uint8Array);
-    expect([...(row?.b ?? [])]).toEqual([1, 2]);
-    expect(row?.r).toBe(0.5);
-    expect((await sql.get<{ v: number }>('SELECT v FROM t WHERE k = ?', ['ms']))?.v).toBe(1_763_900_000_123);
-    // COUNT is BIGINT and SUM of BIGINT is NUMERIC in PostgreSQL: both come back as numbers, as in SQLite.
-    expect(await sql.get('SELECT COUNT(*) AS n, SUM(v) AS s FROM t')).toEqual({ n: 2, s: 1_763_900_000_124 });
-    expect(await sql.get('SELECT * FROM t WHERE k = ?', ['none'])).toBeUndefined();
-    expect((await sql.run('UPDATE t SET v = 5')).changes).toBe(2);
-    expect((await sql.run('UPDATE t SET v = 6 WHERE k = ?', ['none'])).changes).toBe(0);
-  });
-
   it('refuses an integer a JS number cannot hold exactly, instead of returning a wrong one', async () => {
     await sql.run('INSERT INTO t (k, v) VALUES (?, ?)', ['big', 2n ** 62n]);
     await expect(sql.get('SELECT v FROM t')).rejects.toThrow(/4611686018427387904 is beyond/);
-  });
-
-  it('a question mark inside a string literal is text, not a parameter', async () => {
-    await sql.run("INSERT INTO t (k, v) VALUES ('why?', ?)", [7]);
-    expect(await sql.all('SELECT k, v FROM t')).toEqual([{ k: 'why?', v: 7 }]);
-  });
-
-  it('a transaction that throws leaves nothing behind; one that resolves commits', async () => {
-    await expect(
-      sql.tx(async (q) => {
-        await q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['x', 1]);
-        throw new Error('boom');
-      }),
-    ).rejects.toThrow('boom');
-    expect(await sql.all('SELECT * FROM t')).toEqual([]);
-    expect(await sql.tx(async (q) => (await q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['y', 2])).changes)).toBe(1);
-    expect(await sql.all('SELECT k FROM t')).toEqual([{ k: 'y' }]);
-  });
-
-  it('a statement issued while a transaction awaits is not swept into it (nor lost by its rollback)', async () => {
-    let outside!: Promise<unknown>;
-    await expect(
-      sql.tx(async (q) => {
-        await q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['inside', 1]);
-        outside = sql.run('INSERT INTO t (k, v) VALUES (?, ?)', ['outside', 2]);
-        await outside;
-        // Not visible outside before the commit: another connection.
-        expect(await sql.all('SELECT k FROM t')).toEqual([{ k: 'outside' }]);
-        throw new Error('roll back');
-      }),
-    ).rejects.toThrow('roll back');
-    expect(await sql.all<{ k: string }>('SELECT k FROM t')).toEqual([{ k: 'outside' }]);
-  });
-
-  it('a failed statement inside a transaction rolls the whole transaction back', async () => {
-    await sql.run("INSERT INTO t (k, v) VALUES ('dup', 1)");
-    const err = await sql
-      .tx(async (q) => {
-        await q.run("INSERT INTO t (k, v) VALUES ('new', 1)");
-        await q.run("INSERT INTO t (k, v) VALUES ('dup', 2)");
-      })
-      .catch((e: unknown) => e);
-    expect((err as { code?: string }).code).toBe('23505');
-    expect(await sql.all('SELECT k, v FROM t')).toEqual([{ k: 'dup', v: 1 }]);
-    // The connection went back to the pool clean: the next transaction works.
-    await sql.tx((q) => q.run("INSERT INTO t (k, v) VALUES ('after', 3)"));
-    expect(await sql.get('SELECT COUNT(*) AS n FROM t')).toEqual({ n: 2 });
   });
 
   it('transactions run side by side on their own connections, each seeing its own writes', async () => {

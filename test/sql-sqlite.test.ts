@@ -1,3 +1,5 @@
+// What only SqliteSql has (the shared contract is test/sql-contract.test.ts): one connection,
+// so transactions queue one behind the other.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,39 +18,6 @@ describe('SqliteSql', () => {
   afterEach(async () => {
     await sql.close();
     rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('maps values both ways: booleans to integers, blobs to bytes, no row to undefined', async () => {
-    await sql.run('INSERT INTO t VALUES (?, ?, ?)', ['a', true, new Uint8Array([1, 2])]);
-    const row = await sql.get<{ k: string; v: number; b: Uint8Array }>('SELECT * FROM t WHERE k = ?', ['a']);
-    expect(row?.v).toBe(1);
-    expect([...(row?.b ?? [])]).toEqual([1, 2]);
-    expect(await sql.get('SELECT * FROM t WHERE k = ?', ['none'])).toBeUndefined();
-    expect((await sql.run('UPDATE t SET v = 5')).changes).toBe(1);
-  });
-
-  it('a transaction that throws leaves nothing behind', async () => {
-    await expect(
-      sql.tx(async (q) => {
-        await q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['x', 1]);
-        throw new Error('boom');
-      }),
-    ).rejects.toThrow('boom');
-    expect(await sql.all('SELECT * FROM t')).toEqual([]);
-  });
-
-  it("a statement issued while a transaction awaits is not swept into it (nor lost by its rollback)", async () => {
-    let outside!: Promise<unknown>;
-    await expect(
-      sql.tx(async (q) => {
-        await q.run('INSERT INTO t (k, v) VALUES (?, ?)', ['inside', 1]);
-        outside = sql.run('INSERT INTO t (k, v) VALUES (?, ?)', ['outside', 2]);
-        await new Promise((r) => setTimeout(r, 10));
-        throw new Error('roll back');
-      }),
-    ).rejects.toThrow('roll back');
-    await outside;
-    expect(await sql.all<{ k: string }>('SELECT k FROM t')).toEqual([{ k: 'outside' }]);
   });
 
   it('transactions queue one behind the other', async () => {
