@@ -6,7 +6,7 @@ import type { Report } from '../../protocol/messages.js';
 import type { DeviceEventView } from '../../protocol/views.js';
 import type { Logger } from 'pino';
 import type { ReportBatchRider } from './devices.js';
-import type { Sql, SqlRunner } from './sql.js';
+import type { Sql, SqlRunner, SqlValue } from './sql.js';
 
 /** Report events kept per device. */
 export const DEVICE_EVENTS_KEEP = 100;
@@ -29,6 +29,13 @@ interface EventRow {
 }
 
 const clip = (s: string | undefined, max: number): string | null => (s === undefined || s === '' ? null : s.length > max ? s.slice(0, max) : s);
+
+const EVENT_COLUMNS = 8;
+/** Rows per INSERT statement (the statement texts stay few: one per row count up to this). */
+const INSERT_ROWS = 50;
+const insertTexts: string[] = [];
+const insertRows = (n: number) =>
+  (insertTexts[n] ??= `INSERT INTO device_events (device_id, at_ms, state, reason, detail, sequence, target_sequence, releases) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
 
 /** Reports waiting for the next report batch (bounded: beyond it new ones are dropped and counted). */
 const PENDING_MAX = 50_000;
@@ -73,7 +80,10 @@ export class DeviceEventRepo implements ReportBatchRider {
     return this.pending.length > 0 || this.dropped > 0;
   }
 
-  /** One step of a report batch's transaction: the queued reports that changed something, in order. */
+  /**
+   * One step of a report batch's transaction: the queued reports that changed something, in
+   * order, as multi-row INSERTs (ids follow the rows' order), then the trims that came due.
+   */
   async writePending(q: SqlRunner): Promise<void> {
     if (this.dropped) {
       this.log?.warn({ dropped: this.dropped }, 'device history: reports dropped (more waiting than a batch holds)');
@@ -81,7 +91,33 @@ export class DeviceEventRepo implements ReportBatchRider {
     }
     const batch = this.pending;
     this.pending = [];
-    for (const e of batch) await this.write(q, e.deviceId, e.r, e.nowMs);
+    const rows: SqlValue[] = [];
+    const trims = new Set<string>();
+    for (const e of batch) {
+      const reason = clip(e.r.reason, REASON_MAX);
+      const target = e.r.targetSequence ?? null;
+      const key = `${e.r.state}\0${reason ?? ''}\0${e.r.sequence}\0${target ?? ''}`;
+      const known = this.newest.get(e.deviceId) ?? (await this.lookUp(q, e.deviceId));
+      if (known.key === key) continue;
+      known.key = key;
+      const releases = e.r.running.map((c) => `${c.component}@${c.version}`).join(' ');
+      rows.push(e.deviceId, e.nowMs, e.r.state, reason, clip(e.r.detail, DETAIL_MAX), e.r.sequence, target, releases);
+      // At most KEEP + TRIM_EVERY rows per device between trims; reads never show more than KEEP.
+      if (++known.sinceTrim >= TRIM_EVERY) {
+        known.sinceTrim = 0;
+        trims.add(e.deviceId);
+      }
+    }
+    for (let at = 0; at < rows.length; at += INSERT_ROWS * EVENT_COLUMNS) {
+      const chunk = rows.slice(at, at + INSERT_ROWS * EVENT_COLUMNS);
+      await q.run(insertRows(chunk.length / EVENT_COLUMNS), chunk);
+    }
+    for (const deviceId of trims) {
+      await q.run(
+        'DELETE FROM device_events WHERE device_id = ? AND id <= (SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+        [deviceId, deviceId, this.keep],
+      );
+    }
   }
 
   /** The batch's transaction failed: its events are gone, and what was remembered of them is forgotten. */
@@ -90,39 +126,14 @@ export class DeviceEventRepo implements ReportBatchRider {
     this.log?.warn({ err: (err as Error)?.message }, 'device history not written');
   }
 
-  private async write(q: SqlRunner, deviceId: string, r: Report, nowMs: number): Promise<void> {
-    const reason = clip(r.reason, REASON_MAX);
-    const detail = clip(r.detail, DETAIL_MAX);
-    const target = r.targetSequence ?? null;
-    const key = `${r.state}\0${reason ?? ''}\0${r.sequence}\0${target ?? ''}`;
-    let known = this.newest.get(deviceId);
-    if (!known) {
-      const last = await q.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
-      // Unknown count since the last trim: trim at the first insert.
-      known = { key: last ? `${last.state}\0${last.reason ?? ''}\0${last.sequence}\0${last.target_sequence ?? ''}` : '', sinceTrim: TRIM_EVERY - 1 };
-      if (this.newest.size >= REMEMBERED_MAX) this.newest.clear();
-      this.newest.set(deviceId, known);
-    }
-    if (known.key === key) return;
-    const releases = r.running.map((c) => `${c.component}@${c.version}`).join(' ');
-    await q.run('INSERT INTO device_events (device_id, at_ms, state, reason, detail, sequence, target_sequence, releases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-      deviceId,
-      nowMs,
-      r.state,
-      reason,
-      detail,
-      r.sequence,
-      target,
-      releases,
-    ]);
-    known.key = key;
-    // At most KEEP + TRIM_EVERY rows per device between trims; reads never show more than KEEP.
-    if (++known.sinceTrim < TRIM_EVERY) return;
-    known.sinceTrim = 0;
-    await q.run(
-      'DELETE FROM device_events WHERE device_id = ? AND id <= (SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-      [deviceId, deviceId, this.keep],
-    );
+  /** A device's newest stored event, once per device (then remembered). */
+  private async lookUp(q: SqlRunner, deviceId: string): Promise<{ key: string; sinceTrim: number }> {
+    const last = await q.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
+    // Unknown count since the last trim: trim at the first insert.
+    const known = { key: last ? `${last.state}\0${last.reason ?? ''}\0${last.sequence}\0${last.target_sequence ?? ''}` : '', sinceTrim: TRIM_EVERY - 1 };
+    if (this.newest.size >= REMEMBERED_MAX) this.newest.clear();
+    this.newest.set(deviceId, known);
+    return known;
   }
 
   /** Reports and directives of a device, newest first, at most `limit`. */
