@@ -354,7 +354,17 @@ export class DeviceRepo {
    * carry its messages until it is disconnected there).
    */
   async exists(id: string): Promise<boolean> {
-    const row = this.credentials.peek(id) ?? (await this.credentials.get(id));
+    return this.knownNow(id) ?? this.existsInStore(id);
+  }
+
+  /** `exists` from the credential cache alone, without a promise: undefined when not cached. */
+  knownNow(id: string): boolean | undefined {
+    const row = this.credentials.peek(id);
+    return row === undefined ? undefined : row.revoked_at === null;
+  }
+
+  private async existsInStore(id: string): Promise<boolean> {
+    const row = await this.credentials.get(id);
     return row !== undefined && row.revoked_at === null;
   }
 
