@@ -123,6 +123,19 @@ describe('outcome reports in batches (the store alone)', () => {
     await devices.flushProgress();
     expect(await sql.get('SELECT state FROM devices WHERE id = ?', ['fail-b'])).toEqual({ state: 'verifying' });
     expect(await sql.get('SELECT state FROM devices WHERE id = ?', ['fail-a'])).toEqual({ state: 'idle' });
+
+    // b's next step fails to be written, and b's outcome arrives while that write is under way:
+    // the step is not kept for the next try (it would land over the newer outcome).
+    await devices.recordReport('fail-b', report({ state: 'installing', sequence: 0, targetSequence: 1 }));
+    let outcomeB: Promise<void> | undefined;
+    vi.spyOn(sql, 'tx').mockImplementationOnce(async () => {
+      outcomeB = devices!.recordReport('fail-b', report({ state: 'failed', reason: 'MODULE_TRAP', sequence: 0, targetSequence: 1 }));
+      throw Object.assign(new Error('disk I/O error (injected)'), { code: 'SQLITE_IOERR' });
+    });
+    await expect(devices.flushProgress()).rejects.toThrow(/injected/);
+    await devices.flushProgress();
+    await outcomeB;
+    expect(await sql.get('SELECT state FROM devices WHERE id = ?', ['fail-b'])).toEqual({ state: 'failed' });
   });
 });
 

@@ -166,6 +166,8 @@ class OutcomeBatch {
   readonly items: PendingOutcome[] = [];
   /** Latest per device, for reads before the batch is written. */
   readonly latest = new Map<string, PendingOutcome>();
+  /** A write that will take this batch is queued already. */
+  flushQueued = false;
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (err: unknown) => void;
@@ -199,6 +201,8 @@ export class DeviceRepo {
   private readonly progressTimer: NodeJS.Timeout;
   private outcomes: OutcomeBatch | null = null;
   private outcomeTimer: NodeJS.Timeout | null = null;
+  /** A flush for a full in-flight map is queued already. */
+  private progressFlushQueued = false;
   /**
    * Every batch write runs after the one before it: on PostgreSQL they would run on separate
    * connections and could land out of order (an older in-flight step over a newer outcome).
@@ -422,7 +426,10 @@ export class DeviceRepo {
       // Latest wins; re-insert so the map's order is the age of the latest report.
       this.pendingProgress.delete(id);
       this.pendingProgress.set(id, { r, now: nowSeconds() });
-      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING) void this.flushProgress().catch(() => {});
+      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING && !this.progressFlushQueued) {
+        this.progressFlushQueued = true;
+        void this.flushProgress().catch(() => {});
+      }
       return;
     }
     // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
@@ -431,8 +438,11 @@ export class DeviceRepo {
     const item = { id, r, now: nowSeconds() };
     batch.items.push(item);
     batch.latest.set(id, item);
-    if (this.closed || batch.items.length >= OUTCOME_MAX_PENDING) void this.flushOutcomes().catch(() => {});
-    else this.outcomeTimer ??= setTimeout(() => void this.flushOutcomes().catch(() => {}), this.outcomeWindowMs);
+    if (this.closed || batch.items.length >= OUTCOME_MAX_PENDING) {
+      // One write queued per full batch, not one per outcome that arrives while it waits.
+      if (!batch.flushQueued) void this.flushOutcomes().catch(() => {});
+      batch.flushQueued = true;
+    } else this.outcomeTimer ??= setTimeout(() => void this.flushOutcomes().catch(() => {}), this.outcomeWindowMs);
     await batch.done;
   }
 
@@ -466,7 +476,10 @@ export class DeviceRepo {
     const outcomes = this.outcomes;
     this.outcomes = null;
     const progress = withProgress ? this.pendingProgress : null;
-    if (progress) this.pendingProgress = new Map();
+    if (progress) {
+      this.pendingProgress = new Map();
+      this.progressFlushQueued = false;
+    }
     if (!outcomes && !progress?.size && !this.rider?.hasPending()) return;
     try {
       await this.sql.tx(async (q) => {
@@ -476,12 +489,16 @@ export class DeviceRepo {
       });
     } catch (err) {
       outcomes?.reject(err);
-      // Reports that arrived meanwhile are newer: they win over the batch that failed.
-      if (progress) for (const [id, p] of progress) if (!this.pendingProgress.has(id)) this.pendingProgress.set(id, p);
+      // Reports that arrived meanwhile (in-flight steps or outcomes) are newer: they win over the batch that failed.
+      if (progress) for (const [id, p] of progress) if (!this.pendingProgress.has(id) && !this.hasPendingOutcome(id)) this.pendingProgress.set(id, p);
       this.rider?.batchFailed(err);
       throw err;
     }
     outcomes?.resolve();
+  }
+
+  private hasPendingOutcome(id: string): boolean {
+    return this.outcomes?.latest.has(id) ?? false;
   }
 
   /** Stop the flush timers and write what is pending (server shutdown). */
