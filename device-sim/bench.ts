@@ -81,8 +81,12 @@ async function fleetRole(cfg: { httpUrl: string; token: string; devices: number;
         let downloaded = false;
         await fleet.waitFor(
           'all committed',
-          (s, f) => {
-            if (!downloaded && f.statuses().every((d) => ['installing', 'probation', 'committed'].includes(d.state) && (d.targetSequence ?? d.sequence) >= 1)) {
+          (s) => {
+            // Past the download: installing, probation or committed (the devices start idle, at
+            // sequence 0). Read off the summary the poll builds anyway: a second pass over 1,000
+            // devices' statuses every 100 ms was ~0.1 ms of the simulator's CPU per device update.
+            const past = (s.states.installing ?? 0) + (s.states.probation ?? 0) + (s.states.committed ?? 0);
+            if (!downloaded && past === cfg.devices) {
               downloaded = true;
               send({ type: 'downloaded', cpuS: cpuS() });
             }

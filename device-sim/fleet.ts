@@ -5,13 +5,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../cli/client.js';
-import { fromHex } from '../protocol/crypto.js';
+import { fromHex, memoizeEd25519Verify } from '../protocol/crypto.js';
 import { DeviceAgent, type AgentOptions, type AgentStatus, type DownloadProgress } from './agent.js';
 import { createEngine } from './engine/select.js';
 import type { WasmEngine } from './engine/types.js';
 import { faultsFor, seededRandom, type DeviceFaults } from './faults.js';
 import { writeAtomic } from './slots.js';
 import { LiveSummary, summarize, type FleetSummary } from './summary.js';
+
+/** Signature results the fleet process remembers: the shared documents, not each device's directive. */
+const SIGNATURE_MEMO_ENTRIES = 256;
 
 export type AgentTuning = Partial<Omit<AgentOptions, 'deviceId' | 'mqttUrl' | 'username' | 'password' | 'rootPublicKey' | 'stateDir' | 'engine' | 'faults'>>;
 
@@ -108,6 +111,9 @@ export class Fleet {
 
   /** Provision (or reuse) credentials, then boot every agent. */
   static async start(opts: FleetOptions): Promise<Fleet> {
+    // Every device here verifies the same key document and release manifests: each exact
+    // (bytes, signature, key) once per process (docs/device-sim.md, "Signature memo").
+    memoizeEd25519Verify(SIGNATURE_MEMO_ENTRIES);
     const seed = opts.seed ?? Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0');
     const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'wasmfleet-sim-'));
     mkdirSync(stateDir, { recursive: true });
@@ -197,7 +203,8 @@ export class Fleet {
   }
 
   summary(): FleetSummary {
-    return summarize(this.statuses());
+    // Polled every 100-250 ms over every device: only what summarize reads, no per-device copies.
+    return summarize([...this.members.values()].map((m) => m.agent.status()));
   }
 
   /** Poll the fleet until `done` holds; rejects after `timeoutMs` with the summary. */

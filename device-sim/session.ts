@@ -43,6 +43,10 @@ export interface SessionHandlers {
   onFreshness(payload: Uint8Array): void;
 }
 
+/** mqtt.js logs through `debug`, whose calls allocate their arguments per packet even when
+ *  off: a thousand devices in one process pay for that. Without DEBUG set, a no-op instead. */
+const quietLog: Pick<mqtt.IClientOptions, 'log'> = process.env.DEBUG ? {} : { log: () => {} };
+
 export class DeviceSession {
   private client: MqttClient | null = null;
 
@@ -69,13 +73,15 @@ export class DeviceSession {
       resubscribe: false, // subscribed on every connect below
       queueQoSZero: false, // chunk requests sent while offline would only be stale
       will,
+      ...quietLog,
     });
     this.client = client;
     client.on('connect', () => void this.onConnect(client));
     client.on('close', () => this.handlers.onClosed());
     client.on('error', () => {}); // bad credentials etc.: reconnects (reconnectOnConnackError)
     client.on('message', (topic, payload) => {
-      const bytes = new Uint8Array(payload);
+      // A view, not a copy: each packet's Buffer is its own (mqtt-packet slices a fresh socket read).
+      const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.length);
       if (topic === deviceTopic(id, 'directive')) {
         if (bytes.length > 0) this.handlers.onDirective(bytes);
       } else if (topic === deviceTopic(id, 'chunk')) {

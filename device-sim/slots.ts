@@ -9,7 +9,7 @@
 //   kv/<component>.json        kv entries (hex → hex)
 //   kv/<component>.trial.json  the kv entries before the trial in progress (restored on revert)
 //   download/meta.json, part   the partial download and what it is for
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type SlotName = 'A' | 'B';
@@ -95,6 +95,27 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
   crashPoint();
 }
 
+/** The file's bytes, or null when there is none. An exists check first: most of these files are
+ *  absent most of the time, and a failed open costs a thrown error (three times a stat). */
+function readIfThere(path: string): Buffer | null {
+  return existsSync(path) ? readFileSync(path) : null;
+}
+
+/** A file's bytes as a Uint8Array that owns its whole memory: copied only when the Buffer is a
+ *  slice of Node's shared pool (small files), not a 64 KiB image per device per read. */
+function ownBytes(b: Buffer): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? new Uint8Array(b.buffer) : new Uint8Array(b);
+}
+
+/** Remove a file if it is there (rmSync's checks cost two more system calls; these files are usually there). */
+function removeIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 export class StateDir {
   constructor(readonly dir: string) {
     mkdirSync(join(dir, 'slots'), { recursive: true });
@@ -122,7 +143,7 @@ export class StateDir {
   }
 
   readSlot(component: string, slot: SlotName): Uint8Array {
-    return new Uint8Array(readFileSync(this.slotPath(component, slot)));
+    return ownBytes(readFileSync(this.slotPath(component, slot)));
   }
 
   /** Move a verified download into a slot (the state file does not point at it yet). */
@@ -134,8 +155,8 @@ export class StateDir {
   }
 
   loadKv(component: string): Record<string, string> {
-    const path = join(this.dir, 'kv', `${component}.json`);
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>) : {};
+    const text = readIfThere(join(this.dir, 'kv', `${component}.json`));
+    return text ? (JSON.parse(text.toString('utf8')) as Record<string, string>) : {};
   }
 
   saveKv(component: string, kv: Record<string, string>): void {
@@ -154,12 +175,12 @@ export class StateDir {
   }
 
   loadKvBackup(component: string): KvBackup | null {
-    const path = this.kvBackupPath(component);
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as KvBackup) : null;
+    const text = readIfThere(this.kvBackupPath(component));
+    return text ? (JSON.parse(text.toString('utf8')) as KvBackup) : null;
   }
 
   dropKvBackup(component: string): void {
-    rmSync(this.kvBackupPath(component), { force: true });
+    removeIfThere(this.kvBackupPath(component));
   }
 
   /** Copy the active slot's image into the spare slot (a config change of the running release). */
@@ -170,8 +191,8 @@ export class StateDir {
   }
 
   loadPending(): Uint8Array | null {
-    const path = join(this.dir, 'pending.cbor');
-    return existsSync(path) ? new Uint8Array(readFileSync(path)) : null;
+    const bytes = readIfThere(join(this.dir, 'pending.cbor'));
+    return bytes ? ownBytes(bytes) : null;
   }
 
   savePending(bundle: Uint8Array): void {
@@ -179,7 +200,7 @@ export class StateDir {
   }
 
   clearPending(): void {
-    rmSync(join(this.dir, 'pending.cbor'), { force: true });
+    removeIfThere(join(this.dir, 'pending.cbor'));
   }
 
   get downloadDir(): string {

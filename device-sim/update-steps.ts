@@ -6,13 +6,14 @@
 import { sha256, toHex } from '../protocol/crypto.js';
 import type { CheckedBundle, CheckedRelease } from '../protocol/device-checks.js';
 import { asWfError, WfError, type ErrorCode } from '../protocol/errors.js';
-import { encodeChunkRequest, encodeReport, type ChunkResponse, type Report } from '../protocol/messages.js';
+import { encodeReport, type ChunkResponse, type Report } from '../protocol/messages.js';
 import type { DeviceState as ReportState } from '../protocol/states.js';
 import { transition, type UpdateEvent } from '../protocol/update-table.js';
 import { checkAbi, inspectWasm } from '../protocol/wasm-inspect.js';
 import { Download, DownloadAborted, type PartialFile } from './download.js';
 import type { KvStore } from './kv-store.js';
 import type { Runners } from './runners.js';
+import { abiOfImage, chunkRequestBytes } from './shared-work.js';
 import type { DeviceSession } from './session.js';
 import { spareOf, type DeviceState, type SlotInfo, type SlotName, type StateDir, type Trial } from './slots.js';
 
@@ -237,8 +238,9 @@ export class UpdateSteps {
     } // else the spare slot holds it already, e.g. a rollback to the previous version
     this.move('complete', { targetSequence: job.sequence });
     const bytes = this.o.store.readSlot(component, slot);
-    if (toHex(sha256(bytes)) !== info.sha256) throw new WfError('IMAGE_DIGEST_MISMATCH', `slot ${slot} of ${component}`);
-    checkModuleImports(bytes, this.o.capabilities);
+    const digest = toHex(sha256(bytes));
+    if (digest !== info.sha256) throw new WfError('IMAGE_DIGEST_MISMATCH', `slot ${slot} of ${component}`);
+    checkModuleImports(bytes, this.o.capabilities, digest);
     return { release, slot, info };
   }
 
@@ -251,7 +253,7 @@ export class UpdateSteps {
         chunkTimeoutMs: this.o.chunkTimeoutMs,
         maxTries: this.o.chunkTries,
         maxBadTries: 3,
-        send: (req) => this.o.session.publish('chunk/get', encodeChunkRequest(req), 0),
+        send: (req) => this.o.session.publish('chunk/get', chunkRequestBytes(req), 0),
         onProgress: (bytes) => {
           this.o.emit('progress', { targetSequence: job.sequence, bytes, total });
           // Progress reports at the start, the end, and at most once a second in between: enough
@@ -367,9 +369,13 @@ export class UpdateSteps {
   }
 }
 
-/** Step 6: the module's own imports, not only what the manifest claims, fit ABI v1 and are granted. */
-export function checkModuleImports(bytes: Uint8Array, capabilities: readonly string[]): void {
-  const abi = checkAbi(inspectWasm(bytes));
+/**
+ * Step 6: the module's own imports, not only what the manifest claims, fit ABI v1 and are granted.
+ * `sha256Hex`, when given, must be the SHA-256 of `bytes` as just computed (the slot's digest
+ * check): the ABI check of those bytes is then shared with other devices (shared-work.ts).
+ */
+export function checkModuleImports(bytes: Uint8Array, capabilities: readonly string[], sha256Hex?: string): void {
+  const abi = sha256Hex === undefined ? checkAbi(inspectWasm(bytes)) : abiOfImage(bytes, sha256Hex);
   const missing = abi.capabilities.filter((c) => !capabilities.includes(c));
   if (missing.length > 0) throw new WfError('CAPABILITY_NOT_GRANTED', `module imports ${missing.join(', ')}`);
 }

@@ -43,29 +43,18 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/**
- * Keys that are unsigned integers below 2^32, in increasing order: their deterministic encodings
- * (RFC 8949 §4.2.1, shortest head) sort bytewise in numeric order, so the map is sorted already.
- */
-function hasAscendingUintKeys(m: Map<unknown, unknown>): boolean {
-  let prev = -1;
-  for (const k of m.keys()) {
-    if (typeof k !== 'number' || !Number.isInteger(k) || k <= prev || k > 0xffffffff) return false;
-    prev = k;
-  }
+/** True when every key is an integer 0..2^32-1: its deterministic head is major type 0 with the
+ *  shortest length, so a shorter encoding is a smaller number and byte order is numeric order. */
+function smallUintKeys(map: Map<unknown, unknown>): map is Map<number, unknown> {
+  for (const k of map.keys()) if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > 0xffffffff || Object.is(k, -0)) return false;
   return true;
 }
 
 /** Rebuild Maps with keys sorted by their encoded bytes (RFC 8949 §4.2.1), recursively. */
 function canonicalize(value: unknown): unknown {
   if (value instanceof Map) {
-    if (hasAscendingUintKeys(value)) {
-      // Already in canonical order (unsigned integers encode in numeric order): keep the keys,
-      // canonicalize the values (what every signed payload and message map is).
-      const out = new Map<unknown, unknown>();
-      for (const [k, v] of value) out.set(k, canonicalize(v));
-      return out;
-    }
+    // Every key a small unsigned integer (all protocol maps): their encodings order as the numbers do.
+    if (smallUintKeys(value)) return new Map([...value.entries()].sort((x, y) => x[0] - y[0]).map(([k, v]) => [k, canonicalize(v)]));
     const entries = [...value.entries()].map(([k, v]) => ({ k, v: canonicalize(v), kb: encoder.encode(k) }));
     entries.sort((x, y) => compareBytes(x.kb, y.kb));
     return new Map(entries.map((e) => [e.k, e.v]));

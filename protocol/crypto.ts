@@ -3,6 +3,7 @@
 // cross-check the two. No primitive is implemented here.
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { VerifyMemo } from './verify-memo.js';
 
 export interface Ed25519KeyPair {
   /** 32-byte seed: the whole secret. */
@@ -68,8 +69,25 @@ export function signatureScalarIsCanonical(signature: Uint8Array): boolean {
   return false; // s == L
 }
 
+// Off unless a process turns it on (the simulator's fleet: many devices, the same signed bytes).
+let memo: VerifyMemo | null = null;
+
+/**
+ * Remember Ed25519 results process-wide, keyed by the exact (message, signature, public key):
+ * `maxEntries` > 0 turns it on (again: a fresh memo), 0 turns it off. Returns the memo, for its
+ * counters. docs/device-sim.md ("Signature memo") says why no verdict changes.
+ */
+export function memoizeEd25519Verify(maxEntries: number): VerifyMemo | null {
+  memo = maxEntries > 0 ? new VerifyMemo(maxEntries) : null;
+  return memo;
+}
+
 export function verifyEd25519(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (signature.length !== 64 || publicKey.length !== 32) return false;
+  return memo ? memo.verify(message, signature, publicKey, verifyOnce) : verifyOnce(message, signature, publicKey);
+}
+
+function verifyOnce(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   if (!signatureScalarIsCanonical(signature)) return false;
   let key: KeyObject;
   try {
