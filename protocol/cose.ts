@@ -1,6 +1,6 @@
 // COSE_Sign1 (RFC 9052 §4.2) with Ed25519, as profiled in docs/protocol.md §2.
 import { decodeCbor, encodeCbor, Tag, type CborValue } from './cbor.js';
-import { keyId, signEd25519, verifyEd25519 } from './crypto.js';
+import { keyId, signEd25519, toHex, verifyEd25519 } from './crypto.js';
 import { WfError } from './errors.js';
 
 export const COSE_SIGN1_TAG = 18;
@@ -30,13 +30,30 @@ export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): U
   return encodeCbor(['Signature1', protectedBytes, new Uint8Array(0), payload]);
 }
 
+// The protected header depends only on the key and the algorithm: the server signs a directive
+// per device with one director key, so it is encoded once per key (bounded: keys are few).
+const protectedHeaders = new Map<string, Uint8Array>();
+const PROTECTED_HEADERS_MAX = 64;
+
+function protectedHeader(publicKey: Uint8Array, alg: number): Uint8Array {
+  const id = `${alg}:${toHex(publicKey)}`;
+  let bytes = protectedHeaders.get(id);
+  if (!bytes) {
+    if (protectedHeaders.size >= PROTECTED_HEADERS_MAX) protectedHeaders.clear();
+    bytes = encodeCbor(
+      new Map<number, CborValue>([
+        [HEADER_ALG, alg],
+        [HEADER_KID, keyId(publicKey)],
+      ]),
+    );
+    protectedHeaders.set(id, bytes);
+  }
+  return bytes;
+}
+
 export function signSign1(payload: Uint8Array, signer: Signer, alg: number = ALG_EDDSA): Uint8Array {
-  const protectedBytes = encodeCbor(
-    new Map<number, CborValue>([
-      [HEADER_ALG, alg],
-      [HEADER_KID, keyId(signer.publicKey)],
-    ]),
-  );
+  // Shared between signatures: only read (encoded into the envelope), never handed out to change.
+  const protectedBytes = protectedHeader(signer.publicKey, alg);
   const signature = signEd25519(sigStructure(protectedBytes, payload), signer.seed);
   return encodeCbor(new Tag([protectedBytes, new Map(), payload, signature], COSE_SIGN1_TAG));
 }

@@ -165,7 +165,44 @@ export function encodeChunkRequest(r: ChunkRequest): Uint8Array {
   return encodeCbor(new Map<number, CborValue>([[1, r.sha256], [2, r.index], [3, r.chunkSize]]));
 }
 
+/**
+ * Read a CBOR unsigned integer head at `at` in its shortest form (deterministic encoding):
+ * [value, next offset], or null for anything else (left to the full decoder to name).
+ */
+function shortestUint(b: Uint8Array, at: number): [number, number] | null {
+  const head = b[at];
+  if (head === undefined) return null;
+  if (head <= 0x17) return [head, at + 1];
+  if (head === 0x18 && at + 1 < b.length && b[at + 1] >= 24) return [b[at + 1], at + 2];
+  if (head === 0x19 && at + 2 < b.length) {
+    const v = (b[at + 1] << 8) | b[at + 2];
+    return v > 0xff ? [v, at + 3] : null;
+  }
+  if (head === 0x1a && at + 4 < b.length) {
+    const v = ((b[at + 1] << 24) >>> 0) + ((b[at + 2] << 16) | (b[at + 3] << 8) | b[at + 4]);
+    return v > 0xffff ? [v, at + 5] : null;
+  }
+  return null;
+}
+
+/**
+ * The chunk request as every device encodes it — {1: 32-byte digest, 2: index, 3: chunk size},
+ * canonical, values in range — read without the general decoder (a thousand devices send 16
+ * each per update). Anything else returns null and goes through the full decoder, which accepts
+ * exactly these bytes with these values too, and names what is wrong with the rest.
+ */
+function chunkRequestFast(b: Uint8Array): ChunkRequest | null {
+  if (b.length < 39 || b[0] !== 0xa3 || b[1] !== 0x01 || b[2] !== 0x58 || b[3] !== 0x20 || b[36] !== 0x02) return null;
+  const index = shortestUint(b, 37);
+  if (!index || index[0] > 0xffffff || b[index[1]] !== 0x03) return null;
+  const size = shortestUint(b, index[1] + 1);
+  if (!size || size[1] !== b.length || size[0] < CHUNK_SIZE_MIN || size[0] > CHUNK_SIZE_MAX) return null;
+  return { sha256: b.slice(4, 36), index: index[0], chunkSize: size[0] };
+}
+
 export function decodeChunkRequest(bytes: Uint8Array): ChunkRequest {
+  const fast = chunkRequestFast(bytes);
+  if (fast) return fast;
   const f = MapReader.of(decodeCbor(bytes, { what: 'chunk request', maxBytes: MESSAGE_LIMITS.chunkRequest }), 'chunk request');
   const r = {
     sha256: f.bytes(1, 'sha256', { exact: 32 }),

@@ -72,6 +72,8 @@ export interface ServerOptions {
   telemetryBatch?: Partial<TelemetryBatchOptions>;
   /** How long in-flight reports (`assigned` … `probation`) may wait in memory before the store (store/devices.ts). */
   reportFlushMs?: number;
+  /** How long outcome reports (committed, failed, …) are gathered to share one transaction (store/devices.ts). */
+  reportOutcomeWindowMs?: number;
   /** Rate limits (docs/security.md); each one given replaces its default. */
   limits?: Partial<Limits>;
   /** Freshness statements (protocol.md §3.6): interval and validity. */
@@ -184,19 +186,19 @@ export async function startServer(opts: ServerOptions): Promise<FleetServer> {
     onIdleError: (err) => log.warn({ err: err.message }, 'store: an idle database connection failed; the pool reconnects'),
   });
   const telemetry = new TelemetryBatch(sql, log.child({ part: 'store' }), { ...TELEMETRY_BATCH_DEFAULTS, ...opts.telemetryBatch });
-  const devices = new DeviceRepo(sql, telemetry, opts.reportFlushMs);
+  // The device history rides in the report batches' transactions.
+  const deviceEvents = new DeviceEventRepo(sql, undefined, log.child({ part: 'store' }));
+  const devices = new DeviceRepo(sql, telemetry, { progressFlushMs: opts.reportFlushMs, outcomeWindowMs: opts.reportOutcomeWindowMs, rider: deviceEvents });
   const modules = new ModuleRepo(sql);
   const directives = new DirectiveRepo(sql);
   const rollouts = new RolloutRepo(sql);
   const tokens = new TokenRepo(sql);
   const clock = opts.clock ?? Date.now;
-  const deviceEvents = new DeviceEventRepo(sql);
   const series = new TelemetrySeries(sql, log.child({ part: 'store' }), { ...SERIES_DEFAULTS, ...opts.telemetrySeries });
   const closeStore = async () => {
-    await devices.close(); // the last in-flight reports
+    await devices.close(); // the last outcomes and in-flight reports, and the device history
     await telemetry.close();
     await series.close();
-    await deviceEvents.settled();
     await sql.close();
   };
   let trust: Trust;

@@ -102,6 +102,26 @@ describe('canonical CBOR', () => {
     expect(() => decodeChunkRequest(wrongType)).toThrow(/chunk request\.index \(key 2\): expected an unsigned integer/);
   });
 
+  it('chunk requests: every index and chunk size at a head-length boundary decodes to itself or is refused as before; non-shortest heads are refused', () => {
+    const sha256 = new Uint8Array(32).map((_, i) => i);
+    for (const index of [0, 23, 24, 255, 256, 65535, 65536, 0xffffff, 0x1000000]) {
+      for (const chunkSize of [255, 256, 4096, 65535, 65536, 65537]) {
+        const bytes = encodeCbor(new Map<number, unknown>([[1, sha256], [2, index], [3, chunkSize]]));
+        const ok = index <= 0xffffff && chunkSize >= 256 && chunkSize <= 65536;
+        if (ok) expect(decodeChunkRequest(bytes)).toEqual({ sha256, index, chunkSize });
+        else expect(code(() => decodeChunkRequest(bytes))).toBe('CBOR_FIELD_INVALID');
+      }
+    }
+    const digest = Buffer.from(sha256).toString('hex');
+    // index 5 as 0x18 0x05 (one byte too long); size 4096 as 0x1a 00 00 10 00
+    expect(code(() => decodeChunkRequest(hex(`a301 5820${digest} 02 1805 03 191000`.replace(/ /g, ''))))).toBe('CBOR_NON_CANONICAL');
+    expect(code(() => decodeChunkRequest(hex(`a301 5820${digest} 02 05 03 1a00001000`.replace(/ /g, ''))))).toBe('CBOR_NON_CANONICAL');
+    // a trailing byte, a short digest, keys out of order
+    expect(code(() => decodeChunkRequest(hex(`a301 5820${digest} 02 05 03 19100000`.replace(/ /g, ''))))).toBe('CBOR_MALFORMED');
+    expect(code(() => decodeChunkRequest(hex(`a301 581f${digest.slice(2)} 02 05 03 191000`.replace(/ /g, ''))))).toBe('CBOR_FIELD_INVALID');
+    expect(code(() => decodeChunkRequest(hex(`a302 05 01 5820${digest} 03 191000`.replace(/ /g, ''))))).toBe('CBOR_NON_CANONICAL');
+  });
+
   it('never throws an untyped exception on random input', () => {
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff);

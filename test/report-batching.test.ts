@@ -1,6 +1,7 @@
 // Issue 12, item 4: progress reports (`downloading` with byte counts) are coalesced in memory and
-// reach SQLite in one batch, while the final state of an update is written at once (durable before
-// the rollout engine acts on it) and survives a server restart.
+// reach SQLite in one batch, while the final state of an update is stored before its handler
+// returns (in a 20 ms batch of outcomes: test/server-report-batches.test.ts; durable before the
+// rollout engine acts on it) and survives a server restart.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,7 +48,7 @@ describe('progress report batching', () => {
     // Nothing of the burst has been written yet: it waits in memory as one pending row.
     expect(stored(fleet.dataDir, creds.id)).toMatchObject({ state: 'idle', progress_bytes: null });
 
-    // A final state is not batched: it is on disk as soon as the server has handled it.
+    // A final state does not wait for the in-flight flush: it is on disk as soon as the server has handled it.
     await report({ state: 'committed', sequence: 1, targetSequence: 1 });
     await waitFor('committed on disk', () => stored(fleet!.dataDir, creds.id).state === 'committed');
     expect(stored(fleet.dataDir, creds.id)).toMatchObject({ state: 'committed', sequence: 1, progress_bytes: null });

@@ -118,4 +118,31 @@ describe('the repositories keep their caches right', () => {
     expect(await directives.mayFetch('dev-1', 'ef'.repeat(32))).toBe(false);
     expect(await directives.mayFetch('dev-2', image)).toBe(false);
   });
+
+  it('mayFetch: a directive issued to a device not cached yet allows its image with no query; an older image is asked of the store', async () => {
+    const directives = new DirectiveRepo(sql);
+    await devices.create([{ id: 'dev-1' }]);
+    const sign = (sha256: string) => () => ({ issuedAt: 1, expires: 2, deployment: 'd', bundle: new Uint8Array(1), images: [{ component: 'counter', version: '1.0.0', manifestDigest: 'cd'.repeat(32), sha256 }] });
+    const older = 'ab'.repeat(32);
+    const newer = '12'.repeat(32);
+    await directives.issue(['dev-1'], sign(older));
+    directives.allowed.invalidate(); // as after a restart: the device's images are not cached
+    await directives.issue(['dev-1'], sign(newer));
+    const reads: string[] = [];
+    const all = sql.all.bind(sql);
+    sql.all = (async (text: string, params?: never[]) => {
+      reads.push(text);
+      return all(text, params);
+    }) as typeof sql.all;
+    const get = sql.get.bind(sql);
+    sql.get = (async (text: string, params?: never[]) => {
+      reads.push(text);
+      return get(text, params);
+    }) as typeof sql.get;
+    expect(await directives.mayFetch('dev-1', newer)).toBe(true);
+    expect(reads).toEqual([]);
+    expect(await directives.mayFetch('dev-1', older)).toBe(true); // not in the started set: the store says yes
+    expect(reads.length).toBe(1);
+    expect(await directives.mayFetch('dev-1', 'ef'.repeat(32))).toBe(false);
+  });
 });

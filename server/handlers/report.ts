@@ -9,12 +9,11 @@ import type { TopicHandler } from './context.js';
  */
 export const onReport: TopicHandler = async (ctx, deviceId, payload) => {
   const report = decodeReport(payload);
-  // Queued first, in arrival order: an in-flight report is held in memory and returns at once,
-  // an outcome waits for the store, so the device's history must not wait behind either.
-  const history = ctx.events?.recordReport(deviceId, report, Date.now(), (err) => ctx.log.warn({ device: deviceId, err: (err as Error).message }, 'device history not written'));
+  // The history is queued first and written in the same batch as the report (store/devices.ts):
+  // an outcome's history is stored when the outcome is, before the engine hears of it.
+  ctx.events?.recordReport(deviceId, report, Date.now());
   await ctx.devices.recordReport(deviceId, report);
   if (!IN_FLIGHT_STATES.includes(report.state)) ctx.changed?.(deviceId, 'report');
-  await history;
   if (report.state === 'failed' || report.state === 'rolled_back') {
     ctx.log.info({ device: deviceId, state: report.state, reason: report.reason, detail: report.detail }, 'device update did not complete');
   }

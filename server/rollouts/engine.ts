@@ -241,7 +241,7 @@ export class RolloutEngine {
     for (const [id, why] of batch) {
       this.dirtyDevices.delete(id);
       stats.devices++;
-      const device = await this.deps.devices.get(id);
+      const device = await this.deps.devices.getForEngine(id);
       if (!device) continue;
       await this.onDevice(device, now, toPublish, settled);
       if (why === 'hello' || why === 'online') stats.published += await this.republishIfOwed(device);
@@ -293,7 +293,7 @@ export class RolloutEngine {
     if (now >= this.nextOwedCheck) {
       this.nextOwedCheck = now + (this.opts.owedCheckMs ?? 30_000);
       for (const id of await this.deps.directives.undelivered(BATCH)) {
-        const d = await this.deps.devices.get(id);
+        const d = await this.deps.devices.getForEngine(id);
         if (d) stats.published += await this.republishIfOwed(d);
       }
     }

@@ -37,6 +37,9 @@ export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: Relea
   const trust = deps.trust();
   const now = nowSeconds();
   const { module } = rel;
+  // Per release, not per device: the same for every directive of this issue.
+  const manifestDigest = fromHex(module.manifestDigest);
+  const images = [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }];
   return deps.directives.issue(deviceIds, (deviceId, sequence) => {
     const directive = signDirective(
       {
@@ -45,7 +48,7 @@ export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: Relea
         issuedAt: now,
         expires: now + deps.directiveTtlSeconds,
         rollout: rel.rollout,
-        components: [{ component: module.name, manifestDigest: fromHex(module.manifestDigest), config: rel.config, rollback: rel.rollback }],
+        components: [{ component: module.name, manifestDigest, config: rel.config, rollback: rel.rollback }],
       },
       trust.director,
     );
@@ -54,7 +57,7 @@ export function issueDirectives(deps: IssueDeps, deviceIds: string[], rel: Relea
       expires: now + deps.directiveTtlSeconds,
       deployment: rel.rollout,
       bundle: encodeBundle({ keyDocument: trust.keyDocumentBytes, directive, manifests: [rel.manifest], roots: trust.roots }),
-      images: [{ component: module.name, version: module.version, manifestDigest: module.manifestDigest, sha256: module.sha256 }],
+      images,
     };
   }, q);
 }

@@ -59,11 +59,17 @@ export class StoreCache<K, V> {
     return v;
   }
 
-  /** Change a cached value in place (a write that extends it); loads in flight are dropped. */
-  update(key: K, change: (v: V) => V): void {
+  /**
+   * Change a cached value in place (a write that extends it); loads in flight are dropped. With
+   * `start`, an absent key starts from it: only for caches whose readers treat a value as a
+   * lower bound and ask the store on a miss (DirectiveRepo.mayFetch), never for one that must be
+   * complete.
+   */
+  update(key: K, change: (v: V) => V, start?: () => V): void {
     this.bump(key);
     const v = this.values.get(key);
     if (v !== undefined) this.values.set(key, change(v));
+    else if (start) this.set(key, change(start()));
   }
 
   /** Forget one key, or everything: the next read goes to the store. */

@@ -4,7 +4,9 @@
 // issued it (already stored, server-made).
 import type { Report } from '../../protocol/messages.js';
 import type { DeviceEventView } from '../../protocol/views.js';
-import type { Sql } from './sql.js';
+import type { Logger } from 'pino';
+import type { ReportBatchRider } from './devices.js';
+import type { Sql, SqlRunner, SqlValue } from './sql.js';
 
 /** Report events kept per device. */
 export const DEVICE_EVENTS_KEEP = 100;
@@ -28,69 +30,110 @@ interface EventRow {
 
 const clip = (s: string | undefined, max: number): string | null => (s === undefined || s === '' ? null : s.length > max ? s.slice(0, max) : s);
 
-export class DeviceEventRepo {
-  /** Per device, the write in flight: one device's reports are recorded in arrival order. */
-  private readonly chains = new Map<string, Promise<void>>();
+const EVENT_COLUMNS = 8;
+/** Rows per INSERT statement (the statement texts stay few: one per row count up to this). */
+const INSERT_ROWS = 50;
+const insertTexts: string[] = [];
+const insertRows = (n: number) =>
+  (insertTexts[n] ??= `INSERT INTO device_events (device_id, at_ms, state, reason, detail, sequence, target_sequence, releases) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+
+/** Reports waiting for the next report batch (bounded: beyond it new ones are dropped and counted). */
+const PENDING_MAX = 50_000;
+
+interface PendingEvent {
+  deviceId: string;
+  r: Report;
+  nowMs: number;
+}
+
+/**
+ * Written in the report batches' transactions (store/devices.ts, ReportBatchRider): the history
+ * of an outcome is stored with the outcome, before the rollout engine hears of it, and an in-flight
+ * step's within the in-flight flush interval.
+ */
+export class DeviceEventRepo implements ReportBatchRider {
+  /** Reports in arrival order, for the next batch. */
+  private pending: PendingEvent[] = [];
+  private dropped = 0;
   /** Per device, the key of its newest stored event and the inserts since its last trim. */
   private readonly newest = new Map<string, { key: string; sinceTrim: number }>();
 
   constructor(
     private readonly sql: Sql,
     private readonly keep = DEVICE_EVENTS_KEEP,
+    private readonly log?: Logger,
   ) {}
 
   /**
    * Record a report if it changed what the device says (state, reason, sequence, target): progress
-   * steps of the same download are one event. Errors reach `onError`; the report path never waits.
+   * steps of the same download are one event. Queued for the next report batch; never waits.
    */
-  recordReport(deviceId: string, r: Report, nowMs: number, onError: (err: unknown) => void): Promise<void> {
-    const prev = this.chains.get(deviceId) ?? Promise.resolve();
-    const next = prev.then(() => this.write(deviceId, r, nowMs)).catch(onError);
-    this.chains.set(deviceId, next);
-    void next.then(() => {
-      if (this.chains.get(deviceId) === next) this.chains.delete(deviceId);
-    });
-    return next;
-  }
-
-  private async write(deviceId: string, r: Report, nowMs: number): Promise<void> {
-    const reason = clip(r.reason, REASON_MAX);
-    const detail = clip(r.detail, DETAIL_MAX);
-    const target = r.targetSequence ?? null;
-    const key = `${r.state}\0${reason ?? ''}\0${r.sequence}\0${target ?? ''}`;
-    let known = this.newest.get(deviceId);
-    if (!known) {
-      const last = await this.sql.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
-      // Unknown count since the last trim: trim at the first insert.
-      known = { key: last ? `${last.state}\0${last.reason ?? ''}\0${last.sequence}\0${last.target_sequence ?? ''}` : '', sinceTrim: TRIM_EVERY - 1 };
-      if (this.newest.size >= REMEMBERED_MAX) this.newest.clear();
-      this.newest.set(deviceId, known);
+  recordReport(deviceId: string, r: Report, nowMs: number): void {
+    if (this.pending.length >= PENDING_MAX) {
+      this.dropped++;
+      return;
     }
-    if (known.key === key) return;
-    const releases = r.running.map((c) => `${c.component}@${c.version}`).join(' ');
-    await this.sql.run('INSERT INTO device_events (device_id, at_ms, state, reason, detail, sequence, target_sequence, releases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-      deviceId,
-      nowMs,
-      r.state,
-      reason,
-      detail,
-      r.sequence,
-      target,
-      releases,
-    ]);
-    known.key = key;
-    // At most KEEP + TRIM_EVERY rows per device between trims; reads never show more than KEEP.
-    if (++known.sinceTrim < TRIM_EVERY) return;
-    known.sinceTrim = 0;
-    await this.sql.run(
-      'DELETE FROM device_events WHERE device_id = ? AND id <= (SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-      [deviceId, deviceId, this.keep],
-    );
+    this.pending.push({ deviceId, r, nowMs });
   }
 
-  /** Writes still in flight (tests and shutdown wait for them). */
-  async settled(): Promise<void> {
-    await Promise.all([...this.chains.values()]);
+  hasPending(): boolean {
+    return this.pending.length > 0 || this.dropped > 0;
+  }
+
+  /**
+   * One step of a report batch's transaction: the queued reports that changed something, in
+   * order, as multi-row INSERTs (ids follow the rows' order), then the trims that came due.
+   */
+  async writePending(q: SqlRunner): Promise<void> {
+    if (this.dropped) {
+      this.log?.warn({ dropped: this.dropped }, 'device history: reports dropped (more waiting than a batch holds)');
+      this.dropped = 0;
+    }
+    const batch = this.pending;
+    this.pending = [];
+    const rows: SqlValue[] = [];
+    const trims = new Set<string>();
+    for (const e of batch) {
+      const reason = clip(e.r.reason, REASON_MAX);
+      const target = e.r.targetSequence ?? null;
+      const key = `${e.r.state}\0${reason ?? ''}\0${e.r.sequence}\0${target ?? ''}`;
+      const known = this.newest.get(e.deviceId) ?? (await this.lookUp(q, e.deviceId));
+      if (known.key === key) continue;
+      known.key = key;
+      const releases = e.r.running.map((c) => `${c.component}@${c.version}`).join(' ');
+      rows.push(e.deviceId, e.nowMs, e.r.state, reason, clip(e.r.detail, DETAIL_MAX), e.r.sequence, target, releases);
+      // At most KEEP + TRIM_EVERY rows per device between trims; reads never show more than KEEP.
+      if (++known.sinceTrim >= TRIM_EVERY) {
+        known.sinceTrim = 0;
+        trims.add(e.deviceId);
+      }
+    }
+    for (let at = 0; at < rows.length; at += INSERT_ROWS * EVENT_COLUMNS) {
+      const chunk = rows.slice(at, at + INSERT_ROWS * EVENT_COLUMNS);
+      await q.run(insertRows(chunk.length / EVENT_COLUMNS), chunk);
+    }
+    for (const deviceId of trims) {
+      await q.run(
+        'DELETE FROM device_events WHERE device_id = ? AND id <= (SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+        [deviceId, deviceId, this.keep],
+      );
+    }
+  }
+
+  /** The batch's transaction failed: its events are gone, and what was remembered of them is forgotten. */
+  batchFailed(err: unknown): void {
+    this.newest.clear();
+    this.log?.warn({ err: (err as Error)?.message }, 'device history not written');
+  }
+
+  /** A device's newest stored event, once per device (then remembered). */
+  private async lookUp(q: SqlRunner, deviceId: string): Promise<{ key: string; sinceTrim: number }> {
+    const last = await q.get<EventRow>('SELECT state, reason, sequence, target_sequence FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1', [deviceId]);
+    // Unknown count since the last trim: trim at the first insert.
+    const known = { key: last ? `${last.state}\0${last.reason ?? ''}\0${last.sequence}\0${last.target_sequence ?? ''}` : '', sinceTrim: TRIM_EVERY - 1 };
+    if (this.newest.size >= REMEMBERED_MAX) this.newest.clear();
+    this.newest.set(deviceId, known);
+    return known;
   }
 
   /** Reports and directives of a device, newest first, at most `limit`. */

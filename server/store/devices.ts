@@ -129,6 +129,57 @@ const isInFlight = (s: string) => IN_FLIGHT_STATES.includes(s as DeviceState);
 /** In-flight reports wait at most this long in memory before reaching the store. */
 export const PROGRESS_FLUSH_MS = 500;
 const PROGRESS_MAX_PENDING = 2000;
+/**
+ * Outcome reports arriving within this window share one transaction (measured in the bench:
+ * a thousand devices commit within a second or two; one transaction each cost ~0.4 ms of CPU apiece).
+ */
+export const OUTCOME_WINDOW_MS = 20;
+const OUTCOME_MAX_PENDING = 1000;
+
+/**
+ * Writes that ride along in the report batches' transactions (the device history,
+ * store/device-events.ts): written before the batch's outcomes are acknowledged.
+ */
+export interface ReportBatchRider {
+  /** Anything to write (a batch with nothing of its own still writes the rider's rows). */
+  hasPending(): boolean;
+  /** Write what is pending through `q` (one step of the batch's transaction). */
+  writePending(q: SqlRunner): Promise<void>;
+  /** The batch's transaction failed: what it took is lost (logged by the rider). */
+  batchFailed(err: unknown): void;
+}
+
+export interface DeviceRepoOptions {
+  progressFlushMs?: number;
+  outcomeWindowMs?: number;
+  rider?: ReportBatchRider;
+}
+
+interface PendingOutcome {
+  id: string;
+  r: Report;
+  now: number;
+}
+
+/** The outcomes of one window and the promise their reporters wait on. */
+class OutcomeBatch {
+  readonly items: PendingOutcome[] = [];
+  /** Latest per device, for reads before the batch is written. */
+  readonly latest = new Map<string, PendingOutcome>();
+  /** A write that will take this batch is queued already. */
+  flushQueued = false;
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+  constructor() {
+    this.done = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    // A batch nobody awaits any more (its reporters gone) must not become an unhandled rejection.
+    this.done.catch(() => {});
+  }
+}
 
 export class DeviceRepo {
   /**
@@ -140,25 +191,37 @@ export class DeviceRepo {
    * In-flight reports (assigned, downloading with byte counts, verifying, installing, probation)
    * are most of a device's reports and the rollout engine acts on none of them. Only the latest per
    * device waits here and reaches the store in one transaction every PROGRESS_FLUSH_MS
-   * (store/telemetry.ts is the model; one flush at a time). Final states (committed, failed,
-   * rolled_back, idle) and `stale` are written at once, so they are durable before the engine
-   * acts on them; a server killed meanwhile loses at most the last in-flight step, superseded by
-   * the device's next report. Reads (the API) overlay these.
+   * (store/telemetry.ts is the model). Final states (committed, failed, rolled_back, idle) and
+   * `stale` are gathered for OUTCOME_WINDOW_MS and written together, in arrival order, in one
+   * transaction; `recordReport` resolves once its outcome is stored, so it is durable before the
+   * rollout engine hears of it. A server killed meanwhile loses at most the last in-flight step,
+   * superseded by the device's next report. Reads (the API) overlay both.
    */
   private pendingProgress = new Map<string, { r: Report; now: number }>();
   private readonly progressTimer: NodeJS.Timeout;
-  private flushing: Promise<void> | null = null;
-  /** Per device, the outcome write in flight: the next one waits for it. */
-  private readonly outcomeWrites = new Map<string, Promise<void>>();
+  private outcomes: OutcomeBatch | null = null;
+  private outcomeTimer: NodeJS.Timeout | null = null;
+  /** A flush for a full in-flight map is queued already. */
+  private progressFlushQueued = false;
+  /**
+   * Every batch write runs after the one before it: on PostgreSQL they would run on separate
+   * connections and could land out of order (an older in-flight step over a newer outcome).
+   */
+  private writing: Promise<void> = Promise.resolve();
+  private readonly outcomeWindowMs: number;
+  private readonly rider?: ReportBatchRider;
+  private closed = false;
   /** Several instances: tell the others to forget a device's cached credentials (server/cluster/cluster.ts). */
   onCredentialsChanged?: (id: string) => void;
 
   constructor(
     private readonly sql: Sql,
     private readonly telemetryBatch: TelemetryBatch,
-    progressFlushMs = PROGRESS_FLUSH_MS,
+    opts: DeviceRepoOptions = {},
   ) {
-    this.progressTimer = setInterval(() => void this.flushProgress().catch(() => {}), progressFlushMs);
+    this.outcomeWindowMs = opts.outcomeWindowMs ?? OUTCOME_WINDOW_MS;
+    this.rider = opts.rider;
+    this.progressTimer = setInterval(() => void this.flushProgress().catch(() => {}), opts.progressFlushMs ?? PROGRESS_FLUSH_MS);
     this.progressTimer.unref();
     this.credentials = new StoreCache((id) => this.sql.get<CredentialRow>(SQL.credentials, [id]));
   }
@@ -248,14 +311,25 @@ export class DeviceRepo {
     return this.sql.all(SQL.revokedSerials);
   }
 
+  /** A device as it last reported: its pending in-flight step or outcome over the stored row. */
   async get(id: string, q: SqlRunner = this.sql): Promise<DeviceView | undefined> {
     const row = await q.get<DeviceRow>(SQL.get, [id]);
     return row ? toView(this.withPending(row)) : undefined;
   }
 
-  /** A stored row with its device's not-yet-written in-flight report applied (same columns as SQL.report). */
-  private withPending(row: DeviceRow): DeviceRow {
-    const p = this.pendingProgress.get(row.id);
+  /**
+   * A device as the rollout engine may act on it: outcomes only once stored (the engine never
+   * settles a member on an outcome a crash could still lose); in-flight steps, which it does not
+   * act on, overlaid as in `get`.
+   */
+  async getForEngine(id: string): Promise<DeviceView | undefined> {
+    const row = await this.sql.get<DeviceRow>(SQL.get, [id]);
+    return row ? toView(this.withPending(row, false)) : undefined;
+  }
+
+  /** A stored row with its device's not-yet-written report applied (same columns as SQL.report). */
+  private withPending(row: DeviceRow, outcomes = true): DeviceRow {
+    const p = this.pendingProgress.get(row.id) ?? (outcomes ? this.outcomes?.latest.get(row.id) : undefined);
     if (!p) return row;
     const { r, now } = p;
     return {
@@ -284,7 +358,17 @@ export class DeviceRepo {
    * carry its messages until it is disconnected there).
    */
   async exists(id: string): Promise<boolean> {
-    const row = this.credentials.peek(id) ?? (await this.credentials.get(id));
+    return this.knownNow(id) ?? this.existsInStore(id);
+  }
+
+  /** `exists` from the credential cache alone, without a promise: undefined when not cached. */
+  knownNow(id: string): boolean | undefined {
+    const row = this.credentials.peek(id);
+    return row === undefined ? undefined : row.revoked_at === null;
+  }
+
+  private async existsInStore(id: string): Promise<boolean> {
+    const row = await this.credentials.get(id);
     return row !== undefined && row.revoked_at === null;
   }
 
@@ -342,58 +426,90 @@ export class DeviceRepo {
       // Latest wins; re-insert so the map's order is the age of the latest report.
       this.pendingProgress.delete(id);
       this.pendingProgress.set(id, { r, now: nowSeconds() });
-      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING && !this.flushing) void this.flushProgress().catch(() => {});
+      if (this.pendingProgress.size >= PROGRESS_MAX_PENDING && !this.progressFlushQueued) {
+        this.progressFlushQueued = true;
+        void this.flushProgress().catch(() => {});
+      }
       return;
     }
     // A final state supersedes the device's pending in-flight report (it overwrites the same columns).
     this.pendingProgress.delete(id);
-    // Written in arrival order per device, and after a flush under way (which may hold this
-    // device's older in-flight report): on PostgreSQL the writes run on separate connections and
-    // would otherwise race.
-    const now = nowSeconds();
-    const next = (this.outcomeWrites.get(id) ?? Promise.resolve())
-      .catch(() => {})
-      .then(async () => {
-        while (this.flushing) await this.flushing;
-        await this.writeReport(this.sql, id, r, now);
-      });
-    this.outcomeWrites.set(id, next);
-    const forget = () => {
-      if (this.outcomeWrites.get(id) === next) this.outcomeWrites.delete(id);
-    };
-    next.then(forget, forget);
-    await next;
+    const batch = (this.outcomes ??= new OutcomeBatch());
+    const item = { id, r, now: nowSeconds() };
+    batch.items.push(item);
+    batch.latest.set(id, item);
+    if (this.closed || batch.items.length >= OUTCOME_MAX_PENDING) {
+      // One write queued per full batch, not one per outcome that arrives while it waits.
+      if (!batch.flushQueued) void this.flushOutcomes().catch(() => {});
+      batch.flushQueued = true;
+    } else this.outcomeTimer ??= setTimeout(() => void this.flushOutcomes().catch(() => {}), this.outcomeWindowMs);
+    await batch.done;
   }
 
-  /** Write every pending in-flight report in one transaction; on a store error keep them for the next try (and reject). */
-  async flushProgress(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.pendingProgress.size === 0) return;
-    const batch = this.pendingProgress;
-    this.pendingProgress = new Map();
-    const write = this.sql.tx(async (q) => {
-      for (const [id, p] of batch) await this.writeReport(q, id, p.r, p.now);
-    });
-    this.flushing = write.then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => (this.flushing = null));
+  /** Write the outcomes gathered so far (and what rides along) in one transaction. */
+  flushOutcomes(): Promise<void> {
+    return this.serially(false);
+  }
+
+  /**
+   * Write every pending in-flight report in one transaction, after the outcomes gathered so far;
+   * on a store error keep the in-flight ones for the next try (and reject).
+   */
+  flushProgress(): Promise<void> {
+    return this.serially(true);
+  }
+
+  private serially(withProgress: boolean): Promise<void> {
+    const run = this.writing.then(() => this.writeBatch(withProgress));
+    this.writing = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * One transaction: the gathered outcomes in arrival order, then (with `withProgress`) the
+   * pending in-flight reports, then the rider's rows. What is taken is what is pending when the
+   * write starts, so an outcome is never written before an in-flight step that preceded it.
+   */
+  private async writeBatch(withProgress: boolean): Promise<void> {
+    if (this.outcomeTimer) clearTimeout(this.outcomeTimer);
+    this.outcomeTimer = null;
+    const outcomes = this.outcomes;
+    this.outcomes = null;
+    const progress = withProgress ? this.pendingProgress : null;
+    if (progress) {
+      this.pendingProgress = new Map();
+      this.progressFlushQueued = false;
+    }
+    if (!outcomes && !progress?.size && !this.rider?.hasPending()) return;
     try {
-      await write;
+      await this.sql.tx(async (q) => {
+        if (outcomes) for (const o of outcomes.items) await this.writeReport(q, o.id, o.r, o.now);
+        if (progress) for (const [id, p] of progress) await this.writeReport(q, id, p.r, p.now);
+        await this.rider?.writePending(q);
+      });
     } catch (err) {
-      // Reports that arrived meanwhile are newer: they win over the batch that failed.
-      for (const [id, p] of batch) if (!this.pendingProgress.has(id)) this.pendingProgress.set(id, p);
+      outcomes?.reject(err);
+      // Reports that arrived meanwhile (in-flight steps or outcomes) are newer: they win over the batch that failed.
+      if (progress) for (const [id, p] of progress) if (!this.pendingProgress.has(id) && !this.hasPendingOutcome(id)) this.pendingProgress.set(id, p);
+      this.rider?.batchFailed(err);
       throw err;
     }
+    outcomes?.resolve();
   }
 
-  /** Stop the flush timer and write what is pending (server shutdown). */
+  private hasPendingOutcome(id: string): boolean {
+    return this.outcomes?.latest.has(id) ?? false;
+  }
+
+  /** Stop the flush timers and write what is pending (server shutdown). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.progressTimer);
-    // A store that refuses at shutdown: the in-flight steps are lost, final states are stored already.
+    // A store that refuses at shutdown: the in-flight steps are lost; the outcomes' reporters hear of it.
     await this.flushProgress().catch(() => {});
   }
 
+  /** One report's row (and a commit's history), as one step of a batch's transaction. */
   private async writeReport(q: SqlRunner, id: string, r: Report, now: number): Promise<void> {
     const failing = r.state === 'failed' || r.state === 'rolled_back';
     const lastError = failing ? `${r.reason ?? 'UNKNOWN'}${r.detail ? `: ${r.detail}` : ''}` : null;
@@ -411,14 +527,8 @@ export class DeviceRepo {
       lastError,
       id,
     ];
-    if (r.state !== 'committed') {
-      await q.run(SQL.report, update);
-      return;
-    }
-    await inTx(this.sql, q, async (t) => {
-      await t.run(SQL.report, update);
-      for (const c of r.running) await t.run(SQL.commit, [id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now]);
-    });
+    await q.run(SQL.report, update);
+    if (r.state === 'committed') for (const c of r.running) await q.run(SQL.commit, [id, r.sequence, c.component, c.version, toHex(c.manifestDigest), now]);
   }
 
   /** Batched (store/telemetry.ts): the latest value per name reaches the store within a second. */

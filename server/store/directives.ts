@@ -38,7 +38,8 @@ const SQL = {
 export class DirectiveRepo {
   /**
    * Device → image digests it may fetch (asked on every chunk request): filled on a miss,
-   * extended by `issue`, dropped by `allowed.invalidate(deviceId?)`. An issue whose transaction
+   * extended (or started) by `issue`, dropped by `allowed.invalidate(deviceId?)`; a lower bound,
+   * as `mayFetch` asks the store before it says no. An issue whose transaction
    * is later rolled back leaves its images allowed until then: images of a directive the device
    * never got, which it has no reason to ask for.
    */
@@ -58,8 +59,10 @@ export class DirectiveRepo {
     q: SqlRunner = this.sql,
   ): Promise<DirectiveRecord[]> {
     const records = await inTx(this.sql, q, (t) => this.issueIn(t, deviceIds, sign));
+    // A device not cached yet starts with this directive's images: its first chunk request (a
+    // thousand devices at once in a rollout) needs no query; an older image asks the store.
     for (const rec of records) {
-      for (const img of rec.images) this.allowed.update(rec.deviceId, (set) => set.add(img.sha256));
+      for (const img of rec.images) this.allowed.update(rec.deviceId, (set) => set.add(img.sha256), () => new Set());
     }
     return records;
   }
