@@ -9,8 +9,8 @@
 // all committed ≤ baseline + probation + 1 s; server CPU per device update ≤ 1 ms; and the
 // simulator's CPU (it shares the machine with the server).
 //
-// The devices stream the release from its image topic first (chunk fan-out, protocol.md §5.2),
-// then pull what is missing; BENCH_FANOUT=0 has them pull every chunk (the per-device path).
+// The devices pull every chunk (the agent's default); BENCH_FANOUT=1 has them stream the release
+// from its image topic first (chunk fan-out, protocol.md §5.2), then pull what is missing.
 //
 //   node dist/device-sim/bench.js [--devices 1000] [--size 65536]
 //   BENCH_PROF=<dir>: CPU profiles of the server and the fleet over the deploy only (bench-ipc.ts)
@@ -32,8 +32,8 @@ const WINDOW = 6;
 /** The devices' probation: one tick of the module's tickMs. */
 const TICK_MS = 1000;
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
-/** Devices stream first (the default) unless BENCH_FANOUT=0. */
-const FANOUT = process.env.BENCH_FANOUT !== '0';
+/** Devices pull (the agent's default) unless BENCH_FANOUT=1: stream first, then pull what is missing. */
+const FANOUT = process.env.BENCH_FANOUT === '1';
 
 // ---------------------------------------------------------------- role: fleet (+ baseline)
 
@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     log(`raw broker baseline (${devices} plain MQTT clients, same bytes, ${CHUNK} B chunks, window ${WINDOW}, answered in-process): ${sec(baselineMs)} (+ ${(Number(r.connectMs) / 1000).toFixed(1)} s to connect), broker process CPU ${rawCpuS.toFixed(2)} s`);
     log(`raw broker fan-out (each chunk published once on one topic all ${devices} clients read): ${sec(fanMs)} = ${x(fanMs / baselineMs)} the raw baseline, broker process CPU ${fanCpuS.toFixed(2)} s (${x(fanCpuS / rawCpuS)} the pull's)`);
     log(`server pull (the same clients through the fleet server's chunk handler): ${sec(pullMs)} = ${x(pullMs / baselineMs)} the raw baseline, server CPU ${pullCpuS.toFixed(2)} s`);
-    log(`devices: ${FANOUT ? 'chunk fan-out (stream, then pull what is missing)' : 'pull only (BENCH_FANOUT=0)'}`);
+    log(`devices: ${FANOUT ? 'chunk fan-out (stream, then pull what is missing)' : 'pull only (the default; BENCH_FANOUT=1 streams)'}`);
     const sentMiB = (Number(st.bytesToClients) - Number(st0.bytesToClients)) / 1048576;
     log(`chunk traffic in the deploy: ${traffic.image} chunks on the image topic, ${traffic.answers} chunks answered to single devices; requests: ${traffic.streams} chunk/stream, ${traffic.gets} chunk/get; the broker wrote ${sentMiB.toFixed(1)} MiB to the devices (${((sentMiB * 1048576) / devices / published.size).toFixed(2)}x the image per device)`);
     log(`time to all downloaded + verified: ${sec(tDownloaded)} = ${x(tDownloaded / baselineMs)} the raw baseline (bar: 1.50x); ${x(tDownloaded / fanMs)} the raw fan-out`);

@@ -77,6 +77,7 @@ for (const mode of ['acl file', 'dynsec'] as const) {
         stateDir: tempDir('wf-mq-fan-'),
         engine,
         chunkSize: CHUNK,
+        fanout: true,
         chunkTimeoutMs: 5000,
         probation: { ticks: 1 },
         reconnectPeriodMs: 200,

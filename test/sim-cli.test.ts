@@ -97,27 +97,42 @@ describe('wasmfleet sim --procs', () => {
     expect([...byPid.values()]).toEqual([3, 3]);
   }, 60_000);
 
-  it('--no-fanout: the devices pull every chunk (chunk/get), and ask for no stream', async () => {
+  /** Run `wasmfleet sim` for 3 devices with `flags`, deploy the counter to them; the device topics they published on. */
+  async function simAndDeploy(seed: string, flags: string[]): Promise<{ seen: string[]; images: number }> {
     const seen: string[] = [];
+    let images = 0;
     server.server.broker!.aedes.on('publish', (packet) => {
-      if (packet.topic.startsWith('wf/v1/dev/sim-nofan-')) seen.push(packet.topic.split('/').slice(4).join('/'));
+      if (packet.topic.startsWith(`wf/v1/dev/sim-${seed}-`)) seen.push(packet.topic.split('/').slice(4).join('/'));
+      if (packet.topic.startsWith('wf/v1/img/')) images++;
     });
-    const stateDir = join(server.dir, 'nofan-sim');
-    const args = ['sim', '--devices', '3', '--no-fanout', '--server', server.server.httpUrl, '--token', server.server.operatorToken, '--seed', 'nofan', '--tag', 'fleet=nofan', '--duration', '15', '--state-dir', stateDir, '--json'];
+    const stateDir = join(server.dir, `${seed}-sim`);
+    const args = ['sim', '--devices', '3', ...flags, '--server', server.server.httpUrl, '--token', server.server.operatorToken, '--seed', seed, '--tag', `fleet=${seed}`, '--duration', '15', '--state-dir', stateDir, '--json'];
     const sim = run(process.execPath, [CLI, ...args]);
     const deadline = Date.now() + 15_000;
     for (;;) {
       const { devices } = await server.api.get<{ devices: Array<{ id: string; online: boolean }> }>('/v1/devices');
-      if (devices.filter((d) => d.id.startsWith('sim-nofan-') && d.online).length === 3) break;
+      if (devices.filter((d) => d.id.startsWith(`sim-${seed}-`) && d.online).length === 3) break;
       if (Date.now() > deadline) throw new Error('the simulated devices did not come online');
       await new Promise((r) => setTimeout(r, 200));
     }
-    await server.publish('counter', 'nofan', '1.0.0');
-    await server.api.post('/v1/deployments', { module: 'nofan', version: '1.0.0', tags: { fleet: 'nofan' } });
+    await server.publish('counter', seed, '1.0.0');
+    await server.api.post('/v1/deployments', { module: seed, version: '1.0.0', tags: { fleet: seed } });
     const r = JSON.parse((await sim).stdout) as { ok: boolean; summary: { states: Record<string, number> } };
     expect(r.ok).toBe(true);
     expect(r.summary.states).toMatchObject({ committed: 3 });
+    return { seen, images };
+  }
+
+  it('by default the devices pull every chunk (chunk/get) and ask for no stream', async () => {
+    const { seen, images } = await simAndDeploy('pulls', []);
     expect(seen.filter((k) => k === 'chunk/get')).toHaveLength(3); // the 276-byte counter: one chunk each
     expect(seen).not.toContain('chunk/stream');
+    expect(images).toBe(0);
+  }, 60_000);
+
+  it('--fanout: each device asks once for the image stream and the server publishes it on the image topic', async () => {
+    const { seen, images } = await simAndDeploy('streams', ['--fanout']);
+    expect(seen.filter((k) => k === 'chunk/stream')).toHaveLength(3);
+    expect(images).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -75,6 +75,7 @@ async function bootDevice(fleet: TestFleet, engine: WasmEngine, id: string, faul
     stateDir: tempDir('wf-fanout-dev-'),
     engine,
     chunkSize: CHUNK,
+    fanout: true,
     chunkTimeoutMs: 5000, // the stream idles out after 2.5 s: longer than the server's gather below
     probation: { ticks: 1 },
     reconnectPeriodMs: 200,
@@ -119,7 +120,7 @@ describe('chunk fan-out on the embedded server', () => {
       stateDir: join(fleet.dir, 'wide'),
       workers: 1,
       // The stream idles out after 2.5 s: longer than the gather.
-      agent: { chunkSize: CHUNK, chunkTimeoutMs: 5000, probation: { ticks: 1 } },
+      agent: { chunkSize: CHUNK, chunkTimeoutMs: 5000, probation: { ticks: 1 }, fanout: true },
     });
     try {
       await sim.waitFor('every device online', (s) => s.online === DEVICES, 60_000);
@@ -243,7 +244,7 @@ describe('a server with --no-fanout', () => {
       tags: { group: 'nofan' },
       stateDir: join(fleet.dir, 'nofan'),
       workers: 1,
-      agent: { chunkSize: CHUNK, probation: { ticks: 1 } },
+      agent: { chunkSize: CHUNK, probation: { ticks: 1 }, fanout: true },
     });
     try {
       await sim.waitFor('every device online', (s) => s.online === DEVICES, 60_000);

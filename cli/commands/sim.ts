@@ -23,7 +23,7 @@ interface SimOptions {
   workers?: number;
   procs?: number;
   engine?: string;
-  fanout: boolean;
+  fanout?: boolean;
   json?: boolean;
 }
 
@@ -59,7 +59,7 @@ export async function simCommand(o: SimOptions): Promise<FleetResult> {
       workers: o.workers,
       procs: o.procs,
       engineKind: o.engine,
-      agent: o.fanout ? undefined : { fanout: false },
+      agent: o.fanout ? { fanout: true } : undefined,
       signal: abort.signal,
       live: !o.json && process.stdout.isTTY === true,
     });
@@ -85,7 +85,7 @@ export function registerSimCommand(program: Command): void {
     .addOption(new Option('--engine <engine>', 'Wasm engine of the simulated devices (default: wasm3 when its addon is built, else v8)').choices(ENGINE_KINDS))
     .option('--workers <n>', 'worker threads of the v8 engine (per process)', positiveInt)
     .option('--procs <n>', 'spread the devices over N processes (one core each), one summary across them', positiveInt, 1)
-    .option('--no-fanout', 'devices pull every chunk with chunk/get instead of streaming the image from its per-release topic first (protocol.md §5.2)')
+    .option('--fanout', 'devices stream each image from its per-release topic first and pull only what they missed (protocol.md §5.2); by default they pull every chunk with chunk/get')
     .option('--json', 'print the result as JSON')
     .action(async (o: SimOptions) => {
       const r = await simCommand(o);
