@@ -64,6 +64,20 @@ async function publishImage(fleet: TestFleet, name: string, bytes: number): Prom
   return { sha256: sha, size: m.size, chunks: Math.ceil(m.size / CHUNK), topic: imageTopic(sha, CHUNK) };
 }
 
+/** `count` simulated devices tagged group=`group` that ask to stream their images (agent option fanout). */
+function streamingFleet(fleet: TestFleet, count: number, group: string, agent: { chunkTimeoutMs?: number } = {}): Promise<Fleet> {
+  return Fleet.start({
+    server: fleet.server.httpUrl,
+    token: fleet.server.operatorToken,
+    devices: count,
+    seed: group,
+    tags: { group },
+    stateDir: join(fleet.dir, group),
+    workers: 1,
+    agent: { chunkSize: CHUNK, probation: { ticks: 1 }, fanout: true, ...agent },
+  });
+}
+
 /** One simulated device on its own, with faults of the test's choosing. */
 async function bootDevice(fleet: TestFleet, engine: WasmEngine, id: string, faults?: AgentFaults): Promise<DeviceAgent> {
   const creds = await fleet.addDevice(id);
@@ -111,17 +125,8 @@ describe('chunk fan-out on the embedded server', () => {
   it('24 devices commit; each chunk goes out on the image topic at most twice, and no device pulls', async () => {
     const DEVICES = 24;
     const img = await publishImage(fleet, 'wide', 12_000);
-    const sim = await Fleet.start({
-      server: fleet.server.httpUrl,
-      token: fleet.server.operatorToken,
-      devices: DEVICES,
-      seed: 'fanout',
-      tags: { group: 'wide' },
-      stateDir: join(fleet.dir, 'wide'),
-      workers: 1,
-      // The stream idles out after 2.5 s: longer than the gather.
-      agent: { chunkSize: CHUNK, chunkTimeoutMs: 5000, probation: { ticks: 1 }, fanout: true },
-    });
+    // The stream idles out after 2.5 s: longer than the gather.
+    const sim = await streamingFleet(fleet, DEVICES, 'wide', { chunkTimeoutMs: 5000 });
     try {
       await sim.waitFor('every device online', (s) => s.online === DEVICES, 60_000);
       await fleet.api.post('/v1/deployments', { module: 'wide', version: '1.0.0', tags: { group: 'wide' } });
@@ -236,16 +241,7 @@ describe('a server with --no-fanout', () => {
   it('answers stream requests CHUNK_STREAM_OFF; devices pull and commit', async () => {
     const DEVICES = 4;
     const img = await publishImage(fleet, 'pulled', 5_000);
-    const sim = await Fleet.start({
-      server: fleet.server.httpUrl,
-      token: fleet.server.operatorToken,
-      devices: DEVICES,
-      seed: 'nofan',
-      tags: { group: 'nofan' },
-      stateDir: join(fleet.dir, 'nofan'),
-      workers: 1,
-      agent: { chunkSize: CHUNK, probation: { ticks: 1 }, fanout: true },
-    });
+    const sim = await streamingFleet(fleet, DEVICES, 'nofan');
     try {
       await sim.waitFor('every device online', (s) => s.online === DEVICES, 60_000);
       await fleet.api.post('/v1/deployments', { module: 'pulled', version: '1.0.0', tags: { group: 'nofan' } });
