@@ -2,25 +2,12 @@
 // pure functions of their inputs, computed once per process and remembered (bounded). What
 // depends on the device (its grants, its state) is never remembered here: callers check it
 // each time. docs/device-sim.md ("Shared work") lists what is shared and why no verdict changes.
+import { BoundedMap } from '../protocol/bounded-map.js';
 import { toHex } from '../protocol/crypto.js';
 import { encodeChunkRequest, type ChunkRequest } from '../protocol/messages.js';
 import { checkAbi, inspectWasm, type AbiCheck } from '../protocol/wasm-inspect.js';
 
-/** A Map that forgets its oldest entry past `limit`. */
-class Bounded<V> {
-  private readonly m = new Map<string, V>();
-  constructor(private readonly limit: number) {}
-  get(key: string): V | undefined {
-    return this.m.get(key);
-  }
-  set(key: string, value: V): V {
-    if (this.m.size >= this.limit) this.m.delete(this.m.keys().next().value!);
-    this.m.set(key, value);
-    return value;
-  }
-}
-
-const abiByDigest = new Bounded<Readonly<AbiCheck>>(64);
+const abiByDigest = new BoundedMap<string, Readonly<AbiCheck>>(64);
 
 /**
  * The ABI check of a module image (WebAssembly.validate, imports and exports against ABI v1).
@@ -32,7 +19,7 @@ export function abiOfImage(bytes: Uint8Array, sha256Hex: string): Readonly<AbiCh
   return abiByDigest.get(sha256Hex) ?? abiByDigest.set(sha256Hex, Object.freeze(checkAbi(inspectWasm(bytes))));
 }
 
-const requests = new Bounded<Uint8Array>(4096);
+const requests = new BoundedMap<string, Uint8Array>(4096);
 
 /** A chunk request's bytes: every device fetching an image asks for the same chunks. */
 export function chunkRequestBytes(r: ChunkRequest): Uint8Array {

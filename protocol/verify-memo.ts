@@ -6,16 +6,19 @@
 // answer the verification gave. Every check around the signature (which key, its role and
 // expiry, device, sequence, expiry of the payload...) runs each time as before.
 
+import { BoundedMap } from './bounded-map.js';
+
 /** Messages longer than this are verified every time: the memo keeps its keys small. */
 export const MEMO_MAX_MESSAGE_BYTES = 8192;
 
 export class VerifyMemo {
-  private readonly results = new Map<string, boolean>();
+  private readonly results: BoundedMap<string, boolean>;
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxEntries = 256) {
+  constructor(maxEntries = 256) {
     if (!(maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
+    this.results = new BoundedMap(maxEntries);
   }
 
   get size(): number {
@@ -30,16 +33,10 @@ export class VerifyMemo {
     const known = this.results.get(key);
     if (known !== undefined) {
       this.hits++;
-      // Least recently used goes first: a hit moves to the end.
-      this.results.delete(key);
-      this.results.set(key, known);
       return known;
     }
     this.misses++;
-    const result = verify(message, signature, publicKey);
-    if (this.results.size >= this.maxEntries) this.results.delete(this.results.keys().next().value!);
-    this.results.set(key, result);
-    return result;
+    return this.results.set(key, verify(message, signature, publicKey));
   }
 
   clear(): void {

@@ -1,6 +1,27 @@
-// Encoded chunk responses, shared by chunk/get (one device's answer) and chunk/stream (the image
-// topic's carousel): the same bytes, encoded once.
-import { encodeChunkResponse } from '../../protocol/messages.js';
+// What chunk/get (one device's answer) and chunk/stream (the image topic's carousel) share: which
+// image a request may read, the refusal on the device's own chunk topic, and the encoded answers.
+import { toHex } from '../../protocol/crypto.js';
+import type { ErrorCode } from '../../protocol/errors.js';
+import { encodeChunkResponse, type ChunkRequest } from '../../protocol/messages.js';
+import { deviceTopic } from '../../protocol/topics.js';
+import type { HandlerContext } from './context.js';
+
+/**
+ * The image a chunk request may read, or why not: only images named by this device's own
+ * directives (a device cannot browse the registry), and an index inside the image.
+ */
+export async function requestedImage(ctx: HandlerContext, deviceId: string, req: ChunkRequest): Promise<Uint8Array | ErrorCode> {
+  const hex = toHex(req.sha256);
+  const blob = (await ctx.directives.mayFetch(deviceId, hex)) ? await ctx.blobs.get(hex) : undefined;
+  if (!blob) return 'CHUNK_UNKNOWN_BLOB';
+  if (req.index * req.chunkSize >= blob.length) return 'CHUNK_INVALID';
+  return blob;
+}
+
+/** A request the server cannot serve is answered with a reason code on the device's own chunk topic. */
+export function refuseChunk(ctx: HandlerContext, deviceId: string, req: ChunkRequest, error: ErrorCode): void {
+  ctx.publish(deviceTopic(deviceId, 'chunk'), encodeChunkResponse({ sha256: req.sha256, index: req.index, error }), { qos: 0 });
+}
 
 /**
  * Encoded chunk responses per blob: during a rollout a thousand devices ask for the same chunks,

@@ -1,8 +1,6 @@
-import { toHex } from '../../protocol/crypto.js';
-import type { ErrorCode } from '../../protocol/errors.js';
-import { decodeChunkRequest, encodeChunkResponse } from '../../protocol/messages.js';
+import { decodeChunkRequest } from '../../protocol/messages.js';
 import { deviceTopic } from '../../protocol/topics.js';
-import { chunkResponse } from './chunk-answers.js';
+import { chunkResponse, refuseChunk, requestedImage } from './chunk-answers.js';
 import type { TopicHandler } from './context.js';
 
 /**
@@ -12,13 +10,7 @@ import type { TopicHandler } from './context.js';
 export const onChunkGet: TopicHandler = async (ctx, deviceId, payload) => {
   const req = decodeChunkRequest(payload);
   if (!ctx.rates.allowChunk(deviceId, req.chunkSize)) return;
-  const topic = deviceTopic(deviceId, 'chunk');
-  const refuse = (error: ErrorCode) => ctx.publish(topic, encodeChunkResponse({ sha256: req.sha256, index: req.index, error }), { qos: 0 });
-
-  // Only images named by this device's own directives: a device cannot browse the registry.
-  const hex = toHex(req.sha256);
-  const blob = (await ctx.directives.mayFetch(deviceId, hex)) ? await ctx.blobs.get(hex) : undefined;
-  if (!blob) return refuse('CHUNK_UNKNOWN_BLOB');
-  if (req.index * req.chunkSize >= blob.length) return refuse('CHUNK_INVALID');
-  ctx.publish(topic, chunkResponse(blob, req.sha256, req.index, req.chunkSize), { qos: 0 });
+  const blob = await requestedImage(ctx, deviceId, req);
+  if (typeof blob === 'string') return refuseChunk(ctx, deviceId, req, blob);
+  ctx.publish(deviceTopic(deviceId, 'chunk'), chunkResponse(blob, req.sha256, req.index, req.chunkSize), { qos: 0 });
 };

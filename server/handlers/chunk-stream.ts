@@ -9,10 +9,9 @@
 // joiner gets the chunks it missed when the carousel wraps. What a device still lacks after the
 // stream (a lost chunk, QoS 0) it pulls with chunk/get.
 import { toHex } from '../../protocol/crypto.js';
-import type { ErrorCode } from '../../protocol/errors.js';
-import { decodeChunkRequest, encodeChunkResponse } from '../../protocol/messages.js';
-import { deviceTopic, imageTopic } from '../../protocol/topics.js';
-import { chunkResponse } from './chunk-answers.js';
+import { decodeChunkRequest } from '../../protocol/messages.js';
+import { imageTopic } from '../../protocol/topics.js';
+import { chunkResponse, refuseChunk, requestedImage } from './chunk-answers.js';
 import type { HandlerContext, TopicHandler } from './context.js';
 
 export interface ChunkStreamOptions {
@@ -177,18 +176,13 @@ export const onChunkStream: TopicHandler = async (ctx, deviceId, payload) => {
   const req = decodeChunkRequest(payload);
   // One chunk's worth before any lookup, as a chunk/get costs: a flood stops here.
   if (!ctx.rates.allowStream(deviceId, req.chunkSize)) return;
-  const topic = deviceTopic(deviceId, 'chunk');
-  const refuse = (error: ErrorCode) => ctx.publish(topic, encodeChunkResponse({ sha256: req.sha256, index: req.index, error }), { qos: 0 });
-  if (!ctx.streams) return refuse('CHUNK_STREAM_OFF');
-
+  if (!ctx.streams) return refuseChunk(ctx, deviceId, req, 'CHUNK_STREAM_OFF');
   // Only images named by this device's own directives, as chunk/get.
-  const hex = toHex(req.sha256);
-  const blob = (await ctx.directives.mayFetch(deviceId, hex)) ? await ctx.blobs.get(hex) : undefined;
-  if (!blob) return refuse('CHUNK_UNKNOWN_BLOB');
+  const blob = await requestedImage(ctx, deviceId, req);
+  if (typeof blob === 'string') return refuseChunk(ctx, deviceId, req, blob);
   const from = req.index * req.chunkSize;
-  if (from >= blob.length) return refuse('CHUNK_INVALID');
   // The rest of what it asks to be sent.
   const rest = blob.length - from - req.chunkSize;
   if (rest > 0 && !ctx.rates.allowStream(deviceId, rest)) return;
-  if (!ctx.streams.request(ctx.publish, blob, req.sha256, req.chunkSize, req.index)) return refuse('CHUNK_STREAM_BUSY');
+  if (!ctx.streams.request(ctx.publish, blob, req.sha256, req.chunkSize, req.index)) return refuseChunk(ctx, deviceId, req, 'CHUNK_STREAM_BUSY');
 };
