@@ -584,6 +584,8 @@ export class RolloutEngine {
       const back: MemberRow[] = [];
       for (const s of ['assigned', 'committed', 'timed_out'] as const) back.push(...(await this.deps.rollouts.inState(r.id, s, q)));
       let reverting = 0;
+      // In device id order: the order every multi-device writer locks device rows in (DirectiveRepo.issue).
+      back.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
       for (const m of back) {
         if (m.reason === 'ALREADY_RUNNING' || !m.fromDigest) continue; // nothing this rollout changed, or nothing to go back to
         const module = await this.deps.modules.byManifestDigest(m.fromDigest, q);

@@ -181,6 +181,8 @@ class OutcomeBatch {
   }
 }
 
+const byDeviceId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 export class DeviceRepo {
   /**
    * Credentials by device id: every MQTT connect and message asks, so they are cached.
@@ -482,9 +484,12 @@ export class DeviceRepo {
     }
     if (!outcomes && !progress?.size && !this.rider?.hasPending()) return;
     try {
+      // Device rows in id order, as every multi-device writer locks them (DirectiveRepo.issue too):
+      // on PostgreSQL two such transactions then never deadlock. The sort is stable, so each
+      // device's own reports keep their order (outcomes before the in-flight steps that followed).
+      const writes = [...(outcomes?.items ?? []), ...[...(progress ?? [])].map(([id, p]) => ({ id, ...p }))].sort(byDeviceId);
       await this.sql.tx(async (q) => {
-        if (outcomes) for (const o of outcomes.items) await this.writeReport(q, o.id, o.r, o.now);
-        if (progress) for (const [id, p] of progress) await this.writeReport(q, id, p.r, p.now);
+        for (const w of writes) await this.writeReport(q, w.id, w.r, w.now);
         await this.rider?.writePending(q);
       });
     } catch (err) {

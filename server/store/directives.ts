@@ -69,7 +69,9 @@ export class DirectiveRepo {
 
   private async issueIn(q: SqlRunner, deviceIds: string[], sign: (deviceId: string, sequence: number) => Omit<DirectiveRecord, 'deviceId' | 'sequence'>): Promise<DirectiveRecord[]> {
     const records: DirectiveRecord[] = [];
-    for (const deviceId of deviceIds) {
+    // In id order: device rows are locked in that order by every multi-device writer (the report
+    // batches too), so two transactions on PostgreSQL never deadlock on them.
+    for (const deviceId of [...deviceIds].sort()) {
       const row = await q.get<{ s: number | null }>(SQL.maxSeq, [deviceId, deviceId, deviceId]);
       const sequence = (row?.s ?? 0) + 1;
       const rec: DirectiveRecord = { deviceId, sequence, ...sign(deviceId, sequence) };
