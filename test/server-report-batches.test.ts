@@ -137,6 +137,35 @@ describe('outcome reports in batches (the store alone)', () => {
     await outcomeB;
     expect(await sql.get('SELECT state FROM devices WHERE id = ?', ['fail-b'])).toEqual({ state: 'failed' });
   });
+
+  it('a batch writes device rows in id order, so a writer locking them in that order (a deploy) never deadlocks with it', async () => {
+    const { devices, sql } = await open();
+    await devices.create([{ id: 'lock-a' }, { id: 'lock-z' }]);
+    // Arrival order z, then a.
+    const reporters = [devices.recordReport('lock-z', report({})), devices.recordReport('lock-a', report({}))];
+    let hold!: () => void;
+    const held = new Promise<void>((r) => (hold = r));
+    let locked!: () => void;
+    const hasLock = new Promise<void>((r) => (locked = r));
+    // Another writer takes lock-a, then lock-z, as issuing directives does (device id order).
+    const other = sql.tx(async (q) => {
+      await q.run('UPDATE devices SET owed_sequence = 5 WHERE id = ?', ['lock-a']);
+      locked();
+      await held;
+      await q.run('UPDATE devices SET owed_sequence = 5 WHERE id = ?', ['lock-z']);
+    });
+    await hasLock;
+    const flush = devices.flushOutcomes();
+    // Give the batch time to take its first row lock (in arrival order it would hold lock-z now).
+    await new Promise((r) => setTimeout(r, 300));
+    hold();
+    // On PostgreSQL, rows written in arrival order end here in "deadlock detected".
+    await Promise.all([other, flush, ...reporters]);
+    expect(await sql.all('SELECT id, state, owed_sequence FROM devices ORDER BY id')).toEqual([
+      { id: 'lock-a', state: 'committed', owed_sequence: 5 },
+      { id: 'lock-z', state: 'committed', owed_sequence: 5 },
+    ]);
+  });
 });
 
 describe('outcome reports in batches (a server)', () => {
